@@ -1,0 +1,69 @@
+//! MistralChat's product code: pages, components, server functions and DTOs,
+//! plus (behind the `ssr` feature) the domain services in [`server`].
+//!
+//! The same components render on the server and hydrate in the browser; code
+//! that only makes sense in one place is gated by `ssr` / `hydrate`.
+#![recursion_limit = "256"]
+
+pub mod api;
+pub mod client;
+pub mod components;
+pub mod model;
+pub mod pages;
+#[cfg(feature = "ssr")]
+pub mod server;
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, Link, Meta, MetaTags, Stylesheet, Title};
+use leptos_router::components::{Route, Router, Routes};
+use leptos_router::path;
+
+/// The HTML document around the app (server-rendered only).
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta
+                    name="viewport"
+                    content="width=device-width, initial-scale=1, viewport-fit=cover, interactive-widget=resizes-content"
+                />
+                <meta name="color-scheme" content="light dark" />
+                <meta name="theme-color" media="(prefers-color-scheme: light)" content="#ffffff" />
+                <meta name="theme-color" media="(prefers-color-scheme: dark)" content="#17171c" />
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body>
+                <App />
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    // Marks the document once the WASM has taken over, so tests (and CSS) can
+    // tell a hydrated page from server-rendered HTML.
+    Effect::new(move |_| {
+        #[cfg(feature = "hydrate")]
+        if let Some(body) = document().body() {
+            let _ = body.set_attribute("data-hydrated", "true");
+        }
+    });
+    view! {
+        <Stylesheet id="leptos" href="/pkg/mistralchat.css" />
+        <Link rel="icon" href="/favicon.svg" type_="image/svg+xml" />
+        <Meta name="description" content="MistralChat — a self-hosted chat for Mistral AI models" />
+        <Title formatter=|t: String| if t.is_empty() { "MistralChat".to_string() } else { format!("{t} · MistralChat") } />
+        <Router>
+            <Routes fallback=pages::not_found::NotFound>
+                <Route path=path!("/") view=pages::home::HomePage />
+                <Route path=path!("/login") view=pages::login::LoginPage />
+                <Route path=path!("/settings/account") view=pages::settings::AccountSettingsPage />
+            </Routes>
+        </Router>
+    }
+}

@@ -1,0 +1,113 @@
+//! `/settings/*`: account settings (models and appearance come later).
+use crate::api::auth::{current_user, expected_confirmation, DeleteAccount};
+use crate::client::{hard_navigate, server_fn_message};
+use crate::components::shell::AppShell;
+use crate::model::UserDto;
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+#[component]
+pub fn AccountSettingsPage() -> impl IntoView {
+    let user = Resource::new(|| (), |_| current_user());
+    view! {
+        <Title text="Account" />
+        <AppShell>
+            <section class="settings" aria-labelledby="settings-title">
+                <h1 id="settings-title">"Account"</h1>
+                <Suspense fallback=|| view! { <div class="skeleton skeleton-block"></div> }>
+                    {move || Suspend::new(async move {
+                        match user.await {
+                            Ok(Some(u)) => view! { <AccountDetails user=u /> }.into_any(),
+                            _ => view! { <p class="muted">"Not signed in."</p> }.into_any(),
+                        }
+                    })}
+                </Suspense>
+            </section>
+        </AppShell>
+    }
+}
+
+#[component]
+fn AccountDetails(user: UserDto) -> impl IntoView {
+    let expected = expected_confirmation(&user.provider, user.email.as_deref());
+    let (confirm_open, set_confirm_open) = signal(false);
+    let (typed, set_typed) = signal(String::new());
+    let delete = ServerAction::<DeleteAccount>::new();
+    Effect::new(move |_| {
+        if let Some(Ok(())) = delete.value().get() {
+            hard_navigate("/login");
+        }
+    });
+    let provider = if user.provider == "google" { "Google" } else { "Email and password" };
+    let expected_for_check = expected.clone();
+    let matches = move || typed.get().trim().to_lowercase() == expected_for_check.to_lowercase();
+    view! {
+        <dl class="kv">
+            <dt>"Name"</dt>
+            <dd>{user.name.clone()}</dd>
+            <dt>"Email"</dt>
+            <dd>{user.email.clone().unwrap_or_else(|| "—".into())}</dd>
+            <dt>"Sign-in method"</dt>
+            <dd>{provider}</dd>
+        </dl>
+        <div class="danger-zone">
+            <h2>"Delete account"</h2>
+            <p class="muted">
+                "Deletes your account, your threads, messages, files and shared links. This cannot be undone."
+            </p>
+            <Show
+                when=move || confirm_open.get()
+                fallback=move || view! {
+                    <button
+                        type="button"
+                        class="btn btn-danger"
+                        data-testid="delete-account"
+                        on:click=move |_| set_confirm_open.set(true)
+                    >
+                        "Delete account…"
+                    </button>
+                }
+            >
+                <form
+                    class="confirm-delete"
+                    on:submit=move |ev| {
+                        ev.prevent_default();
+                        delete.dispatch(DeleteAccount { confirmation: typed.get_untracked() });
+                    }
+                >
+                    <label for="confirm-delete-input">
+                        "Type " <strong>{expected.clone()}</strong> " to confirm"
+                    </label>
+                    <input
+                        id="confirm-delete-input"
+                        data-testid="confirm-delete-input"
+                        type="text"
+                        autocomplete="off"
+                        prop:value=typed
+                        on:input=move |ev| set_typed.set(event_target_value(&ev))
+                    />
+                    {move || delete.value().get().and_then(|r| r.err()).map(|e| view! {
+                        <p class="form-error" role="alert">{server_fn_message(&e)}</p>
+                    })}
+                    <div class="row">
+                        <button
+                            type="button"
+                            class="btn btn-ghost"
+                            on:click=move |_| set_confirm_open.set(false)
+                        >
+                            "Cancel"
+                        </button>
+                        <button
+                            type="submit"
+                            class="btn btn-danger"
+                            data-testid="confirm-delete"
+                            disabled=move || !matches() || delete.pending().get()
+                        >
+                            "Delete my account"
+                        </button>
+                    </div>
+                </form>
+            </Show>
+        </div>
+    }
+}

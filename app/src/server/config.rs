@@ -1,0 +1,251 @@
+//! The typed configuration every service reads, parsed once at startup.
+//!
+//! Owns parsing and validation of environment values; it must not read the
+//! environment itself (the `server` binary passes a lookup function), so tests
+//! can build a `Config` from a plain map. Secrets are wrapped in [`Secret`] so a
+//! `{:?}` of the configuration never prints them.
+use std::fmt;
+use std::path::PathBuf;
+
+/// A string that never shows up in logs or debug output.
+#[derive(Clone, Default)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub database_url: String,
+    /// Public origin without trailing slash, e.g. `http://127.0.0.1:3000`.
+    pub public_url: String,
+    /// `APP_SECRET` if set; otherwise the server loads/creates `data/secret.key`.
+    pub app_secret: Option<Secret>,
+    pub data_dir: PathBuf,
+    pub mistral_api_base: String,
+    pub mistral_api_key: Option<Secret>,
+    /// The server-wide key is only used when the operator opts in.
+    pub allow_server_key: bool,
+    pub google_client_id: Option<String>,
+    pub google_tokeninfo_url: String,
+    pub google_jwks_url: String,
+    pub tts_api_base: Option<String>,
+    pub tts_api_key: Option<Secret>,
+    pub log_format: LogFormat,
+    pub session_ttl_days: i64,
+}
+
+/// A configuration error names the variable and what is wrong with it.
+#[derive(Debug, thiserror::Error)]
+#[error("{var}: {message}")]
+pub struct ConfigError {
+    pub var: &'static str,
+    pub message: String,
+}
+
+fn err(var: &'static str, message: impl Into<String>) -> ConfigError {
+    ConfigError {
+        var,
+        message: message.into(),
+    }
+}
+
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/mistralchat.db?mode=rwc";
+
+/// Checks that `value` is an absolute http(s) URL and returns it without a trailing slash.
+pub fn parse_base_url(var: &'static str, value: &str) -> Result<String, ConfigError> {
+    let parsed = reqwest::Url::parse(value.trim())
+        .map_err(|e| err(var, format!("not a valid URL ({e}): {value:?}")))?;
+    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
+        return Err(err(var, format!("must be an http(s) URL, got {value:?}")));
+    }
+    Ok(value.trim().trim_end_matches('/').to_string())
+}
+
+fn parse_database_url(value: &str) -> Result<String, ConfigError> {
+    let value = value.trim();
+    let scheme = value.split(':').next().unwrap_or_default();
+    if !value.contains(':') {
+        return Err(err(
+            "DATABASE_URL",
+            format!("not a database URL: {value:?} (expected sqlite://, mysql:// or postgres://)"),
+        ));
+    }
+    match scheme {
+        "sqlite" | "mysql" | "mariadb" | "postgres" | "postgresql" => {}
+        other => {
+            return Err(err(
+                "DATABASE_URL",
+                format!("unknown scheme {other:?} (use sqlite://, mysql:// or postgres://)"),
+            ))
+        }
+    }
+    // sqlx speaks `mysql://` for MariaDB too.
+    Ok(value.replacen("mariadb://", "mysql://", 1))
+}
+
+fn parse_bool(var: &'static str, value: &str) -> Result<bool, ConfigError> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" | "" => Ok(false),
+        _ => Err(err(var, format!("expected true or false, got {value:?}"))),
+    }
+}
+
+impl Config {
+    /// Builds the configuration from a variable lookup (the process
+    /// environment in production, a map in tests).
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |k: &str| get(k).filter(|v| !v.trim().is_empty());
+        let database_url =
+            parse_database_url(&get("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.into()))?;
+        let public_url = parse_base_url(
+            "PUBLIC_URL",
+            &get("PUBLIC_URL").unwrap_or_else(|| "http://127.0.0.1:3000".into()),
+        )?;
+        let app_secret = get("APP_SECRET").map(Secret::new);
+        if let Some(s) = &app_secret {
+            if s.expose().len() < 16 {
+                return Err(err("APP_SECRET", "must be at least 16 characters long"));
+            }
+        }
+        let log_format = match get("LOG_FORMAT").as_deref().map(str::trim) {
+            None | Some("text") => LogFormat::Text,
+            Some("json") => LogFormat::Json,
+            Some(other) => return Err(err("LOG_FORMAT", format!("expected text or json, got {other:?}"))),
+        };
+        let session_ttl_days = match get("SESSION_TTL_DAYS") {
+            None => 30,
+            Some(v) => v
+                .trim()
+                .parse::<i64>()
+                .ok()
+                .filter(|d| (1..=3650).contains(d))
+                .ok_or_else(|| err("SESSION_TTL_DAYS", format!("expected a number of days (1-3650), got {v:?}")))?,
+        };
+        let opt_url = |var: &'static str| -> Result<Option<String>, ConfigError> {
+            get(var).map(|v| parse_base_url(var, &v)).transpose()
+        };
+        Ok(Config {
+            database_url,
+            public_url,
+            app_secret,
+            data_dir: PathBuf::from(get("DATA_DIR").unwrap_or_else(|| "data".into())),
+            mistral_api_base: parse_base_url(
+                "MISTRAL_API_BASE",
+                &get("MISTRAL_API_BASE").unwrap_or_else(|| "https://api.mistral.ai".into()),
+            )?,
+            mistral_api_key: get("MISTRAL_API_KEY").map(Secret::new),
+            allow_server_key: parse_bool(
+                "ALLOW_SERVER_KEY",
+                &get("ALLOW_SERVER_KEY").unwrap_or_default(),
+            )?,
+            google_client_id: get("GOOGLE_CLIENT_ID").map(|v| v.trim().to_string()),
+            google_tokeninfo_url: parse_base_url(
+                "GOOGLE_TOKENINFO_URL",
+                &get("GOOGLE_TOKENINFO_URL")
+                    .unwrap_or_else(|| "https://oauth2.googleapis.com/tokeninfo".into()),
+            )?,
+            google_jwks_url: parse_base_url(
+                "GOOGLE_JWKS_URL",
+                &get("GOOGLE_JWKS_URL")
+                    .unwrap_or_else(|| "https://www.googleapis.com/oauth2/v3/certs".into()),
+            )?,
+            tts_api_base: opt_url("TTS_API_BASE")?,
+            tts_api_key: get("TTS_API_KEY").map(Secret::new),
+            log_format,
+            session_ttl_days,
+        })
+    }
+
+    /// Cookies get `Secure` whenever the public origin is https.
+    pub fn secure_cookies(&self) -> bool {
+        self.public_url.starts_with("https://")
+    }
+
+    /// A config for tests: an explicit database and every upstream unset.
+    pub fn for_tests(database_url: &str) -> Self {
+        let mut c = Self::from_lookup(|_| None).unwrap_or_else(|e| panic!("default config: {e}"));
+        c.database_url = database_url.to_string();
+        c.app_secret = Some(Secret::new("test-secret-0123456789abcdef"));
+        c
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn cfg(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_are_documented_values() {
+        let c = cfg(&[]).unwrap();
+        assert_eq!(c.database_url, DEFAULT_DATABASE_URL);
+        assert_eq!(c.mistral_api_base, "https://api.mistral.ai");
+        assert_eq!(c.google_tokeninfo_url, "https://oauth2.googleapis.com/tokeninfo");
+        assert_eq!(c.google_jwks_url, "https://www.googleapis.com/oauth2/v3/certs");
+        assert_eq!(c.log_format, LogFormat::Text);
+        assert_eq!(c.session_ttl_days, 30);
+        assert!(!c.secure_cookies());
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        assert_eq!(cfg(&[("DATABASE_URL", "oracle://x")]).unwrap_err().var, "DATABASE_URL");
+        assert_eq!(cfg(&[("DATABASE_URL", "nonsense")]).unwrap_err().var, "DATABASE_URL");
+        assert_eq!(cfg(&[("MISTRAL_API_BASE", "not a url")]).unwrap_err().var, "MISTRAL_API_BASE");
+        assert_eq!(cfg(&[("PUBLIC_URL", "ftp://x")]).unwrap_err().var, "PUBLIC_URL");
+        assert_eq!(cfg(&[("LOG_FORMAT", "xml")]).unwrap_err().var, "LOG_FORMAT");
+        assert_eq!(cfg(&[("APP_SECRET", "short")]).unwrap_err().var, "APP_SECRET");
+        assert_eq!(cfg(&[("GOOGLE_JWKS_URL", "::")]).unwrap_err().var, "GOOGLE_JWKS_URL");
+    }
+
+    #[test]
+    fn accepts_every_supported_database_and_https_cookies() {
+        for url in ["mysql://root@127.0.0.1/test", "postgres://u@h/db", "sqlite::memory:"] {
+            let r = cfg(&[("DATABASE_URL", url)]);
+            assert!(r.is_ok(), "{url}");
+        }
+        assert_eq!(
+            cfg(&[("DATABASE_URL", "mariadb://root@h/db")]).unwrap().database_url,
+            "mysql://root@h/db"
+        );
+        let c = cfg(&[("PUBLIC_URL", "https://chat.example.com/")]).unwrap();
+        assert_eq!(c.public_url, "https://chat.example.com");
+        assert!(c.secure_cookies());
+    }
+
+    #[test]
+    fn secrets_do_not_print() {
+        let c = cfg(&[("MISTRAL_API_KEY", "sk-very-secret"), ("APP_SECRET", "0123456789abcdefXYZ")]).unwrap();
+        let dbg = format!("{c:?}");
+        assert!(!dbg.contains("sk-very-secret"));
+        assert!(!dbg.contains("0123456789abcdefXYZ"));
+    }
+}

@@ -1,0 +1,95 @@
+//! Opening the database and bringing its schema up to date.
+//!
+//! Owns connection options per backend (SQLite file creation, WAL, foreign
+//! keys, busy timeout) and running migrations. Queries live in the services.
+use migration::{Migrator, MigratorTrait};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend};
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbInitError {
+    #[error("cannot connect to the database: {0}")]
+    Connect(String),
+    #[error("cannot create the directory for the SQLite file {0}: {1}")]
+    Directory(String, String),
+    #[error("migrations failed: {0}")]
+    Migrate(String),
+}
+
+/// The directory a `sqlite://path/file.db` URL points into, if any.
+fn sqlite_parent_dir(url: &str) -> Option<std::path::PathBuf> {
+    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next()?;
+    if path.is_empty() || path.starts_with(":memory:") {
+        return None;
+    }
+    std::path::Path::new(path).parent().map(|p| p.to_path_buf())
+}
+
+pub async fn connect(url: &str) -> Result<DatabaseConnection, DbInitError> {
+    if let Some(dir) = sqlite_parent_dir(url) {
+        if !dir.as_os_str().is_empty() {
+            std::fs::create_dir_all(&dir)
+                .map_err(|e| DbInitError::Directory(dir.display().to_string(), e.to_string()))?;
+        }
+    }
+    let mut opts = ConnectOptions::new(url.to_string());
+    opts.connect_timeout(Duration::from_secs(5))
+        .acquire_timeout(Duration::from_secs(10))
+        .max_connections(if url.starts_with("sqlite") { 8 } else { 20 })
+        .sqlx_logging(false);
+    let db = Database::connect(opts)
+        .await
+        .map_err(|e| DbInitError::Connect(e.to_string()))?;
+    if db.get_database_backend() == DbBackend::Sqlite {
+        // WAL lets readers proceed while a generation flushes; foreign keys make
+        // ON DELETE CASCADE work (sqlx enables them, we make sure).
+        for pragma in [
+            "PRAGMA journal_mode = WAL",
+            "PRAGMA foreign_keys = ON",
+            "PRAGMA busy_timeout = 5000",
+            "PRAGMA synchronous = NORMAL",
+        ] {
+            db.execute_unprepared(pragma)
+                .await
+                .map_err(|e| DbInitError::Connect(e.to_string()))?;
+        }
+    }
+    Ok(db)
+}
+
+pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbInitError> {
+    Migrator::up(db, None)
+        .await
+        .map_err(|e| DbInitError::Migrate(e.to_string()))
+}
+
+/// Connects and migrates: what the server does at startup.
+pub async fn open(url: &str) -> Result<DatabaseConnection, DbInitError> {
+    let db = connect(url).await?;
+    migrate(&db).await?;
+    Ok(db)
+}
+
+pub async fn ping(db: &DatabaseConnection) -> bool {
+    db.ping().await.is_ok()
+}
+
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sqlite_parent_dir;
+
+    #[test]
+    fn finds_the_sqlite_directory() {
+        assert_eq!(
+            sqlite_parent_dir("sqlite://data/mistralchat.db?mode=rwc").unwrap(),
+            std::path::PathBuf::from("data")
+        );
+        assert!(sqlite_parent_dir("sqlite::memory:").is_none());
+        assert!(sqlite_parent_dir("postgres://x/y").is_none());
+    }
+}

@@ -1,0 +1,129 @@
+//! `AppError`: the one error type of the service layer.
+//!
+//! Every variant maps to an HTTP status and a sentence a person can act on.
+//! Internal details (database errors, upstream bodies) are logged here and
+//! never sent to the client. Server functions get the same sentence through
+//! [`AppError::to_server_fn_error`].
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// Input that fails validation; the message names the field.
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("{0}")]
+    Forbidden(String),
+    /// Missing *or not yours*: both answer the same, so ids cannot be probed.
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    #[error("{message}")]
+    TooManyRequests { message: String, retry_after_secs: u64 },
+    #[error("{0}")]
+    NotImplemented(String),
+    /// An upstream service (Mistral, Google) failed in a way the user should know about.
+    #[error("{0}")]
+    Upstream(String),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl AppError {
+    pub fn bad_request(msg: impl Into<String>) -> Self {
+        Self::BadRequest(msg.into())
+    }
+    pub fn not_found(what: &str) -> Self {
+        Self::NotFound(format!("{what} not found"))
+    }
+    pub fn unauthorized() -> Self {
+        Self::Unauthorized("Not signed in, or the session has expired — please sign in again".into())
+    }
+    pub fn internal(e: impl std::fmt::Display) -> Self {
+        Self::Internal(e.to_string())
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
+            Self::Upstream(_) => StatusCode::BAD_GATEWAY,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The sentence shown to people; internal errors stay generic.
+    pub fn public_message(&self) -> String {
+        match self {
+            Self::Internal(_) => "Something went wrong on the server — please try again".into(),
+            other => other.to_string(),
+        }
+    }
+
+    pub fn to_server_fn_error(&self) -> leptos::prelude::ServerFnError {
+        self.log();
+        leptos::prelude::ServerFnError::ServerError(format!(
+            "{}|{}",
+            self.status().as_u16(),
+            self.public_message()
+        ))
+    }
+
+    fn log(&self) {
+        if let Self::Internal(detail) = self {
+            tracing::error!(error = %detail, "internal error");
+        }
+    }
+}
+
+impl From<sea_orm::DbErr> for AppError {
+    fn from(e: sea_orm::DbErr) -> Self {
+        Self::Internal(format!("database: {e}"))
+    }
+}
+
+impl From<sea_orm::TransactionError<AppError>> for AppError {
+    fn from(e: sea_orm::TransactionError<AppError>) -> Self {
+        match e {
+            sea_orm::TransactionError::Connection(db) => db.into(),
+            sea_orm::TransactionError::Transaction(app) => app,
+        }
+    }
+}
+
+impl From<AppError> for leptos::prelude::ServerFnError {
+    fn from(e: AppError) -> Self {
+        e.to_server_fn_error()
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        self.log();
+        let status = self.status();
+        let mut resp = (
+            status,
+            axum::Json(serde_json::json!({ "error": self.public_message() })),
+        )
+            .into_response();
+        if let Self::TooManyRequests { retry_after_secs, .. } = &self {
+            if let Ok(v) = HeaderValue::from_str(&retry_after_secs.to_string()) {
+                resp.headers_mut().insert(axum::http::header::RETRY_AFTER, v);
+            }
+        }
+        resp
+    }
+}
+
+pub type AppResult<T> = Result<T, AppError>;

@@ -1,0 +1,500 @@
+//! Accounts and sessions: registration, password and Google sign-in, access
+//! tokens, sign-out and account deletion.
+//!
+//! Tokens are 256-bit random values handed to the client once; only their
+//! SHA-256 is stored, with an expiry. Every protected entry point resolves the
+//! caller through [`authenticate`], the one code path for header and cookie
+//! tokens. Password hashing (argon2id) runs on the blocking pool so it never
+//! stalls the async executor.
+use crate::model::UserDto;
+use crate::server::crypto::{new_access_token, sha256_hex};
+use crate::server::db::now_ms;
+use crate::server::entities::{access_tokens, attachments, blobs, user_settings, users};
+use crate::server::services::google::GoogleIdentity;
+use crate::server::{AppError, AppResult, AppState};
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+use axum::http::HeaderMap;
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QuerySelect, Set, TransactionTrait,
+};
+use std::sync::OnceLock;
+
+pub const COOKIE_NAME: &str = "access_token";
+/// `last_used_at` is refreshed at most this often, so reads don't become writes.
+const LAST_USED_GRANULARITY_MS: i64 = 60_000;
+
+/// An email address, trimmed and lower-cased, that looks like one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Email(String);
+
+impl Email {
+    pub fn parse(raw: &str) -> AppResult<Self> {
+        let e = raw.trim().to_lowercase();
+        let valid = e.len() <= 254
+            && !e.chars().any(|c| c.is_whitespace() || c.is_control())
+            && match e.split_once('@') {
+                Some((local, domain)) => {
+                    !local.is_empty()
+                        && !domain.contains('@')
+                        && domain.contains('.')
+                        && !domain.starts_with('.')
+                        && !domain.ends_with('.')
+                        && !domain.contains("..")
+                }
+                None => false,
+            };
+        if valid {
+            Ok(Self(e))
+        } else {
+            Err(AppError::bad_request("email: enter a valid email address"))
+        }
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A password of 8 to 1024 characters.
+pub struct Password(String);
+
+impl Password {
+    pub fn parse(raw: &str) -> AppResult<Self> {
+        let n = raw.chars().count();
+        if n < 8 {
+            return Err(AppError::bad_request("password: use at least 8 characters"));
+        }
+        if n > 1024 {
+            return Err(AppError::bad_request("password: use at most 1024 characters"));
+        }
+        Ok(Self(raw.to_string()))
+    }
+}
+
+/// A freshly issued token: the only moment the raw value exists server-side.
+#[derive(Debug, Clone)]
+pub struct IssuedToken {
+    pub token: String,
+    pub max_age_secs: i64,
+}
+
+/// The authenticated caller.
+#[derive(Debug, Clone)]
+pub struct AuthUser {
+    pub user: users::Model,
+    pub token_hash: String,
+}
+
+impl AuthUser {
+    pub fn id(&self) -> &str {
+        &self.user.id
+    }
+}
+
+pub fn to_dto(u: &users::Model) -> UserDto {
+    UserDto {
+        id: u.id.clone(),
+        name: u.name.clone(),
+        email: u.email.clone(),
+        picture: u.picture.clone(),
+        provider: u.provider.clone(),
+    }
+}
+
+fn argon2() -> Argon2<'static> {
+    // OWASP-recommended argon2id parameters: 19 MiB, 2 passes, 1 lane.
+    let params = Params::new(19_456, 2, 1, None).unwrap_or_default();
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+}
+
+async fn hash_password(password: Password) -> AppResult<String> {
+    tokio::task::spawn_blocking(move || {
+        let salt = SaltString::generate(&mut rand::rngs::OsRng);
+        argon2()
+            .hash_password(password.0.as_bytes(), &salt)
+            .map(|h| h.to_string())
+            .map_err(AppError::internal)
+    })
+    .await
+    .map_err(AppError::internal)?
+}
+
+/// A valid hash of a random password, verified against when the account does
+/// not exist so both paths take about the same time.
+fn dummy_hash() -> &'static str {
+    static H: OnceLock<String> = OnceLock::new();
+    H.get_or_init(|| {
+        let salt = SaltString::generate(&mut rand::rngs::OsRng);
+        argon2()
+            .hash_password(new_access_token().as_bytes(), &salt)
+            .map(|h| h.to_string())
+            .unwrap_or_default()
+    })
+}
+
+async fn verify_password(password: String, hash: Option<String>) -> bool {
+    tokio::task::spawn_blocking(move || {
+        let (hash, real) = match hash {
+            Some(h) => (h, true),
+            None => (dummy_hash().to_string(), false),
+        };
+        let Ok(parsed) = PasswordHash::new(&hash) else {
+            return false;
+        };
+        real && argon2()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok()
+    })
+    .await
+    .unwrap_or(false)
+}
+
+/// Creates a token row for `user_id` and returns the raw token.
+pub async fn issue_token(state: &AppState, user_id: &str) -> AppResult<IssuedToken> {
+    let token = new_access_token();
+    let now = now_ms();
+    let ttl_ms = state.config.session_ttl_days * 24 * 3600 * 1000;
+    access_tokens::ActiveModel {
+        id: Set(uuid::Uuid::new_v4().to_string()),
+        user_id: Set(user_id.to_string()),
+        token_hash: Set(sha256_hex(token.as_bytes())),
+        created_at: Set(now),
+        expires_at: Set(now + ttl_ms),
+        last_used_at: Set(now),
+    }
+    .insert(&state.db)
+    .await?;
+    Ok(IssuedToken {
+        token,
+        max_age_secs: ttl_ms / 1000,
+    })
+}
+
+pub async fn register(
+    state: &AppState,
+    email: &str,
+    password: &str,
+    name: Option<&str>,
+) -> AppResult<IssuedToken> {
+    let email = Email::parse(email)?;
+    let password = Password::parse(password)?;
+    let name = name.map(str::trim).filter(|n| !n.is_empty());
+    if name.is_some_and(|n| n.chars().count() > 200) {
+        return Err(AppError::bad_request("name: use at most 200 characters"));
+    }
+    let exists = users::Entity::find()
+        .filter(users::Column::Email.eq(email.as_str()))
+        .one(&state.db)
+        .await?;
+    if exists.is_some() {
+        return Err(AppError::Conflict(
+            "email: an account with this email already exists — sign in instead".into(),
+        ));
+    }
+    let hash = hash_password(password).await?;
+    let now = now_ms();
+    let id = uuid::Uuid::new_v4().to_string();
+    let display = name
+        .map(str::to_string)
+        .unwrap_or_else(|| email.as_str().split('@').next().unwrap_or_default().to_string());
+    let inserted = users::ActiveModel {
+        id: Set(id.clone()),
+        email: Set(Some(email.as_str().to_string())),
+        name: Set(display),
+        picture: Set(None),
+        provider: Set("email".into()),
+        google_sub: Set(None),
+        password_hash: Set(Some(hash)),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(&state.db)
+    .await;
+    if let Err(e) = inserted {
+        // Two concurrent registrations: the unique index decides.
+        let again = users::Entity::find()
+            .filter(users::Column::Email.eq(email.as_str()))
+            .one(&state.db)
+            .await?;
+        return Err(if again.is_some() {
+            AppError::Conflict("email: an account with this email already exists — sign in instead".into())
+        } else {
+            e.into()
+        });
+    }
+    issue_token(state, &id).await
+}
+
+fn invalid_login() -> AppError {
+    AppError::Unauthorized("Invalid email or password".into())
+}
+
+pub async fn login(
+    state: &AppState,
+    email: &str,
+    password: &str,
+    client_ip: Option<&str>,
+) -> AppResult<IssuedToken> {
+    let email_key = format!("email:{}", email.trim().to_lowercase());
+    let mut keys = vec![email_key.clone()];
+    if let Some(ip) = client_ip {
+        keys.push(format!("ip:{ip}"));
+    }
+    if let Some(wait) = state.login_limiter.check(&keys) {
+        return Err(AppError::TooManyRequests {
+            message: format!("Too many failed sign-in attempts — try again in {} min", wait.div_ceil(60)),
+            retry_after_secs: wait,
+        });
+    }
+    let user = match Email::parse(email) {
+        Ok(e) => users::Entity::find()
+            .filter(users::Column::Email.eq(e.as_str()))
+            .one(&state.db)
+            .await?,
+        Err(_) => None,
+    };
+    let hash = user.as_ref().and_then(|u| u.password_hash.clone());
+    let ok = verify_password(password.to_string(), hash).await;
+    match (ok, user) {
+        (true, Some(u)) => {
+            state.login_limiter.clear(&email_key);
+            issue_token(state, &u.id).await
+        }
+        _ => {
+            state.login_limiter.record_failure(&keys);
+            Err(invalid_login())
+        }
+    }
+}
+
+/// Finds or creates the account for a verified Google identity (by `sub`),
+/// refreshing its name and picture, and issues a token.
+pub async fn google_sign_in(state: &AppState, who: GoogleIdentity) -> AppResult<IssuedToken> {
+    let now = now_ms();
+    let email = Email::parse(&who.email).ok().map(|e| e.as_str().to_string());
+    let existing = users::Entity::find()
+        .filter(users::Column::GoogleSub.eq(who.sub.as_str()))
+        .one(&state.db)
+        .await?;
+    let display = who
+        .name
+        .clone()
+        .filter(|n| !n.trim().is_empty())
+        .unwrap_or_else(|| who.email.split('@').next().unwrap_or_default().to_string());
+    let display: String = display.chars().take(200).collect();
+    let picture = who.picture.clone().filter(|p| p.starts_with("https://") && p.len() <= 1024);
+    let user_id = match existing {
+        Some(u) => {
+            let mut am: users::ActiveModel = u.clone().into();
+            am.name = Set(display);
+            if picture.is_some() {
+                am.picture = Set(picture);
+            }
+            am.updated_at = Set(now);
+            am.update(&state.db).await?;
+            u.id
+        }
+        None => {
+            // The email column is unique: a Google account whose email already
+            // belongs to a password account gets its own account without an
+            // email rather than being merged into it (no takeover by email).
+            let email_taken = match &email {
+                Some(e) => users::Entity::find()
+                    .filter(users::Column::Email.eq(e.as_str()))
+                    .one(&state.db)
+                    .await?
+                    .is_some(),
+                None => false,
+            };
+            let id = uuid::Uuid::new_v4().to_string();
+            users::ActiveModel {
+                id: Set(id.clone()),
+                email: Set(if email_taken { None } else { email }),
+                name: Set(display),
+                picture: Set(picture),
+                provider: Set("google".into()),
+                google_sub: Set(Some(who.sub.clone())),
+                password_hash: Set(None),
+                created_at: Set(now),
+                updated_at: Set(now),
+            }
+            .insert(&state.db)
+            .await?;
+            id
+        }
+    };
+    issue_token(state, &user_id).await
+}
+
+/// The raw token from `Authorization: Bearer …` or, failing that, the cookie.
+pub fn token_from_headers(headers: &HeaderMap) -> Option<String> {
+    if let Some(v) = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    {
+        let v = v.trim();
+        if v.len() > 7 && v[..7].eq_ignore_ascii_case("bearer ") {
+            return Some(v[7..].trim().to_string()).filter(|t| !t.is_empty());
+        }
+    }
+    cookie_value(headers, COOKIE_NAME)
+}
+
+pub fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+}
+
+/// Resolves a raw token to its user: unknown, expired or orphaned tokens fail.
+pub async fn authenticate(state: &AppState, token: &str) -> AppResult<AuthUser> {
+    if token.len() > 512 {
+        return Err(AppError::unauthorized());
+    }
+    let hash = sha256_hex(token.as_bytes());
+    let now = now_ms();
+    let row = access_tokens::Entity::find()
+        .filter(access_tokens::Column::TokenHash.eq(hash.as_str()))
+        .one(&state.db)
+        .await?
+        .ok_or_else(AppError::unauthorized)?;
+    if row.expires_at <= now {
+        return Err(AppError::unauthorized());
+    }
+    let user = users::Entity::find_by_id(row.user_id.clone())
+        .one(&state.db)
+        .await?
+        .ok_or_else(AppError::unauthorized)?;
+    if now - row.last_used_at > LAST_USED_GRANULARITY_MS {
+        access_tokens::Entity::update_many()
+            .col_expr(access_tokens::Column::LastUsedAt, Expr::value(now))
+            .filter(access_tokens::Column::Id.eq(row.id.as_str()))
+            .exec(&state.db)
+            .await?;
+    }
+    Ok(AuthUser {
+        user,
+        token_hash: hash,
+    })
+}
+
+pub async fn authenticate_headers(state: &AppState, headers: &HeaderMap) -> AppResult<AuthUser> {
+    let token = token_from_headers(headers).ok_or_else(AppError::unauthorized)?;
+    authenticate(state, &token).await
+}
+
+/// Deletes the presented token (other sessions stay signed in).
+pub async fn logout(state: &AppState, token: &str) -> AppResult<()> {
+    access_tokens::Entity::delete_many()
+        .filter(access_tokens::Column::TokenHash.eq(sha256_hex(token.as_bytes())))
+        .exec(&state.db)
+        .await?;
+    Ok(())
+}
+
+/// Deletes the account and everything it owns in one transaction. Rows that
+/// reference the user cascade; blobs are shared by content hash, so only those
+/// no other attachment references are removed.
+pub async fn delete_account(state: &AppState, user_id: &str) -> AppResult<()> {
+    let user_id = user_id.to_string();
+    state
+        .db
+        .transaction::<_, (), AppError>(|txn| {
+            Box::pin(async move {
+                let hashes: Vec<String> = attachments::Entity::find()
+                    .select_only()
+                    .column(attachments::Column::BlobSha256)
+                    .filter(attachments::Column::UserId.eq(user_id.as_str()))
+                    .distinct()
+                    .into_tuple()
+                    .all(txn)
+                    .await?;
+                // Explicit child deletes keep this correct even where a backend's
+                // cascade is disabled (e.g. SQLite without foreign_keys).
+                attachments::Entity::delete_many()
+                    .filter(attachments::Column::UserId.eq(user_id.as_str()))
+                    .exec(txn)
+                    .await?;
+                user_settings::Entity::delete_many()
+                    .filter(user_settings::Column::UserId.eq(user_id.as_str()))
+                    .exec(txn)
+                    .await?;
+                access_tokens::Entity::delete_many()
+                    .filter(access_tokens::Column::UserId.eq(user_id.as_str()))
+                    .exec(txn)
+                    .await?;
+                crate::server::services::threads::delete_all_for_user(txn, &user_id).await?;
+                users::Entity::delete_by_id(user_id.clone()).exec(txn).await?;
+                for h in hashes {
+                    let still_used = attachments::Entity::find()
+                        .filter(attachments::Column::BlobSha256.eq(h.as_str()))
+                        .one(txn)
+                        .await?
+                        .is_some();
+                    if !still_used {
+                        blobs::Entity::delete_by_id(h).exec(txn).await?;
+                    }
+                }
+                Ok(())
+            })
+        })
+        .await?;
+    Ok(())
+}
+
+/// `Set-Cookie` value for a new session.
+pub fn session_cookie(state: &AppState, issued: &IssuedToken) -> String {
+    format!(
+        "{COOKIE_NAME}={}; HttpOnly; SameSite=Lax; Path=/; Max-Age={}{}",
+        issued.token,
+        issued.max_age_secs,
+        if state.config.secure_cookies() { "; Secure" } else { "" }
+    )
+}
+
+/// `Set-Cookie` value that removes the session cookie.
+pub fn clear_cookie(state: &AppState) -> String {
+    format!(
+        "{COOKIE_NAME}=; HttpOnly; SameSite=Lax; Path=/; Max-Age=0{}",
+        if state.config.secure_cookies() { "; Secure" } else { "" }
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn email_is_normalised_and_checked() {
+        assert_eq!(Email::parse("  Ada@Example.COM ").unwrap().as_str(), "ada@example.com");
+        for bad in ["", "ada", "ada@", "@x.com", "a@b", "a b@c.com", "a@@b.com", "a@b..com", "a@.b.com"] {
+            assert!(Email::parse(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn password_length_bounds() {
+        assert!(Password::parse("1234567").is_err());
+        assert!(Password::parse("12345678").is_ok());
+        assert!(Password::parse(&"x".repeat(1024)).is_ok());
+        assert!(Password::parse(&"x".repeat(1025)).is_err());
+    }
+
+    #[test]
+    fn bearer_header_wins_over_cookie() {
+        let mut h = HeaderMap::new();
+        h.insert("cookie", "a=b; access_token=fromcookie; c=d".parse().unwrap());
+        assert_eq!(token_from_headers(&h).as_deref(), Some("fromcookie"));
+        h.insert("authorization", "Bearer fromheader".parse().unwrap());
+        assert_eq!(token_from_headers(&h).as_deref(), Some("fromheader"));
+        h.insert("authorization", "Basic xyz".parse().unwrap());
+        assert_eq!(token_from_headers(&h).as_deref(), Some("fromcookie"));
+    }
+}

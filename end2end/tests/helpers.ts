@@ -1,0 +1,25 @@
+import { Page, expect, TestInfo } from "@playwright/test";
+
+/** Waits until the WASM has hydrated the server-rendered page. */
+export async function hydrated(page: Page) {
+  await expect(page.locator("body[data-hydrated='true']")).toHaveCount(1);
+}
+
+/** A unique email per test and project. */
+export function uniqueEmail(info: TestInfo, tag: string) {
+  return `${tag}-${info.project.name}-${Date.now()}-${Math.floor(Math.random() * 1e6)}@example.com`;
+}
+
+/** Screenshot into end2end/screenshots/<project>/<name>.png (ignored by git). */
+export async function shot(page: Page, info: TestInfo, name: string) {
+  await page.screenshot({ path: `screenshots/${info.project.name}/${name}.png`, fullPage: true });
+}
+
+/** The document never scrolls sideways. */
+export async function noHorizontalOverflow(page: Page) {
+  const { sw, cw } = await page.evaluate(() => ({
+    sw: document.documentElement.scrollWidth,
+    cw: document.documentElement.clientWidth,
+  }));
+  expect(sw).toBeLessThanOrEqual(cw);
+}

@@ -1,0 +1,19 @@
+//! Schema history for MistralChat.
+//!
+//! Owns every table definition and nothing else: no queries, no domain rules.
+//! Migrations must produce the same logical schema on SQLite, MariaDB/MySQL and
+//! PostgreSQL, so column types are chosen through the small helpers in
+//! [`types`] instead of backend-specific SQL sprinkled through the files.
+pub use sea_orm_migration::prelude::*;
+
+mod m20261121_000001_init;
+pub mod types;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261121_000001_init::Migration)]
+    }
+}

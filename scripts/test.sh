@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Runs every test: unit, integration (SQLite always; MariaDB/PostgreSQL when
+# TEST_MYSQL_URL / TEST_POSTGRES_URL are set), and the browser suite against
+# the release build in headless Chromium. Without those services or Chromium
+# the parts that need them say SKIPPED and why; with CI=true nothing may skip.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+CI="${CI:-false}"
+START=$(date +%s)
+stage() { printf '\n==== %s (%ss elapsed) ====\n' "$*" "$(( $(date +%s) - START ))"; }
+skip() {
+  if [ "$CI" = "true" ]; then echo "FAILED: $* (CI=true: nothing may be skipped)"; exit 1; fi
+  printf '\n**** SKIPPED: %s ****\n\n' "$*"
+}
+
+for var in TEST_MYSQL_URL TEST_POSTGRES_URL; do
+  if [ -z "${!var:-}" ]; then
+    skip "$var is not set: the integration tests run on SQLite only (e.g. $var=$( [ $var = TEST_MYSQL_URL ] && echo mysql://root@127.0.0.1:3306/test || echo postgres://postgres@127.0.0.1:5432/postgres ))"
+  fi
+done
+
+stage "unit tests: app (ssr), migration"
+cargo test -p app --features ssr --lib
+cargo test -p migration
+
+stage "unit + integration tests: server (SQLite$( [ -n "${TEST_MYSQL_URL:-}" ] && echo ', MariaDB')$( [ -n "${TEST_POSTGRES_URL:-}" ] && echo ', PostgreSQL'))"
+cargo test -p server
+
+stage "browser tests"
+CHROMIUM="${CHROMIUM_PATH:-$(command -v chromium || command -v chromium-browser || true)}"
+if [ -z "$CHROMIUM" ]; then
+  skip "browser tests: no Chromium found (install Debian's chromium, or set CHROMIUM_PATH)"
+elif ! command -v npm >/dev/null 2>&1; then
+  skip "browser tests: npm is not installed"
+else
+  source scripts/tools.sh
+  cargo leptos build --release
+  (cd end2end && if [ ! -d node_modules/@playwright/test ]; then PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund; fi)
+  (cd end2end && CHROMIUM_PATH="$CHROMIUM" npx playwright test)
+fi
+stage "all tests passed"

@@ -1,0 +1,53 @@
+//! The public JSON API (`/api/*`), compatible with the reference project's
+//! paths and shapes. Handlers are thin: extract, call a service, map errors.
+use app::server::services::auth::{self, AuthUser};
+use app::server::{AppError, AppState};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::Router;
+use serde::de::DeserializeOwned;
+
+pub mod auth_routes;
+pub mod health;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .merge(health::router())
+        .merge(auth_routes::router())
+}
+
+/// JSON body extractor whose rejections are `{"error": "…"}` with the right
+/// status (400 for malformed or unknown fields, 413 for oversized bodies).
+pub struct ApiJson<T>(pub T);
+
+impl<T, S> FromRequest<S> for ApiJson<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(v)) => Ok(ApiJson(v)),
+            Err(rej) => Err(match rej.status().as_u16() {
+                413 => AppError::PayloadTooLarge("Request body too large (limit 10 MB)".into()),
+                415 => AppError::bad_request("Send the body as JSON (Content-Type: application/json)"),
+                _ => AppError::bad_request(format!("Invalid JSON body: {}", rej.body_text())),
+            }),
+        }
+    }
+}
+
+/// The authenticated caller. Token from `Authorization: Bearer` or the
+/// `access_token` cookie, resolved by the one service function
+/// [`auth::authenticate`] — there is no other way in.
+pub struct Caller(pub AuthUser);
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        auth::authenticate_headers(state, &parts.headers).await.map(Caller)
+    }
+}

@@ -1,0 +1,248 @@
+//! Cross-cutting request handling: logging, CSRF defence, page guards, panics.
+use app::server::services::auth;
+use app::server::{AppError, AppState};
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Redirect, Response};
+use std::time::Instant;
+
+/// One log line per request: id, method, path (never the query string, which
+/// may carry share codes), status and latency. Headers are never logged, so
+/// tokens and keys cannot leak through here.
+pub async fn log_requests(req: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("-")
+        .to_string();
+    let resp = next.run(req).await;
+    let status = resp.status().as_u16();
+    let ms = start.elapsed().as_secs_f64() * 1000.0;
+    if path.starts_with("/pkg/") {
+        tracing::debug!(request_id = %id, %method, %path, status, latency_ms = ms, "request");
+    } else {
+        tracing::info!(request_id = %id, %method, %path, status, latency_ms = format!("{ms:.1}"), "request");
+    }
+    resp
+}
+
+fn is_write(method: &Method) -> bool {
+    !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+/// Whether a state-changing request comes from a page of another site.
+///
+/// Requests with an `Authorization` header are not ambient-credential requests
+/// (a foreign page cannot add that header without a CORS preflight we never
+/// grant), so only cookie-style requests are checked: `Sec-Fetch-Site` when the
+/// browser sends it, else `Origin` against `PUBLIC_URL` or the request's own host.
+pub fn is_cross_site(headers: &HeaderMap, public_url: &str) -> bool {
+    if headers.contains_key(header::AUTHORIZATION) {
+        return false;
+    }
+    if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
+        return !matches!(site, "same-origin" | "none");
+    }
+    if let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
+        let origin = origin.trim_end_matches('/');
+        if origin.eq_ignore_ascii_case(public_url) {
+            return false;
+        }
+        if let Some(host) = headers.get(header::HOST).and_then(|v| v.to_str().ok()) {
+            let same = origin
+                .split_once("://")
+                .is_some_and(|(_, h)| h.eq_ignore_ascii_case(host));
+            return !same;
+        }
+        return true;
+    }
+    false
+}
+
+/// CSRF defence for the JSON API and the server functions (which default to
+/// form-encoded POSTs that browsers send cross-site without a preflight).
+pub async fn refuse_cross_site_writes(
+    State(state): State<AppState>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let path = req.uri().path();
+    let guarded = path.starts_with("/api/") || path.starts_with("/rpc/");
+    if guarded && is_write(req.method()) && is_cross_site(req.headers(), &state.config.public_url) {
+        tracing::warn!(path, "refused a cross-site write");
+        return AppError::Forbidden(
+            "Cross-site request refused — use MistralChat from its own address".into(),
+        )
+        .into_response();
+    }
+    next.run(req).await
+}
+
+/// Pages that show someone's data.
+fn page_needs_account(path: &str) -> bool {
+    path == "/" || path.starts_with("/t/") || path == "/settings" || path.starts_with("/settings/")
+}
+
+/// Sends visitors without a valid session to `/login?redirect=…` before any
+/// private page renders, and signed-in users away from `/login`.
+pub async fn require_session_for_pages(
+    State(state): State<AppState>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let path = req.uri().path().to_string();
+    if req.method() != Method::GET {
+        return next.run(req).await;
+    }
+    let needs = page_needs_account(&path);
+    let is_login = path == "/login";
+    if !needs && !is_login {
+        return next.run(req).await;
+    }
+    let signed_in = match auth::token_from_headers(req.headers()) {
+        Some(t) => auth::authenticate(&state, &t).await.is_ok(),
+        None => false,
+    };
+    if needs && !signed_in {
+        let target = req
+            .uri()
+            .path_and_query()
+            .map(|p| p.as_str().to_string())
+            .unwrap_or_else(|| "/".into());
+        let location = format!("/login?redirect={}", urlencode(&target));
+        return Redirect::to(&location).into_response();
+    }
+    if is_login && signed_in {
+        let target = req
+            .uri()
+            .query()
+            .and_then(|q| {
+                q.split('&')
+                    .filter_map(|kv| kv.split_once('='))
+                    .find(|(k, _)| *k == "redirect")
+                    .map(|(_, v)| urldecode(v))
+            });
+        return Redirect::to(&app::client::safe_redirect(target)).into_response();
+    }
+    next.run(req).await
+}
+
+pub fn urlencode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                out.push(b as char)
+            }
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+pub fn urldecode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' if i + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz");
+                match u8::from_str_radix(hex, 16) {
+                    Ok(v) => {
+                        out.push(v);
+                        i += 3;
+                    }
+                    Err(_) => {
+                        out.push(b'%');
+                        i += 1;
+                    }
+                }
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// A panic inside a handler becomes a 500 for that request only.
+pub fn panic_response(err: Box<dyn std::any::Any + Send + 'static>) -> Response<Body> {
+    let detail = err
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| err.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "unknown panic".into());
+    tracing::error!(panic = %detail, "handler panicked");
+    let body = serde_json::json!({"error": "Something went wrong on the server — please try again"});
+    Response::builder()
+        .status(StatusCode::INTERNAL_SERVER_ERROR)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body.to_string()))
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn h(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut m = HeaderMap::new();
+        for (k, v) in pairs {
+            m.insert(
+                axum::http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                v.parse().unwrap(),
+            );
+        }
+        m
+    }
+
+    #[test]
+    fn cross_site_detection() {
+        let p = "http://127.0.0.1:3000";
+        assert!(!is_cross_site(&h(&[]), p));
+        assert!(!is_cross_site(&h(&[("sec-fetch-site", "same-origin")]), p));
+        assert!(is_cross_site(&h(&[("sec-fetch-site", "cross-site")]), p));
+        assert!(is_cross_site(&h(&[("sec-fetch-site", "same-site")]), p));
+        assert!(!is_cross_site(&h(&[("origin", "http://127.0.0.1:3000")]), p));
+        assert!(is_cross_site(&h(&[("origin", "https://evil.example")]), p));
+        assert!(!is_cross_site(
+            &h(&[("origin", "http://localhost:3000"), ("host", "localhost:3000")]),
+            p
+        ));
+        assert!(!is_cross_site(
+            &h(&[("origin", "https://evil.example"), ("authorization", "Bearer x")]),
+            p
+        ));
+    }
+
+    #[test]
+    fn url_coding_round_trips() {
+        let s = "/t/abc?x=1&y=a b";
+        assert_eq!(urldecode(&urlencode(s)), s);
+        assert_eq!(urldecode("%2Ft%2F1"), "/t/1");
+        assert_eq!(urldecode("100%"), "100%");
+    }
+
+    #[test]
+    fn private_pages() {
+        assert!(page_needs_account("/"));
+        assert!(page_needs_account("/t/123"));
+        assert!(page_needs_account("/settings/account"));
+        assert!(!page_needs_account("/login"));
+        assert!(!page_needs_account("/s/abc"));
+        assert!(!page_needs_account("/pkg/mistralchat.js"));
+    }
+}

@@ -1,0 +1,65 @@
+//! The axum router: JSON API under `/api`, server functions under `/rpc`,
+//! Leptos SSR pages, static files, and the middleware stack around them.
+use crate::{api, middleware as mw};
+use app::server::AppState;
+use app::{shell, App};
+use axum::extract::DefaultBodyLimit;
+use axum::http::{header, HeaderValue};
+use axum::Router;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
+
+/// Request bodies above this are refused with 413.
+pub const BODY_LIMIT: usize = 10 * 1024 * 1024;
+
+pub fn router(state: AppState) -> Router {
+    let leptos_options = state.leptos_options.clone();
+    let routes = generate_route_list(App);
+    let ctx_state = state.clone();
+    let shell_opts = leptos_options.clone();
+
+    let pages = Router::new()
+        .leptos_routes_with_context(
+            &state,
+            routes,
+            move || leptos::prelude::provide_context(ctx_state.clone()),
+            move || shell(shell_opts.clone()),
+        )
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            mw::require_session_for_pages,
+        ));
+
+    with_middleware(Router::new().merge(api::router()).merge(pages), state)
+}
+
+/// Wraps routes in the production middleware stack (tests reuse it for
+/// routes of their own, e.g. one that panics).
+pub fn with_middleware(routes: Router<AppState>, state: AppState) -> Router {
+    routes
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            mw::refuse_cross_site_writes,
+        ))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(CatchPanicLayer::custom(mw::panic_response))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("strict-origin-when-cross-origin"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .layer(axum::middleware::from_fn(mw::log_requests))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .with_state(state)
+}

@@ -1,0 +1,11 @@
+//! Integration tests: the real router on 127.0.0.1:0 with a fresh database per
+//! test (SQLite always; MariaDB and PostgreSQL when TEST_MYSQL_URL /
+//! TEST_POSTGRES_URL are set) and local fakes for Google.
+//! One test binary with modules, so the workspace links it once.
+#[macro_use]
+mod support;
+
+mod auth;
+mod google;
+mod health;
+mod persistence;

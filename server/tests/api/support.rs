@@ -1,0 +1,414 @@
+//! Test harness: `TestApp::spawn(backend)`, per-test databases, HTTP helpers
+//! and a fake Google (tokeninfo + JWKS) that speaks the real wire format.
+use app::server::config::Config;
+use app::server::{db, AppState};
+use axum::extract::{Query, State};
+use axum::routing::get;
+use axum::{Json, Router};
+use reqwest::header::HeaderMap;
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    MySql,
+    Postgres,
+}
+
+impl Backend {
+    fn env_var(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "",
+            Backend::MySql => "TEST_MYSQL_URL",
+            Backend::Postgres => "TEST_POSTGRES_URL",
+        }
+    }
+}
+
+/// A database created for one test and dropped when the test ends (also on panic).
+pub struct TestDb {
+    pub url: String,
+    backend: Backend,
+    admin_url: String,
+    name: String,
+    _dir: Option<TempDir>,
+}
+
+pub struct TempDir(pub std::path::PathBuf);
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+pub fn temp_dir() -> TempDir {
+    let p = std::env::temp_dir().join(format!("mistralchat-test-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&p).expect("temp dir");
+    TempDir(p)
+}
+
+fn replace_db_name(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let scheme_end = base.find("://").map(|i| i + 3).unwrap_or(0);
+    let path_start = base[scheme_end..].find('/').map(|i| i + scheme_end);
+    let host_part = match path_start {
+        Some(i) => &base[..i],
+        None => base,
+    };
+    match query {
+        Some(q) => format!("{host_part}/{name}?{q}"),
+        None => format!("{host_part}/{name}"),
+    }
+}
+
+impl TestDb {
+    /// `None` when the backend is not configured here (printed loudly);
+    /// with `CI=true` a missing backend is a failure, never a skip.
+    pub async fn create(backend: Backend) -> Option<TestDb> {
+        if backend == Backend::Sqlite {
+            let dir = temp_dir();
+            let url = format!("sqlite://{}/test.db?mode=rwc", dir.0.display());
+            return Some(TestDb {
+                url,
+                backend,
+                admin_url: String::new(),
+                name: String::new(),
+                _dir: Some(dir),
+            });
+        }
+        let var = backend.env_var();
+        let Some(admin_url) = std::env::var(var).ok().filter(|v| !v.is_empty()) else {
+            if std::env::var("CI").is_ok_and(|v| v == "true") {
+                panic!("{var} is not set: with CI=true the {backend:?} tests must run");
+            }
+            eprintln!("SKIPPED ({backend:?}): {var} is not set — this test ran on SQLite only");
+            return None;
+        };
+        let name = format!("mc_test_{}", uuid::Uuid::new_v4().simple());
+        let admin = Database::connect(&admin_url)
+            .await
+            .unwrap_or_else(|e| panic!("{var}={admin_url} unreachable: {e}"));
+        admin
+            .execute_unprepared(&format!("CREATE DATABASE {name}"))
+            .await
+            .expect("create test database");
+        let _ = admin.close().await;
+        Some(TestDb {
+            url: replace_db_name(&admin_url, &name),
+            backend,
+            admin_url,
+            name,
+            _dir: None,
+        })
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if self.backend == Backend::Sqlite {
+            return;
+        }
+        let admin_url = self.admin_url.clone();
+        let name = self.name.clone();
+        let backend = self.backend;
+        // Drop runs inside the test's runtime: do the async cleanup on a
+        // separate thread with its own runtime and wait for it.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(async move {
+                if let Ok(admin) = Database::connect(&admin_url).await {
+                    let sql = if backend == Backend::Postgres {
+                        format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+                    } else {
+                        format!("DROP DATABASE IF EXISTS {name}")
+                    };
+                    let _ = admin.execute_unprepared(&sql).await;
+                    let _ = admin.close().await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// A fake of Google's tokeninfo and JWKS endpoints.
+#[derive(Clone, Default)]
+pub struct FakeGoogle {
+    /// access_token → tokeninfo JSON body.
+    pub tokens: Arc<Mutex<HashMap<String, Value>>>,
+    pub jwks_hits: Arc<Mutex<u32>>,
+    pub base: String,
+}
+
+pub const GOOGLE_CLIENT_ID: &str = "1234-test.apps.googleusercontent.com";
+pub const TEST_KID: &str = "test-key-1";
+pub const GOOGLE_KEY_PEM: &str = include_str!("fixtures/google_rsa.pem");
+pub const ATTACKER_KEY_PEM: &str = include_str!("fixtures/attacker_rsa.pem");
+const GOOGLE_JWKS: &str = include_str!("fixtures/google_jwks.json");
+
+impl FakeGoogle {
+    pub async fn start() -> FakeGoogle {
+        let mut fake = FakeGoogle::default();
+        async fn tokeninfo(
+            State(f): State<FakeGoogle>,
+            Query(q): Query<HashMap<String, String>>,
+        ) -> axum::response::Response {
+            use axum::response::IntoResponse;
+            let tok = q.get("access_token").cloned().unwrap_or_default();
+            match f.tokens.lock().unwrap().get(&tok) {
+                Some(v) => Json(v.clone()).into_response(),
+                None => (
+                    axum::http::StatusCode::BAD_REQUEST,
+                    Json(json!({"error": "invalid_token", "error_description": "Invalid Value"})),
+                )
+                    .into_response(),
+            }
+        }
+        async fn certs(State(f): State<FakeGoogle>) -> axum::response::Response {
+            use axum::response::IntoResponse;
+            *f.jwks_hits.lock().unwrap() += 1;
+            (
+                [("content-type", "application/json"), ("cache-control", "public, max-age=3600")],
+                GOOGLE_JWKS,
+            )
+                .into_response()
+        }
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        fake.base = format!("http://{}", listener.local_addr().unwrap());
+        let router = Router::new()
+            .route("/tokeninfo", get(tokeninfo))
+            .route("/oauth2/v3/certs", get(certs))
+            .with_state(fake.clone());
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, router).await;
+        });
+        fake
+    }
+
+    /// Registers an access token whose tokeninfo body is `body` (strings for
+    /// numbers and booleans, as Google sends them).
+    pub fn add_access_token(&self, token: &str, body: Value) {
+        self.tokens.lock().unwrap().insert(token.to_string(), body);
+    }
+
+    pub fn tokeninfo_body(sub: &str, email: &str, aud: &str, verified: &str, exp_in: i64) -> Value {
+        let exp = chrono::Utc::now().timestamp() + exp_in;
+        json!({
+            "azp": aud, "aud": aud, "sub": sub,
+            "scope": "openid https://www.googleapis.com/auth/userinfo.email https://www.googleapis.com/auth/userinfo.profile",
+            "exp": exp.to_string(), "expires_in": exp_in.max(0).to_string(),
+            "email": email, "email_verified": verified, "access_type": "online"
+        })
+    }
+
+    /// Signs an ID token with `pem` (the fake Google key unless testing forgery).
+    pub fn id_token(claims: &Value, pem: &str, kid: &str) -> String {
+        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+        header.kid = Some(kid.to_string());
+        let key = jsonwebtoken::EncodingKey::from_rsa_pem(pem.as_bytes()).unwrap();
+        jsonwebtoken::encode(&header, claims, &key).unwrap()
+    }
+
+    pub fn id_claims(sub: &str, email: &str, aud: &str, exp_in: i64) -> Value {
+        let now = chrono::Utc::now().timestamp();
+        json!({
+            "iss": "https://accounts.google.com", "azp": aud, "aud": aud, "sub": sub,
+            "email": email, "email_verified": true, "name": "Gina Google",
+            "picture": "https://lh3.googleusercontent.com/a/pic", "iat": now, "exp": now + exp_in
+        })
+    }
+}
+
+pub struct TestApp {
+    pub addr: String,
+    pub state: AppState,
+    pub db: DatabaseConnection,
+    pub backend: Backend,
+    pub google: FakeGoogle,
+    pub http: reqwest::Client,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    _db: TestDb,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+pub struct Resp {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: Value,
+}
+
+impl Resp {
+    pub fn error(&self) -> &str {
+        self.body["error"].as_str().unwrap_or_default()
+    }
+    /// The `access_token` value from `Set-Cookie`.
+    pub fn cookie_token(&self) -> Option<String> {
+        self.set_cookie()
+            .and_then(|c| c.strip_prefix("access_token=").map(|r| r.split(';').next().unwrap_or("").to_string()))
+            .filter(|t| !t.is_empty())
+    }
+    pub fn set_cookie(&self) -> Option<String> {
+        self.headers
+            .get("set-cookie")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    }
+}
+
+/// How a request authenticates.
+#[derive(Clone, Copy)]
+pub enum Auth<'a> {
+    None,
+    Bearer(&'a str),
+    Cookie(&'a str),
+}
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> Option<TestApp> {
+        Self::spawn_with(backend, |_| {}).await
+    }
+
+    pub async fn spawn_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> Option<TestApp> {
+        let test_db = TestDb::create(backend).await?;
+        let google = FakeGoogle::start().await;
+        let mut config = Config::for_tests(&test_db.url);
+        config.google_client_id = Some(GOOGLE_CLIENT_ID.into());
+        config.google_tokeninfo_url = format!("{}/tokeninfo", google.base);
+        config.google_jwks_url = format!("{}/oauth2/v3/certs", google.base);
+        tweak(&mut config);
+        let database = db::open(&test_db.url).await.expect("open test database");
+        let options = leptos::config::LeptosOptions::builder()
+            .output_name("mistralchat")
+            .build();
+        let state = AppState::new(database.clone(), config, "test-secret-0123456789abcdef", options);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = format!("http://{}", listener.local_addr().unwrap());
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let st = state.clone();
+        tokio::spawn(async move {
+            let _ = server::startup::serve(listener, st, async move {
+                let _ = rx.await;
+            })
+            .await;
+        });
+        Some(TestApp {
+            addr,
+            state,
+            db: database,
+            backend,
+            google,
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            shutdown: Some(tx),
+            _db: test_db,
+        })
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.addr, path)
+    }
+
+    pub async fn request(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+        auth: Auth<'_>,
+        extra: &[(&str, &str)],
+    ) -> Resp {
+        let mut req = self.http.request(method, self.url(path));
+        match auth {
+            Auth::None => {}
+            Auth::Bearer(t) => req = req.bearer_auth(t),
+            Auth::Cookie(t) => req = req.header("cookie", format!("access_token={t}")),
+        }
+        for (k, v) in extra {
+            req = req.header(*k, *v);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.expect("request");
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let text = resp.text().await.unwrap_or_default();
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        Resp { status, headers, body }
+    }
+
+    pub async fn get(&self, path: &str, auth: Auth<'_>) -> Resp {
+        self.request(reqwest::Method::GET, path, None, auth, &[]).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value, auth: Auth<'_>) -> Resp {
+        self.request(reqwest::Method::POST, path, Some(body), auth, &[]).await
+    }
+
+    pub async fn delete(&self, path: &str, auth: Auth<'_>) -> Resp {
+        self.request(reqwest::Method::DELETE, path, None, auth, &[]).await
+    }
+
+    /// Registers a fresh user and returns its raw token.
+    pub async fn register(&self, email: &str) -> String {
+        let r = self
+            .post(
+                "/api/auth/email/register",
+                json!({"email": email, "password": "correct horse battery", "name": "Test User"}),
+                Auth::None,
+            )
+            .await;
+        assert_eq!(r.status, 201, "register {email}: {:?}", r.body);
+        r.cookie_token().expect("session cookie")
+    }
+
+    pub async fn count(&self, table: &str) -> i64 {
+        let backend = self.db.get_database_backend();
+        let row = self
+            .db
+            .query_one_raw(Statement::from_string(backend, format!("SELECT COUNT(*) AS n FROM {table}")))
+            .await
+            .expect("count query")
+            .expect("count row");
+        row.try_get::<i64>("", "n").expect("count value")
+    }
+}
+
+/// Defines one test per backend: `name::sqlite`, `name::mysql`, `name::postgres`.
+macro_rules! db_test {
+    ($name:ident, |$app:ident| $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                if let Some($app) = $crate::support::TestApp::spawn($crate::support::Backend::Sqlite).await $body
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn mysql() {
+                if let Some($app) = $crate::support::TestApp::spawn($crate::support::Backend::MySql).await $body
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if let Some($app) = $crate::support::TestApp::spawn($crate::support::Backend::Postgres).await $body
+            }
+        }
+    };
+}
