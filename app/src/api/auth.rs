@@ -4,7 +4,7 @@ use leptos::prelude::*;
 
 /// What the login page needs to know about the server.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct LoginConfig {
+pub struct LoginOptions {
     pub google_client_id: Option<String>,
 }
 
@@ -16,7 +16,7 @@ async fn caller() -> Result<Option<crate::server::services::auth::AuthUser>, Ser
     match auth::authenticate_headers(&state, &headers).await {
         Ok(u) => Ok(Some(u)),
         Err(crate::server::AppError::Unauthorized(_)) => Ok(None),
-        Err(e) => Err(e.into()),
+        Err(e) => Err(e.to_server_fn_error()),
     }
 }
 
@@ -38,9 +38,9 @@ pub async fn current_user() -> Result<Option<UserDto>, ServerFnError> {
 }
 
 #[server(prefix = "/rpc", endpoint = "login_config")]
-pub async fn login_config() -> Result<LoginConfig, ServerFnError> {
+pub async fn login_config() -> Result<LoginOptions, ServerFnError> {
     let state = crate::server::state::from_context()?;
-    Ok(LoginConfig {
+    Ok(LoginOptions {
         google_client_id: state.config.google_client_id.clone(),
     })
 }
@@ -48,11 +48,12 @@ pub async fn login_config() -> Result<LoginConfig, ServerFnError> {
 /// Ends this browser's session.
 #[server(prefix = "/rpc", endpoint = "sign_out")]
 pub async fn sign_out() -> Result<(), ServerFnError> {
+    use crate::server::error::ForServerFn;
     use crate::server::services::auth;
     let state = crate::server::state::from_context()?;
     let headers: axum::http::HeaderMap = leptos_axum::extract().await?;
     if let Some(token) = auth::token_from_headers(&headers) {
-        auth::logout(&state, &token).await?;
+        auth::logout(&state, &token).await.sfn()?;
     }
     clear_session_cookie(&state);
     Ok(())
@@ -62,19 +63,19 @@ pub async fn sign_out() -> Result<(), ServerFnError> {
 /// accounts without a password).
 #[server(prefix = "/rpc", endpoint = "delete_account")]
 pub async fn delete_account(confirmation: String) -> Result<(), ServerFnError> {
-    use crate::server::{services::auth, AppError};
+    use crate::server::{error::ForServerFn, services::auth, AppError};
     let state = crate::server::state::from_context()?;
     let me = caller()
         .await?
-        .ok_or_else(|| ServerFnError::from(AppError::unauthorized()))?;
+        .ok_or_else(|| AppError::unauthorized().to_server_fn_error())?;
     let expected = expected_confirmation(&me.user.provider, me.user.email.as_deref());
     if confirmation.trim().to_lowercase() != expected.to_lowercase() {
         return Err(AppError::bad_request(format!(
             "confirmation: type {expected} to confirm"
         ))
-        .into());
+        .to_server_fn_error());
     }
-    auth::delete_account(&state, me.id()).await?;
+    auth::delete_account(&state, me.id()).await.sfn()?;
     clear_session_cookie(&state);
     Ok(())
 }

@@ -40,7 +40,8 @@ fn AccountDetails(user: UserDto) -> impl IntoView {
     });
     let provider = if user.provider == "google" { "Google" } else { "Email and password" };
     let expected_for_check = expected.clone();
-    let matches = move || typed.get().trim().to_lowercase() == expected_for_check.to_lowercase();
+    let matches =
+        Memo::new(move |_| typed.get().trim().to_lowercase() == expected_for_check.to_lowercase());
     view! {
         <dl class="kv">
             <dt>"Name"</dt>
@@ -101,7 +102,7 @@ fn AccountDetails(user: UserDto) -> impl IntoView {
                             type="submit"
                             class="btn btn-danger"
                             data-testid="confirm-delete"
-                            disabled=move || !matches() || delete.pending().get()
+                            disabled=move || !matches.get() || delete.pending().get()
                         >
                             "Delete my account"
                         </button>

@@ -102,9 +102,17 @@ impl From<sea_orm::TransactionError<AppError>> for AppError {
     }
 }
 
-impl From<AppError> for leptos::prelude::ServerFnError {
-    fn from(e: AppError) -> Self {
-        e.to_server_fn_error()
+/// Converts a service result for a server function, keeping the status and
+/// the public sentence (never the internal detail). Server functions must use
+/// this instead of `?` on an `AppResult`: server_fn's blanket `From` would send
+/// the `Display` text, internal details included.
+pub trait ForServerFn<T> {
+    fn sfn(self) -> Result<T, leptos::prelude::ServerFnError>;
+}
+
+impl<T> ForServerFn<T> for AppResult<T> {
+    fn sfn(self) -> Result<T, leptos::prelude::ServerFnError> {
+        self.map_err(|e| e.to_server_fn_error())
     }
 }
 

@@ -151,8 +151,9 @@ pub struct FakeGoogle {
 
 pub const GOOGLE_CLIENT_ID: &str = "1234-test.apps.googleusercontent.com";
 pub const TEST_KID: &str = "test-key-1";
-pub const GOOGLE_KEY_PEM: &str = include_str!("fixtures/google_rsa.pem");
-pub const ATTACKER_KEY_PEM: &str = include_str!("fixtures/attacker_rsa.pem");
+/// PKCS#1 DER private keys (the PEM files are the same keys, for humans).
+pub const GOOGLE_KEY_PEM: &[u8] = include_bytes!("fixtures/google_rsa.der");
+pub const ATTACKER_KEY_PEM: &[u8] = include_bytes!("fixtures/attacker_rsa.der");
 const GOOGLE_JWKS: &str = include_str!("fixtures/google_jwks.json");
 
 impl FakeGoogle {
@@ -211,10 +212,10 @@ impl FakeGoogle {
     }
 
     /// Signs an ID token with `pem` (the fake Google key unless testing forgery).
-    pub fn id_token(claims: &Value, pem: &str, kid: &str) -> String {
+    pub fn id_token(claims: &Value, der: &[u8], kid: &str) -> String {
         let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
         header.kid = Some(kid.to_string());
-        let key = jsonwebtoken::EncodingKey::from_rsa_pem(pem.as_bytes()).unwrap();
+        let key = jsonwebtoken::EncodingKey::from_rsa_der(der);
         jsonwebtoken::encode(&header, claims, &key).unwrap()
     }
 
@@ -232,7 +233,6 @@ pub struct TestApp {
     pub addr: String,
     pub state: AppState,
     pub db: DatabaseConnection,
-    pub backend: Backend,
     pub google: FakeGoogle,
     pub http: reqwest::Client,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
@@ -311,7 +311,6 @@ impl TestApp {
             addr,
             state,
             db: database,
-            backend,
             google,
             http: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
