@@ -4,7 +4,7 @@
 #   - the wasm32-unknown-unknown target
 #   - cargo-leptos 0.3.6 (builds on rustc 1.95; --features no_downloads)
 #   - wasm-bindgen-cli at exactly the wasm-bindgen version in Cargo.lock
-#   - wasm-opt (Debian's binaryen when apt is usable, else the wasm-opt crate)
+#   - wasm-opt >= 116 (the wasm-opt crate, which builds binaryen from source)
 # Tools live in $MISTRALCHAT_TOOLS (default ~/.cache/mistralchat/tools) and are
 # reused by every later run. Source this file; it exports PATH.
 set -euo pipefail
@@ -44,14 +44,13 @@ if ! wasm-bindgen --version 2>/dev/null | grep -q " $WB_VERSION\$"; then
   fast_install wasm-bindgen-cli --version "$WB_VERSION" --force >&2
 fi
 
-if ! command -v wasm-opt >/dev/null 2>&1; then
-  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
-    log "installing wasm-opt (Debian binaryen)"
-    (apt-get install -y binaryen >&2 || { apt-get update >&2 && apt-get install -y binaryen >&2; }) || true
-  fi
-  if ! command -v wasm-opt >/dev/null 2>&1; then
-    log "building wasm-opt from the wasm-opt crate (one-time, slow)"
-    fast_install wasm-opt --locked >&2
-  fi
+# wasm-opt >= 116 is required: binaryen 108 (Debian bookworm) corrupts the
+# externref table that wasm-bindgen emits for rustc's default reference-types,
+# and the hydrated page dies with "WebAssembly.Table.set(): Argument 1 is invalid".
+# The wasm-opt crate builds a current binaryen from source (one-time, ~10 min).
+wasm_opt_version() { wasm-opt --version 2>/dev/null | grep -oE '[0-9]+' | head -1; }
+if [ "$(wasm_opt_version || echo 0)" -lt 116 ] 2>/dev/null || ! command -v wasm-opt >/dev/null 2>&1; then
+  log "building wasm-opt (binaryen 116) from the wasm-opt crate (one-time, slow)"
+  fast_install wasm-opt --version 0.116.1 --locked >&2
 fi
 log "cargo-leptos $(cargo-leptos --version | awk '{print $2}'), wasm-bindgen $WB_VERSION, $(wasm-opt --version)"

@@ -20,7 +20,7 @@ test("register, sign out, sign in, delete the account", async ({ page }, info) =
   await page.getByTestId("auth-submit").click();
   await expect(page).toHaveURL(/\/settings\/account$/);
   await hydrated(page);
-  await expect(page.getByRole("heading", { name: "Account" })).toBeVisible();
+  await expect(page.getByRole("heading", { name: "Account", exact: true })).toBeVisible();
   await expect(page.locator(".kv")).toContainText(email);
   await noHorizontalOverflow(page);
   await shot(page, info, "settings-account");
