@@ -4,5 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TARGET_DIR="${CARGO_TARGET_DIR:-target}"
-export LEPTOS_SITE_ROOT="${LEPTOS_SITE_ROOT:-$TARGET_DIR/site}"
+# cargo-leptos writes the site under the workspace (site-root in Cargo.toml),
+# whatever CARGO_TARGET_DIR says; only the binary lives in the target dir.
+export LEPTOS_SITE_ROOT="${LEPTOS_SITE_ROOT:-target/site}"
 exec "$TARGET_DIR/release/server" "$@"

@@ -80,3 +80,14 @@ mod tests {
         assert_eq!(safe_redirect(None), "/");
     }
 }
+
+/// Copies text to the clipboard (browser only).
+pub fn copy_text(text: &str) {
+    #[cfg(feature = "hydrate")]
+    {
+        let clipboard = window().navigator().clipboard();
+        let _ = clipboard.write_text(text);
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = text;
+}

@@ -9,14 +9,15 @@ pub mod api;
 pub mod client;
 pub mod components;
 pub mod model;
+pub mod time;
 pub mod pages;
 #[cfg(feature = "ssr")]
 pub mod server;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, Link, Meta, MetaTags, Stylesheet, Title};
-use leptos_router::components::{Route, Router, Routes};
-use leptos_router::path;
+use leptos_router::components::{ParentRoute, Route, Router, Routes};
+use leptos_router::{path, SsrMode};
 
 /// The HTML document around the app (server-rendered only).
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -60,9 +61,13 @@ pub fn App() -> impl IntoView {
         <Title formatter=|t: String| if t.is_empty() { "MistralChat".to_string() } else { format!("{t} · MistralChat") } />
         <Router>
             <Routes fallback=pages::not_found::NotFound>
-                <Route path=path!("/") view=pages::home::HomePage />
                 <Route path=path!("/login") view=pages::login::LoginPage />
-                <Route path=path!("/settings/account") view=pages::settings::AccountSettingsPage />
+                <Route path=path!("/s/:code") view=pages::shared::SharedThreadPage ssr=SsrMode::Async />
+                <ParentRoute path=path!("") view=components::shell::AppShell>
+                    <Route path=path!("") view=pages::home::HomePage />
+                    <Route path=path!("t/:id") view=pages::thread::ThreadPage />
+                    <Route path=path!("settings/account") view=pages::settings::AccountSettingsPage />
+                </ParentRoute>
             </Routes>
         </Router>
     }

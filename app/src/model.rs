@@ -36,6 +36,128 @@ impl UserDto {
     }
 }
 
+/// A conversation as the owner sees it (`GET /api/thread`, create, update).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ThreadDto {
+    pub id: String,
+    pub name: String,
+    /// The system prompt.
+    pub context: String,
+    pub model: Option<String>,
+    /// Unix milliseconds.
+    pub created_at: i64,
+    /// Unix milliseconds.
+    pub updated_at: i64,
+    /// True while the thread has an active (not revoked, not expired) share.
+    pub shared: bool,
+}
+
+/// A conversation as a visitor with its share code sees it: no owner, no
+/// system prompt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SharedThreadDto {
+    pub id: String,
+    pub name: String,
+    pub model: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// One message of a thread.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MessageDto {
+    pub id: String,
+    pub id_thread: String,
+    pub parent_id: Option<String>,
+    /// `user` or `assistant`.
+    pub role: String,
+    pub text: String,
+    pub thinking: Option<String>,
+    /// done | streaming | stopped | interrupted | error
+    pub status: String,
+    pub model: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub finish_reason: Option<String>,
+    pub prompt_tokens: Option<i32>,
+    pub completion_tokens: Option<i32>,
+    pub error: Option<String>,
+}
+
+/// A page of the caller's threads, most recently updated first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ThreadPage {
+    pub threads: Vec<ThreadDto>,
+    /// Pass as `before` for the next (older) page; `None` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// One owned thread with its messages (all of them, or one page) in
+/// chronological order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ThreadWithMessages {
+    pub thread: ThreadDto,
+    pub messages: Vec<MessageDto>,
+    /// Pass as `before` for the previous (older) messages; `None` when there
+    /// are none (always `None` when all messages were asked for).
+    pub next_cursor: Option<String>,
+}
+
+/// What `GET /api/thread?shareCode=…` returns.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SharedThreadView {
+    pub thread: SharedThreadDto,
+    pub messages: Vec<MessageDto>,
+}
+
+/// The active share of a thread.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ShareDto {
+    pub share_code: String,
+    /// Unix milliseconds; `None` = never expires.
+    pub expires_at: Option<i64>,
+}
+
+/// A message sent by a client for `sync` (offline-first upload).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncMessageDto {
+    pub id_message: String,
+    pub id_thread: String,
+    pub role: String,
+    pub text: String,
+    #[serde(default)]
+    pub thinking: Option<String>,
+    #[serde(default)]
+    pub parent_id: Option<String>,
+    /// Unix milliseconds: becomes the message's `createdAt`.
+    pub date: i64,
+}
+
+/// A message `sync` refused, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncRejection {
+    pub id_message: String,
+    pub reason: String,
+}
+
+/// The outcome of a `sync` call.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncResult {
+    pub inserted: u32,
+    pub skipped: u32,
+    pub rejected: Vec<SyncRejection>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -53,4 +175,56 @@ mod tests {
         u.name = String::new();
         assert_eq!(u.initials(), "AE");
     }
+}
+
+/// A user's settings as the UI sees them. The API key itself never leaves the
+/// server: only whether one is set and its last four characters.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SettingsDto {
+    pub has_key: bool,
+    pub key_last4: Option<String>,
+    /// The operator lets users without a key use the server's key.
+    pub server_key_available: bool,
+    pub default_model: Option<String>,
+    pub default_context: String,
+    pub fast_models: Vec<String>,
+    /// `system`, `light` or `dark`.
+    pub theme: String,
+}
+
+/// One model of the catalogue with what it can do (the model features viewer).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ModelInfoDto {
+    pub id: String,
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub max_context_length: u64,
+    pub chat: bool,
+    pub vision: bool,
+    pub reasoning: bool,
+    pub function_calling: bool,
+    pub ocr: bool,
+    pub audio: bool,
+    pub deprecation: Option<String>,
+    pub aliases: Vec<String>,
+}
+
+/// What sending (or regenerating, or editing) starts: the stored user message
+/// (absent for a regeneration) and the assistant message being generated.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SendResultDto {
+    pub thread: ThreadDto,
+    pub user_message: Option<MessageDto>,
+    pub assistant_message: MessageDto,
+}
+
+/// The model id families that reason on request.
+pub fn model_can_think(model: &str, models: &[ModelInfoDto]) -> bool {
+    model.starts_with("magistral")
+        || models
+            .iter()
+            .any(|m| (m.id == model || m.aliases.iter().any(|a| a == model)) && m.reasoning)
 }

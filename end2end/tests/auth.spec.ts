@@ -1,6 +1,6 @@
 // Accounts: register, sign out, sign in, delete the account — in the browser.
 import { test, expect } from "@playwright/test";
-import { hydrated, uniqueEmail, shot, noHorizontalOverflow } from "./helpers";
+import { hydrated, uniqueEmail, shot, noHorizontalOverflow, openSidebar } from "./helpers";
 
 const PASSWORD = "correct horse battery";
 
@@ -26,8 +26,7 @@ test("register, sign out, sign in, delete the account", async ({ page }, info) =
   await shot(page, info, "settings-account");
 
   // Sign out (on small screens the user box lives in the drawer).
-  const toggle = page.getByTestId("sidebar-toggle");
-  if (await toggle.isVisible()) await toggle.click();
+  await openSidebar(page);
   await page.getByTestId("sign-out").click();
   await expect(page).toHaveURL(/\/login/);
   const cookies = await page.context().cookies();

@@ -23,3 +23,12 @@ export async function noHorizontalOverflow(page: Page) {
   }));
   expect(sw).toBeLessThanOrEqual(cw);
 }
+
+/** Opens the sidebar drawer on small screens (no-op where it is a column). */
+export async function openSidebar(page: Page) {
+  const toggle = page.getByTestId("sidebar-toggle");
+  if (!(await toggle.isVisible())) return;
+  const open = await page.locator(".app.sidebar-open").count();
+  if (!open) await toggle.click();
+  await expect(page.locator(".app.sidebar-open")).toHaveCount(1);
+}

@@ -114,6 +114,7 @@ pub async fn serve(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), StartupError> {
+    let shutdown_state = state.clone();
     let router = crate::routes::router(state);
     // Small SSE writes must not wait for Nagle's algorithm.
     let listener = listener.tap_io(|tcp| {
@@ -136,10 +137,17 @@ pub async fn serve(
         _ = shutdown => {}
     }
     tracing::info!("shutting down: draining in-flight requests");
+    // End live SSE streams and let running generations store their answers.
+    let _ = shutdown_state.shutdown.send(true);
     let _ = tx.send(());
     match tokio::time::timeout(DRAIN_DEADLINE, handle).await {
         Ok(_) => tracing::info!("shutdown complete"),
         Err(_) => tracing::warn!("drain deadline reached; closing remaining connections"),
+    }
+    // Give generation tasks a moment to write their final rows.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+    while shutdown_state.hub.live_count() > 0 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     Ok(())
 }

@@ -1,3 +1,6 @@
 //! Reusable views shared by several pages.
+pub mod message;
+pub mod share_dialog;
 pub mod shell;
+pub mod sidebar;
 pub mod user_badge;

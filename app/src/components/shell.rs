@@ -6,17 +6,38 @@
 //! ended while the page was open: we send the browser to sign in again.
 use crate::api::auth::current_user;
 use crate::client::hard_navigate;
+use crate::components::share_dialog::ShareDialog;
+use crate::components::sidebar::{ThreadList, ThreadSidebarList};
 use crate::components::user_badge::UserBadge;
 use leptos::prelude::*;
-use leptos_router::components::A;
+use leptos_router::components::{Outlet, A};
 
+/// Layout route for every signed-in page; pages render in the `<Outlet/>`.
 #[component]
-pub fn AppShell(children: ChildrenFn) -> impl IntoView {
+pub fn AppShell() -> impl IntoView {
     let user = Resource::new(|| (), |_| current_user());
     let (sidebar_open, set_sidebar_open) = signal(false);
+    provide_context(ThreadList::new());
+    // On phones and tablets the drawer closes once a link in it is followed.
+    let close_on_link = move |ev: leptos::ev::MouseEvent| {
+        #[cfg(feature = "hydrate")]
+        {
+            use wasm_bindgen::JsCast;
+            let on_link = ev
+                .target()
+                .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+                .and_then(|el| el.closest("a[href]").ok().flatten())
+                .is_some();
+            if on_link {
+                set_sidebar_open.set(false);
+            }
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = ev;
+    };
     view! {
         <div class="app" class:sidebar-open=sidebar_open>
-            <nav class="sidebar" aria-label="Threads and account">
+            <nav class="sidebar" aria-label="Threads and account" on:click=close_on_link>
                 <div class="sidebar-top">
                     <a href="/" class="brand">"MistralChat"</a>
                     <button
@@ -28,8 +49,8 @@ pub fn AppShell(children: ChildrenFn) -> impl IntoView {
                         "×"
                     </button>
                 </div>
-                <A href="/" attr:class="btn btn-primary new-chat">"New chat"</A>
-                <div class="sidebar-fill"></div>
+                <A href="/" attr:class="btn btn-primary new-chat" attr:data-testid="new-chat">"New chat"</A>
+                <ThreadSidebarList />
                 <A href="/settings/account" attr:class="nav-link">"Settings"</A>
                 <Suspense fallback=|| view! { <div class="skeleton skeleton-user"></div> }>
                     {move || Suspend::new(async move {
@@ -62,8 +83,9 @@ pub fn AppShell(children: ChildrenFn) -> impl IntoView {
                         "☰"
                     </button>
                 </header>
-                {children()}
+                <Outlet />
             </main>
+            <ShareDialog />
         </div>
     }
 }

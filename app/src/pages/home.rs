@@ -1,5 +1,4 @@
 //! `/`: a new conversation.
-use crate::components::shell::AppShell;
 use leptos::prelude::*;
 use leptos_meta::Title;
 
@@ -7,13 +6,11 @@ use leptos_meta::Title;
 pub fn HomePage() -> impl IntoView {
     view! {
         <Title text="New chat" />
-        <AppShell>
-            <section class="welcome" aria-labelledby="welcome-title">
+        <section class="welcome" aria-labelledby="welcome-title">
                 <h1 id="welcome-title">"What can I help with?"</h1>
                 <p class="muted">
                     "Your conversations with Mistral models are stored on this server."
                 </p>
-            </section>
-        </AppShell>
+        </section>
     }
 }

@@ -1,7 +1,6 @@
 //! `/settings/*`: account settings (models and appearance come later).
 use crate::api::auth::{current_user, expected_confirmation, DeleteAccount};
 use crate::client::{hard_navigate, server_fn_message};
-use crate::components::shell::AppShell;
 use crate::model::UserDto;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -11,8 +10,7 @@ pub fn AccountSettingsPage() -> impl IntoView {
     let user = Resource::new(|| (), |_| current_user());
     view! {
         <Title text="Account" />
-        <AppShell>
-            <section class="settings" aria-labelledby="settings-title">
+        <section class="settings" aria-labelledby="settings-title">
                 <h1 id="settings-title">"Account"</h1>
                 <Suspense fallback=|| view! { <div class="skeleton skeleton-block"></div> }>
                     {move || Suspend::new(async move {
@@ -22,8 +20,7 @@ pub fn AccountSettingsPage() -> impl IntoView {
                         }
                     })}
                 </Suspense>
-            </section>
-        </AppShell>
+        </section>
     }
 }
 

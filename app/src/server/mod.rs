@@ -8,6 +8,7 @@ pub mod crypto;
 pub mod db;
 pub mod entities;
 pub mod error;
+pub mod mistral;
 pub mod services;
 pub mod state;
 

@@ -4,7 +4,10 @@
 //! shared by the axum routes and, through Leptos context, the server functions.
 use super::config::Config;
 use super::crypto::SecretBox;
+use super::mistral::MistralClient;
+use super::services::generation::GenerationHub;
 use super::services::google::GoogleVerifier;
+use super::services::settings::CatalogueCache;
 use super::services::rate_limit::LoginLimiter;
 use sea_orm::DatabaseConnection;
 use std::sync::Arc;
@@ -18,6 +21,12 @@ pub struct AppState {
     pub google: GoogleVerifier,
     pub login_limiter: LoginLimiter,
     pub leptos_options: leptos::config::LeptosOptions,
+    pub mistral: MistralClient,
+    pub hub: GenerationHub,
+    pub catalogue: CatalogueCache,
+    /// Set to `true` when the server shuts down: live streams end, running
+    /// generations store their partial answer as interrupted.
+    pub shutdown: Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 impl AppState {
@@ -39,8 +48,13 @@ impl AppState {
             config.google_tokeninfo_url.clone(),
             config.google_jwks_url.clone(),
         );
+        let mistral = MistralClient::new(http.clone(), config.mistral_api_base.clone());
         Self {
             db,
+            mistral,
+            hub: GenerationHub::default(),
+            catalogue: CatalogueCache::default(),
+            shutdown: Arc::new(tokio::sync::watch::channel(false).0),
             secrets: SecretBox::new(app_secret),
             config: Arc::new(config),
             http,

@@ -8,12 +8,16 @@ use axum::Router;
 use serde::de::DeserializeOwned;
 
 pub mod auth_routes;
+pub mod chat_routes;
 pub mod health;
+pub mod thread_routes;
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .merge(health::router())
         .merge(auth_routes::router())
+        .merge(chat_routes::router())
+        .merge(thread_routes::router())
 }
 
 /// JSON body extractor whose rejections are `{"error": "…"}` with the right

@@ -6,6 +6,9 @@
 mod support;
 
 mod auth;
+mod chat;
 mod google;
 mod health;
+mod mistral_client;
 mod persistence;
+mod threads;

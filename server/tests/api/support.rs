@@ -234,6 +234,7 @@ pub struct TestApp {
     pub state: AppState,
     pub db: DatabaseConnection,
     pub google: FakeGoogle,
+    pub mistral: server::fakes::mistral::FakeMistral,
     pub http: reqwest::Client,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     _db: TestDb,
@@ -287,7 +288,9 @@ impl TestApp {
     pub async fn spawn_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> Option<TestApp> {
         let test_db = TestDb::create(backend).await?;
         let google = FakeGoogle::start().await;
+        let mistral = server::fakes::mistral::FakeMistral::start().await;
         let mut config = Config::for_tests(&test_db.url);
+        config.mistral_api_base = mistral.base_url.clone();
         config.google_client_id = Some(GOOGLE_CLIENT_ID.into());
         config.google_tokeninfo_url = format!("{}/tokeninfo", google.base);
         config.google_jwks_url = format!("{}/oauth2/v3/certs", google.base);
@@ -312,6 +315,7 @@ impl TestApp {
             state,
             db: database,
             google,
+            mistral,
             http: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
@@ -410,4 +414,84 @@ macro_rules! db_test {
             }
         }
     };
+}
+
+/// One server-sent event as the browser's EventSource would see it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sse {
+    pub id: Option<String>,
+    pub event: String,
+    pub data: Value,
+}
+
+/// Reads SSE events from a streaming response.
+pub struct SseReader {
+    resp: reqwest::Response,
+    buf: String,
+}
+
+impl SseReader {
+    pub async fn open(app: &TestApp, path: &str, token: &str, last_event_id: Option<&str>) -> (u16, Option<SseReader>) {
+        let mut req = app.http.get(app.url(path)).bearer_auth(token);
+        if let Some(id) = last_event_id {
+            req = req.header("last-event-id", id);
+        }
+        let resp = req.send().await.expect("sse request");
+        let status = resp.status().as_u16();
+        if status != 200 {
+            return (status, None);
+        }
+        assert!(resp.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"));
+        (status, Some(SseReader { resp, buf: String::new() }))
+    }
+
+    /// The next event, or `None` when the stream ends.
+    pub async fn next(&mut self) -> Option<Sse> {
+        loop {
+            if let Some(pos) = self.buf.find("\n\n") {
+                let block: String = self.buf.drain(..pos + 2).collect();
+                let mut ev = Sse { id: None, event: "message".into(), data: Value::Null };
+                let mut data = String::new();
+                for line in block.lines() {
+                    if let Some(v) = line.strip_prefix("id:") {
+                        ev.id = Some(v.trim().to_string());
+                    } else if let Some(v) = line.strip_prefix("event:") {
+                        ev.event = v.trim().to_string();
+                    } else if let Some(v) = line.strip_prefix("data:") {
+                        data.push_str(v.strip_prefix(' ').unwrap_or(v));
+                    }
+                }
+                if data.is_empty() {
+                    continue; // keep-alive comment
+                }
+                ev.data = serde_json::from_str(&data).unwrap_or(Value::String(data));
+                return Some(ev);
+            }
+            match tokio::time::timeout(std::time::Duration::from_secs(20), self.resp.chunk()).await {
+                Ok(Ok(Some(bytes))) => self.buf.push_str(&String::from_utf8_lossy(&bytes)),
+                _ => return None,
+            }
+        }
+    }
+
+    /// Reads to the `done` event; returns (answer text, thinking, done data, events seen).
+    pub async fn collect(&mut self) -> (String, String, Value, Vec<Sse>) {
+        let (mut text, mut thinking, mut seen) = (String::new(), String::new(), vec![]);
+        while let Some(ev) = self.next().await {
+            seen.push(ev.clone());
+            match ev.event.as_str() {
+                "delta" => {
+                    text.push_str(ev.data["text"].as_str().unwrap_or_default());
+                    thinking.push_str(ev.data["thinking"].as_str().unwrap_or_default());
+                }
+                "snapshot" => {
+                    text = ev.data["text"].as_str().unwrap_or_default().to_string();
+                    thinking = ev.data["thinking"].as_str().unwrap_or_default().to_string();
+                }
+                "done" => return (text, thinking, ev.data, seen),
+                _ => {}
+            }
+        }
+        panic!("stream ended without a done event after {seen:?}");
+    }
 }

@@ -2,8 +2,11 @@
 //! already-parsed input, enforces ownership by scoping every query to the
 //! caller's user id, and returns domain values or an [`AppError`](super::AppError).
 pub mod auth;
+pub mod chat;
+pub mod generation;
 pub mod google;
 pub mod rate_limit;
+pub mod settings;
 pub mod threads;
 
 use crate::server::entities::messages;

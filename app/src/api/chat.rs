@@ -1,0 +1,53 @@
+//! Chat server functions: send, regenerate, edit, stop. The answer itself is
+//! streamed by `GET /api/generations/{id}/events` (see `crate::stream`).
+use crate::model::{MessageDto, SendResultDto};
+use leptos::prelude::*;
+
+#[server(prefix = "/rpc", endpoint = "send_message")]
+pub async fn send_message(
+    thread_id: Option<String>,
+    parent_id: Option<String>,
+    text: String,
+    model: Option<String>,
+    think: bool,
+) -> Result<SendResultDto, ServerFnError> {
+    use crate::server::error::ForServerFn;
+    use crate::server::services::chat;
+    let (state, me) = super::require_caller().await?;
+    let input = chat::SendInput { thread_id, parent_id, text, model, think };
+    chat::send(&state, me.id(), input).await.sfn()
+}
+
+#[server(prefix = "/rpc", endpoint = "regenerate_message")]
+pub async fn regenerate_message(
+    message_id: String,
+    model: Option<String>,
+    think: bool,
+) -> Result<SendResultDto, ServerFnError> {
+    use crate::server::error::ForServerFn;
+    let (state, me) = super::require_caller().await?;
+    crate::server::services::chat::regenerate(&state, me.id(), &message_id, model, think)
+        .await
+        .sfn()
+}
+
+#[server(prefix = "/rpc", endpoint = "edit_message")]
+pub async fn edit_message(
+    message_id: String,
+    text: String,
+    model: Option<String>,
+    think: bool,
+) -> Result<SendResultDto, ServerFnError> {
+    use crate::server::error::ForServerFn;
+    let (state, me) = super::require_caller().await?;
+    crate::server::services::chat::edit(&state, me.id(), &message_id, &text, model, think)
+        .await
+        .sfn()
+}
+
+#[server(prefix = "/rpc", endpoint = "stop_generation")]
+pub async fn stop_generation(message_id: String) -> Result<MessageDto, ServerFnError> {
+    use crate::server::error::ForServerFn;
+    let (state, me) = super::require_caller().await?;
+    crate::server::services::chat::stop(&state, me.id(), &message_id).await.sfn()
+}

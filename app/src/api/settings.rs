@@ -1,0 +1,62 @@
+//! Settings server functions: the Mistral key (write-only), preferences and
+//! the model catalogue.
+use crate::model::{ModelInfoDto, SettingsDto};
+use leptos::prelude::*;
+
+#[server(prefix = "/rpc", endpoint = "get_settings")]
+pub async fn get_settings() -> Result<SettingsDto, ServerFnError> {
+    use crate::server::error::ForServerFn;
+    let (state, me) = super::require_caller().await?;
+    crate::server::services::settings::get(&state, me.id()).await.sfn()
+}
+
+/// Stores a new key (`Some`) or removes it (`None`).
+#[server(prefix = "/rpc", endpoint = "save_api_key")]
+pub async fn save_api_key(api_key: Option<String>) -> Result<SettingsDto, ServerFnError> {
+    use crate::server::error::ForServerFn;
+    let (state, me) = super::require_caller().await?;
+    crate::server::services::settings::set_api_key(&state, me.id(), api_key.as_deref())
+        .await
+        .sfn()
+}
+
+#[server(prefix = "/rpc", endpoint = "save_preferences")]
+pub async fn save_preferences(
+    default_model: Option<String>,
+    default_context: String,
+    fast_models: Vec<String>,
+) -> Result<SettingsDto, ServerFnError> {
+    use crate::server::error::ForServerFn;
+    use crate::server::services::settings;
+    let (state, me) = super::require_caller().await?;
+    let prefs = settings::Preferences {
+        default_model: Some(default_model.filter(|m| !m.trim().is_empty())),
+        default_context: Some(default_context),
+        fast_models: Some(fast_models),
+        theme: None,
+    };
+    settings::update_preferences(&state, me.id(), prefs).await.sfn()
+}
+
+#[server(prefix = "/rpc", endpoint = "save_theme")]
+pub async fn save_theme(theme: String) -> Result<SettingsDto, ServerFnError> {
+    use crate::server::error::ForServerFn;
+    use crate::server::services::settings;
+    let (state, me) = super::require_caller().await?;
+    let prefs = settings::Preferences {
+        default_model: None,
+        default_context: None,
+        fast_models: None,
+        theme: Some(theme),
+    };
+    settings::update_preferences(&state, me.id(), prefs).await.sfn()
+}
+
+/// The model catalogue for the user's key; `fresh` bypasses the cache (the
+/// "Check key" button).
+#[server(prefix = "/rpc", endpoint = "list_models")]
+pub async fn list_models(fresh: bool) -> Result<Vec<ModelInfoDto>, ServerFnError> {
+    use crate::server::error::ForServerFn;
+    let (state, me) = super::require_caller().await?;
+    crate::server::services::settings::models(&state, me.id(), fresh).await.sfn()
+}

@@ -1,0 +1,138 @@
+//! Thread server functions for the web UI: the sidebar list, one thread's
+//! message pages, create/rename/configure, share links and deletion. All of
+//! them call `crate::server::services::threads`, which scopes every query to
+//! the caller.
+use crate::model::{ShareDto, ThreadDto, ThreadPage, ThreadWithMessages};
+use leptos::prelude::*;
+
+/// Threads per sidebar page and messages per thread page.
+pub const THREAD_PAGE: u64 = 30;
+pub const MESSAGE_PAGE: u64 = 40;
+
+#[server(prefix = "/rpc", endpoint = "list_threads")]
+pub async fn list_threads(
+    before: Option<String>,
+    search: Option<String>,
+) -> Result<ThreadPage, ServerFnError> {
+    use crate::server::error::ForServerFn;
+    use crate::server::services::threads as svc;
+    let (state, me) = super::require_caller().await?;
+    let query = svc::ThreadListQuery {
+        limit: THREAD_PAGE,
+        before: before.as_deref().map(svc::Cursor::parse).transpose().sfn()?,
+        search: match search.as_deref() {
+            Some(s) => svc::SearchText::parse(s).sfn()?,
+            None => None,
+        },
+    };
+    svc::list_threads(&state, me.id(), &query).await.sfn()
+}
+
+/// One page of a thread's messages, newest page first (chronological inside).
+#[server(prefix = "/rpc", endpoint = "load_thread_page")]
+pub async fn load_thread_page(
+    id: String,
+    before: Option<String>,
+) -> Result<ThreadWithMessages, ServerFnError> {
+    use crate::server::error::ForServerFn;
+    use crate::server::services::threads as svc;
+    let (state, me) = super::require_caller().await?;
+    let page = svc::MessagePageQuery {
+        limit: MESSAGE_PAGE,
+        before: before.as_deref().map(svc::Cursor::parse).transpose().sfn()?,
+    };
+    svc::get_thread(&state, me.id(), &id, Some(&page)).await.sfn()
+}
+
+#[server(prefix = "/rpc", endpoint = "create_thread")]
+pub async fn create_thread(name: Option<String>) -> Result<ThreadDto, ServerFnError> {
+    use crate::server::error::ForServerFn;
+    use crate::server::services::threads as svc;
+    let (state, me) = super::require_caller().await?;
+    let new = svc::NewThread {
+        name: name.as_deref().map(svc::ThreadName::parse).transpose().sfn()?,
+        ..Default::default()
+    };
+    svc::create_thread(&state, me.id(), new).await.sfn()
+}
+
+#[server(prefix = "/rpc", endpoint = "rename_thread")]
+pub async fn rename_thread(id: String, name: String) -> Result<ThreadDto, ServerFnError> {
+    use crate::server::error::ForServerFn;
+    use crate::server::services::threads as svc;
+    let (state, me) = super::require_caller().await?;
+    let patch = svc::ThreadPatch {
+        name: Some(svc::ThreadName::parse(&name).sfn()?),
+        ..Default::default()
+    };
+    svc::update_thread(&state, me.id(), &id, patch).await.sfn()
+}
+
+/// The thread's fast config: model and context (system prompt).
+#[server(prefix = "/rpc", endpoint = "configure_thread")]
+pub async fn configure_thread(
+    id: String,
+    model: Option<String>,
+    context: String,
+) -> Result<ThreadDto, ServerFnError> {
+    use crate::server::error::ForServerFn;
+    use crate::server::services::threads as svc;
+    let (state, me) = super::require_caller().await?;
+    let patch = svc::ThreadPatch {
+        context: Some(svc::ThreadContext::parse(&context).sfn()?),
+        model: Some(match model.as_deref() {
+            Some(m) => svc::ModelName::parse(m).sfn()?,
+            None => None,
+        }),
+        ..Default::default()
+    };
+    svc::update_thread(&state, me.id(), &id, patch).await.sfn()
+}
+
+/// The share link of a thread: the active one, or a new one.
+#[server(prefix = "/rpc", endpoint = "share_thread")]
+pub async fn share_thread(id: String, expires_at: Option<i64>) -> Result<ShareLink, ServerFnError> {
+    use crate::server::error::ForServerFn;
+    use crate::server::services::threads as svc;
+    let (state, me) = super::require_caller().await?;
+    let share = svc::share_thread(&state, me.id(), &id, expires_at).await.sfn()?;
+    Ok(ShareLink {
+        url: format!("{}/s/{}", state.config.public_url, share.share_code),
+        share,
+    })
+}
+
+#[server(prefix = "/rpc", endpoint = "unshare_thread")]
+pub async fn unshare_thread(id: String) -> Result<(), ServerFnError> {
+    use crate::server::error::ForServerFn;
+    use crate::server::services::threads as svc;
+    let (state, me) = super::require_caller().await?;
+    svc::unshare_thread(&state, me.id(), &id).await.sfn()
+}
+
+#[server(prefix = "/rpc", endpoint = "delete_thread")]
+pub async fn delete_thread(id: String) -> Result<(), ServerFnError> {
+    use crate::server::error::ForServerFn;
+    use crate::server::services::threads as svc;
+    let (state, me) = super::require_caller().await?;
+    svc::delete_thread(&state, me.id(), &id).await.sfn()
+}
+
+/// A share code with its public link.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ShareLink {
+    pub url: String,
+    pub share: ShareDto,
+}
+
+/// A shared thread by its code; no account needed.
+#[server(prefix = "/rpc", endpoint = "shared_thread")]
+pub async fn shared_thread(
+    code: String,
+) -> Result<crate::model::SharedThreadView, ServerFnError> {
+    use crate::server::error::ForServerFn;
+    use crate::server::services::threads as svc;
+    let state = crate::server::state::from_context()?;
+    let code = svc::ShareCode::parse(&code).sfn()?;
+    svc::get_shared(&state, &code).await.sfn()
+}

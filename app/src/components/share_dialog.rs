@@ -1,0 +1,157 @@
+//! The share dialog: create or show a thread's public link, copy it, choose an
+//! optional expiry, revoke it.
+use crate::api::threads::{share_thread, unshare_thread, ShareLink};
+use crate::client::server_fn_message;
+use crate::components::sidebar::use_thread_list;
+use crate::model::ThreadDto;
+use leptos::prelude::*;
+
+const EXPIRY_CHOICES: [(&str, i64); 4] = [("Never", 0), ("1 day", 1), ("7 days", 7), ("30 days", 30)];
+
+#[component]
+pub fn ShareDialog() -> impl IntoView {
+    let list = use_thread_list();
+    view! {
+        {move || list.sharing.get().map(|t| view! { <ShareDialogFor thread=t /> })}
+    }
+}
+
+#[component]
+fn ShareDialogFor(thread: ThreadDto) -> impl IntoView {
+    let list = use_thread_list();
+    let link = RwSignal::new(Option::<ShareLink>::None);
+    let error = RwSignal::new(Option::<String>::None);
+    let busy = RwSignal::new(false);
+    let copied = RwSignal::new(false);
+    let expiry_days = RwSignal::new(0i64);
+    let id = thread.id.clone();
+
+    // An already shared thread shows its active link right away.
+    if thread.shared {
+        let id = id.clone();
+        busy.set(true);
+        leptos::task::spawn_local(async move {
+            match share_thread(id, None).await {
+                Ok(l) => link.set(Some(l)),
+                Err(e) => error.set(Some(server_fn_message(&e))),
+            }
+            busy.set(false);
+        });
+    }
+
+    let close = move || list.sharing.set(None);
+    // Esc closes the dialog wherever the focus is.
+    let esc = window_event_listener(leptos::ev::keydown, move |ev| {
+        if ev.key() == "Escape" {
+            list.sharing.set(None);
+        }
+    });
+    on_cleanup(move || esc.remove());
+    let mark_shared = {
+        let thread = thread.clone();
+        move |shared: bool| {
+            let mut t = thread.clone();
+            t.shared = shared;
+            list.replace(t);
+        }
+    };
+    let create = {
+        let id = id.clone();
+        let mark_shared = mark_shared.clone();
+        move |_| {
+            let id = id.clone();
+            let days = expiry_days.get_untracked();
+            let expires = (days > 0).then(|| crate::time::now_ms() + days * 24 * 3600 * 1000);
+            let mark_shared = mark_shared.clone();
+            busy.set(true);
+            leptos::task::spawn_local(async move {
+                match share_thread(id, expires).await {
+                    Ok(l) => {
+                        link.set(Some(l));
+                        mark_shared(true);
+                        error.set(None);
+                    }
+                    Err(e) => error.set(Some(server_fn_message(&e))),
+                }
+                busy.set(false);
+            });
+        }
+    };
+    let revoke = {
+        let id = id.clone();
+        move |_| {
+            let id = id.clone();
+            let mark_shared = mark_shared.clone();
+            busy.set(true);
+            leptos::task::spawn_local(async move {
+                match unshare_thread(id).await {
+                    Ok(()) => {
+                        link.set(None);
+                        mark_shared(false);
+                    }
+                    Err(e) => error.set(Some(server_fn_message(&e))),
+                }
+                busy.set(false);
+            });
+        }
+    };
+    let copy = move |_| {
+        if let Some(l) = link.get_untracked() {
+            crate::client::copy_text(&l.url);
+            copied.set(true);
+        }
+    };
+    view! {
+        <div class="dialog-backdrop" on:click=move |_| close()></div>
+        <div
+            class="dialog"
+            role="dialog"
+            aria-modal="true"
+            aria-labelledby="share-title"
+            data-testid="share-dialog"
+        >
+            <h2 id="share-title">"Share “" {thread.name.clone()} "”"</h2>
+            <p class="muted">"Anyone with the link can read this conversation. They cannot see your other threads, your email or the thread's context."</p>
+            {move || match link.get() {
+                Some(l) => view! {
+                    <label for="share-url">"Link"</label>
+                    <div class="row row-tight">
+                        <input id="share-url" data-testid="share-url" type="text" readonly=true prop:value=l.url.clone() />
+                        <button type="button" class="btn" data-testid="share-copy" on:click=copy>
+                            {move || if copied.get() { "Copied" } else { "Copy" }}
+                        </button>
+                    </div>
+                    <p class="hint">
+                        {match l.share.expires_at {
+                            Some(_) => "This link expires automatically.",
+                            None => "This link does not expire.",
+                        }}
+                    </p>
+                    <div class="row">
+                        <button type="button" class="btn btn-danger" data-testid="share-revoke" disabled=busy on:click=revoke.clone()>"Revoke link"</button>
+                        <button type="button" class="btn" on:click=move |_| close()>"Done"</button>
+                    </div>
+                }
+                .into_any(),
+                None => view! {
+                    <label for="share-expiry">"Link expires"</label>
+                    <select
+                        id="share-expiry"
+                        on:change=move |ev| expiry_days.set(event_target_value(&ev).parse().unwrap_or(0))
+                    >
+                        {EXPIRY_CHOICES
+                            .iter()
+                            .map(|(label, days)| view! { <option value=days.to_string()>{*label}</option> })
+                            .collect_view()}
+                    </select>
+                    <div class="row">
+                        <button type="button" class="btn btn-ghost" on:click=move |_| close()>"Cancel"</button>
+                        <button type="button" class="btn btn-primary" data-testid="share-create" disabled=busy on:click=create.clone()>"Create link"</button>
+                    </div>
+                }
+                .into_any(),
+            }}
+            {move || error.get().map(|e| view! { <p class="form-error" role="alert">{e}</p> })}
+        </div>
+    }
+}

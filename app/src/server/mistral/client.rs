@@ -1,0 +1,548 @@
+//! `MistralClient`: the HTTP client for Mistral's `GET /v1/models` and
+//! `POST /v1/chat/completions` (JSON and SSE streaming).
+//!
+//! Owns transport policy: the `Authorization: Bearer` header, timeouts,
+//! bounded retries with backoff (connect errors, timeouts and 5xx, only
+//! *before* a response has been accepted — never once stream bytes were
+//! delivered) and turning the SSE byte stream into [`StreamEvent`]s.
+//! It must not log API keys or request/response bodies, must not persist
+//! anything and knows nothing about users, threads or which key to use —
+//! callers pass the key as a [`Secret`].
+use super::errors::{error_message, MistralError};
+use super::sse::{SseEvent, SseParser};
+use super::types::{decode_delta, ChatChunk, ChatRequest, ChatResponse, ModelCard, ModelList};
+use crate::server::config::Secret;
+use futures::{Stream, StreamExt};
+use reqwest::header::{HeaderMap, ACCEPT, CONTENT_TYPE};
+use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+/// One step of a streamed answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StreamEvent {
+    /// New answer text and/or reasoning text (either may be empty, not both).
+    Delta { text: String, thinking: String },
+    /// `finish_reason` of the choice: `stop`, `length`, `error`, `tool_calls`…
+    Finish { reason: String },
+    /// Token counts (on the last chunk).
+    Usage {
+        prompt_tokens: u64,
+        completion_tokens: u64,
+    },
+    /// The stream completed normally; nothing follows.
+    Done,
+}
+
+/// Bounded retries before a response is accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Total attempts, including the first (≥ 1).
+    pub max_attempts: u32,
+    /// Wait after the first failure; doubled after each further one…
+    pub initial_backoff: Duration,
+    /// …up to this.
+    pub max_backoff: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            max_attempts: 3,
+            initial_backoff: Duration::from_millis(250),
+            max_backoff: Duration::from_secs(1),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// Whole request for the JSON endpoints (models, non-streaming chat).
+    pub request: Duration,
+    /// Streaming: until the response headers arrive.
+    pub first_byte: Duration,
+    /// Streaming: longest silence between two body reads.
+    pub idle: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Self {
+            request: Duration::from_secs(60),
+            first_byte: Duration::from_secs(60),
+            idle: Duration::from_secs(90),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct MistralClient {
+    http: reqwest::Client,
+    base_url: String,
+    retry: RetryPolicy,
+    timeouts: Timeouts,
+}
+
+impl std::fmt::Debug for MistralClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MistralClient")
+            .field("base_url", &self.base_url)
+            .field("retry", &self.retry)
+            .field("timeouts", &self.timeouts)
+            .finish()
+    }
+}
+
+/// How one attempt failed.
+enum Failure {
+    /// Worth another attempt (connect error, timeout, 5xx).
+    Retry(String),
+    /// Final (4xx, unreadable body).
+    Fatal(MistralError),
+}
+
+fn correlation_id(headers: &HeaderMap) -> String {
+    headers
+        .get("mistral-correlation-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("-")
+        .to_string()
+}
+
+/// A transport error, described without the URL's query or any header.
+fn describe(e: reqwest::Error) -> String {
+    let kind = if e.is_timeout() {
+        "timeout"
+    } else if e.is_connect() {
+        "connect"
+    } else if e.is_body() || e.is_decode() {
+        "body"
+    } else {
+        "transport"
+    };
+    let e = e.without_url();
+    let mut detail = format!("{kind}: {e}");
+    let mut source = std::error::Error::source(&e);
+    while let Some(s) = source {
+        detail.push_str(": ");
+        detail.push_str(&s.to_string());
+        source = s.source();
+    }
+    detail
+}
+
+impl MistralClient {
+    /// `base_url` without the `/v1` suffix, e.g. `https://api.mistral.ai`.
+    pub fn new(http: reqwest::Client, base_url: String) -> Self {
+        Self {
+            http,
+            base_url: base_url.trim_end_matches('/').to_string(),
+            retry: RetryPolicy::default(),
+            timeouts: Timeouts::default(),
+        }
+    }
+
+    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = RetryPolicy {
+            max_attempts: retry.max_attempts.max(1),
+            ..retry
+        };
+        self
+    }
+
+    pub fn with_timeouts(mut self, timeouts: Timeouts) -> Self {
+        self.timeouts = timeouts;
+        self
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// `GET /v1/models`: every card, aliases included (one card per id).
+    pub async fn list_models(&self, key: &Secret) -> Result<Vec<ModelCard>, MistralError> {
+        let list: ModelList = self
+            .json_call(key, reqwest::Method::GET, "/v1/models", None)
+            .await?;
+        Ok(list.data)
+    }
+
+    /// Non-streaming chat (short answers such as thread titles); `stream` is
+    /// forced to false.
+    pub async fn chat(
+        &self,
+        key: &Secret,
+        req: &ChatRequest,
+    ) -> Result<ChatResponse, MistralError> {
+        let body = encode(req, false)?;
+        self.json_call(
+            key,
+            reqwest::Method::POST,
+            "/v1/chat/completions",
+            Some(body),
+        )
+        .await
+    }
+
+    /// Streaming chat; `stream` is forced to true. Retries happen only until
+    /// Mistral accepts the request (2xx headers). The returned stream yields
+    /// `Delta`/`Finish`/`Usage` events and ends with `Done`, or with one
+    /// `Err(MistralError::Interrupted)` if the connection breaks, stalls for
+    /// [`Timeouts::idle`], carries an error object or ends before `[DONE]`
+    /// (a stream that delivered a `finish_reason` but no `[DONE]` still ends
+    /// with `Done`: the answer is complete). Nothing follows an `Err`.
+    pub async fn chat_stream(
+        &self,
+        key: &Secret,
+        req: &ChatRequest,
+    ) -> Result<impl Stream<Item = Result<StreamEvent, MistralError>> + Send + 'static, MistralError>
+    {
+        if key.expose().trim().is_empty() {
+            return Err(MistralError::Unauthorized);
+        }
+        let body = encode(req, true)?;
+        let url = self.url("/v1/chat/completions");
+        let resp = self
+            .with_retry_loop("chat_stream", || {
+                let rb = self
+                    .http
+                    .post(&url)
+                    .bearer_auth(key.expose())
+                    .header(ACCEPT, "text/event-stream")
+                    .header(CONTENT_TYPE, "application/json")
+                    .body(body.clone());
+                let first_byte = self.timeouts.first_byte;
+                async move {
+                    let resp = match tokio::time::timeout(first_byte, rb.send()).await {
+                        Err(_) => {
+                            return Err(Failure::Retry(format!(
+                                "timeout: no response headers within {} s",
+                                first_byte.as_secs()
+                            )))
+                        }
+                        Ok(Err(e)) => return Err(Failure::Retry(describe(e))),
+                        Ok(Ok(resp)) => resp,
+                    };
+                    check_status(resp).await
+                }
+            })
+            .await?;
+        Ok(events(resp.bytes_stream(), self.timeouts.idle))
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+
+    async fn json_call<T: serde::de::DeserializeOwned>(
+        &self,
+        key: &Secret,
+        method: reqwest::Method,
+        path: &'static str,
+        body: Option<Vec<u8>>,
+    ) -> Result<T, MistralError> {
+        if key.expose().trim().is_empty() {
+            return Err(MistralError::Unauthorized);
+        }
+        let url = self.url(path);
+        self.with_retry_loop(path, || {
+            let mut rb = self
+                .http
+                .request(method.clone(), &url)
+                .bearer_auth(key.expose())
+                .header(ACCEPT, "application/json")
+                .timeout(self.timeouts.request);
+            if let Some(b) = &body {
+                rb = rb.header(CONTENT_TYPE, "application/json").body(b.clone());
+            }
+            async move {
+                let resp = rb.send().await.map_err(|e| Failure::Retry(describe(e)))?;
+                let resp = check_status(resp).await?;
+                let corr = correlation_id(resp.headers());
+                // Nothing was shown to anyone yet, so a broken body is retried.
+                let text = resp.text().await.map_err(|e| Failure::Retry(describe(e)))?;
+                serde_json::from_str::<T>(&text).map_err(|e| {
+                    tracing::warn!(path, correlation_id = %corr, error = %e, "unreadable mistral response");
+                    Failure::Fatal(MistralError::InvalidResponse {
+                        detail: e.to_string(),
+                    })
+                })
+            }
+        })
+        .await
+    }
+
+    async fn with_retry_loop<T, F, Fut>(&self, what: &str, mut op: F) -> Result<T, MistralError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, Failure>>,
+    {
+        let mut backoff = self.retry.initial_backoff;
+        let mut attempt = 1;
+        loop {
+            match op().await {
+                Ok(v) => return Ok(v),
+                Err(Failure::Fatal(e)) => return Err(e),
+                Err(Failure::Retry(detail)) if attempt < self.retry.max_attempts => {
+                    tracing::warn!(what, attempt, %detail, "mistral unavailable, retrying");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(self.retry.max_backoff);
+                    attempt += 1;
+                }
+                Err(Failure::Retry(detail)) => {
+                    tracing::warn!(what, attempt, %detail, "mistral unavailable, giving up");
+                    return Err(MistralError::Unavailable {
+                        attempts: attempt,
+                        detail,
+                    });
+                }
+            }
+        }
+    }
+}
+
+/// The request body with `stream` set.
+fn encode(req: &ChatRequest, stream: bool) -> Result<Vec<u8>, MistralError> {
+    let mut req = req.clone();
+    req.stream = stream;
+    serde_json::to_vec(&req).map_err(|e| MistralError::InvalidResponse {
+        detail: format!("request could not be encoded: {e}"),
+    })
+}
+
+/// Passes a 2xx response through; reads and classifies anything else.
+async fn check_status(resp: reqwest::Response) -> Result<reqwest::Response, Failure> {
+    let status = resp.status();
+    if status.is_success() {
+        return Ok(resp);
+    }
+    let headers = resp.headers().clone();
+    let corr = correlation_id(&headers);
+    let body = resp.text().await.unwrap_or_default();
+    let code = status.as_u16();
+    if status.is_server_error() {
+        let detail = format!("HTTP {code}: {}", error_message(&body).unwrap_or_default());
+        tracing::info!(status = code, correlation_id = %corr, "mistral server error");
+        return Err(Failure::Retry(detail));
+    }
+    let err = MistralError::from_status(code, &headers, &body);
+    tracing::info!(status = code, correlation_id = %corr, error = %err, "mistral refused the request");
+    Err(Failure::Fatal(err))
+}
+
+struct StreamState<S> {
+    body: Pin<Box<S>>,
+    parser: SseParser,
+    pending: VecDeque<Result<StreamEvent, MistralError>>,
+    /// No further reads: `[DONE]`, an error, or end of body handled.
+    ended: bool,
+    saw_finish: bool,
+    idle: Duration,
+}
+
+impl<S> StreamState<S> {
+    fn interrupt(&mut self, detail: String) {
+        self.pending
+            .push_back(Err(MistralError::Interrupted { detail }));
+        self.ended = true;
+    }
+
+    fn handle(&mut self, events: Vec<SseEvent>) {
+        for ev in events {
+            if self.ended {
+                return;
+            }
+            if ev.is_done() {
+                self.pending.push_back(Ok(StreamEvent::Done));
+                self.ended = true;
+                return;
+            }
+            let chunk: ChatChunk = match serde_json::from_str(&ev.data) {
+                Ok(c) => c,
+                Err(e) => {
+                    self.interrupt(format!("malformed chunk: {e}"));
+                    return;
+                }
+            };
+            if chunk.object.as_deref() == Some("error") {
+                let msg = error_message(&ev.data).unwrap_or_else(|| "error event".into());
+                self.interrupt(format!("error in stream: {msg}"));
+                return;
+            }
+            for choice in chunk.choices.iter().filter(|c| c.index == 0) {
+                let parts = decode_delta(&choice.delta);
+                if !parts.is_empty() {
+                    self.pending.push_back(Ok(StreamEvent::Delta {
+                        text: parts.text,
+                        thinking: parts.thinking,
+                    }));
+                }
+                if let Some(reason) = &choice.finish_reason {
+                    self.saw_finish = true;
+                    self.pending.push_back(Ok(StreamEvent::Finish {
+                        reason: reason.clone(),
+                    }));
+                }
+            }
+            if let Some(u) = chunk.usage {
+                self.pending.push_back(Ok(StreamEvent::Usage {
+                    prompt_tokens: u.prompt_tokens,
+                    completion_tokens: u.completion_tokens,
+                }));
+            }
+        }
+    }
+}
+
+/// Decodes an SSE body (any byte-chunk stream) into [`StreamEvent`]s.
+pub fn events<S, B, E>(
+    body: S,
+    idle: Duration,
+) -> impl Stream<Item = Result<StreamEvent, MistralError>> + Send + 'static
+where
+    S: Stream<Item = Result<B, E>> + Send + 'static,
+    B: AsRef<[u8]>,
+    E: std::fmt::Display,
+{
+    let state = StreamState {
+        body: Box::pin(body),
+        parser: SseParser::new(),
+        pending: VecDeque::new(),
+        ended: false,
+        saw_finish: false,
+        idle,
+    };
+    futures::stream::unfold(state, |mut st| async move {
+        loop {
+            if let Some(item) = st.pending.pop_front() {
+                return Some((item, st));
+            }
+            if st.ended {
+                return None;
+            }
+            match tokio::time::timeout(st.idle, st.body.next()).await {
+                Err(_) => st.interrupt(format!("no data for {} s", st.idle.as_secs())),
+                Ok(Some(Ok(bytes))) => {
+                    let evs = st.parser.push(bytes.as_ref());
+                    st.handle(evs);
+                }
+                Ok(Some(Err(e))) => st.interrupt(format!("connection broke: {e}")),
+                Ok(None) => {
+                    let evs = st.parser.finish();
+                    st.handle(evs);
+                    if !st.ended {
+                        if st.saw_finish {
+                            st.pending.push_back(Ok(StreamEvent::Done));
+                            st.ended = true;
+                        } else {
+                            st.interrupt("stream ended without [DONE]".into());
+                        }
+                    }
+                }
+            }
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chunk(content: &str, finish: Option<&str>) -> String {
+        let finish = finish.map_or("null".to_string(), |f| format!("\"{f}\""));
+        format!(
+            "data: {{\"id\":\"x\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\",\"choices\":[{{\"index\":0,\"delta\":{{\"content\":{content}}},\"finish_reason\":{finish}}}]}}\n\n"
+        )
+    }
+
+    async fn run(pieces: Vec<Result<Vec<u8>, String>>) -> Vec<Result<StreamEvent, MistralError>> {
+        events(futures::stream::iter(pieces), Duration::from_secs(5))
+            .collect()
+            .await
+    }
+
+    fn delta(text: &str, thinking: &str) -> Result<StreamEvent, MistralError> {
+        Ok(StreamEvent::Delta {
+            text: text.into(),
+            thinking: thinking.into(),
+        })
+    }
+
+    #[tokio::test]
+    async fn decodes_text_thinking_finish_usage_done() {
+        let body = [
+            chunk("[{\"type\":\"thinking\",\"thinking\":[{\"type\":\"text\",\"text\":\"hm\"}]}]", None),
+            chunk("\"Hi\"", None),
+            "data: {\"id\":\"x\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"\"},\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":2,\"total_tokens\":5}}\n\n".to_string(),
+            "data: [DONE]\n\n".to_string(),
+        ]
+        .concat();
+        let out = run(vec![Ok(body.into_bytes())]).await;
+        assert_eq!(
+            out,
+            vec![
+                delta("", "hm"),
+                delta("Hi", ""),
+                Ok(StreamEvent::Finish {
+                    reason: "stop".into()
+                }),
+                Ok(StreamEvent::Usage {
+                    prompt_tokens: 3,
+                    completion_tokens: 2
+                }),
+                Ok(StreamEvent::Done),
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn broken_or_truncated_streams_are_interrupted() {
+        let first = chunk("\"Hel\"", None).into_bytes();
+        let out = run(vec![Ok(first.clone()), Err("reset by peer".into())]).await;
+        assert_eq!(out.len(), 2);
+        assert_eq!(out[0], delta("Hel", ""));
+        assert!(matches!(out[1], Err(MistralError::Interrupted { .. })));
+
+        let out = run(vec![Ok(first.clone())]).await;
+        assert!(matches!(out[1], Err(MistralError::Interrupted { .. })));
+
+        // finish_reason seen, [DONE] missing: complete answer.
+        let out = run(vec![
+            Ok(first.clone()),
+            Ok(chunk("\"\"", Some("stop")).into_bytes()),
+        ])
+        .await;
+        assert_eq!(out.last(), Some(&Ok(StreamEvent::Done)));
+
+        let out = run(vec![
+            Ok(first.clone()),
+            Ok(
+                b"data: {\"object\":\"error\",\"message\":\"boom\",\"type\":\"server_error\"}\n\n"
+                    .to_vec(),
+            ),
+            Ok(chunk("\"never\"", None).into_bytes()),
+        ])
+        .await;
+        assert_eq!(out.len(), 2);
+        assert!(
+            matches!(&out[1], Err(MistralError::Interrupted { detail }) if detail.contains("boom"))
+        );
+
+        let out = run(vec![Ok(b"data: {not json\n\n".to_vec())]).await;
+        assert!(matches!(out[0], Err(MistralError::Interrupted { .. })));
+
+        // Anything after [DONE] is ignored.
+        let out = run(vec![Ok(b"data: [DONE]\n\ndata: {\"x\":1}\n\n".to_vec())]).await;
+        assert_eq!(out, vec![Ok(StreamEvent::Done)]);
+    }
+
+    #[tokio::test]
+    async fn stalled_stream_is_interrupted() {
+        let body = futures::stream::iter(vec![Ok::<_, String>(chunk("\"a\"", None).into_bytes())])
+            .chain(futures::stream::pending());
+        let out: Vec<_> = events(body, Duration::from_millis(50)).collect().await;
+        assert_eq!(out[0], delta("a", ""));
+        assert!(matches!(out[1], Err(MistralError::Interrupted { .. })));
+    }
+}

@@ -1,0 +1,20 @@
+//! The server-side Mistral API client (`/work/shared/mistral-api.md`).
+//!
+//! Owns the wire: `types` (serde shapes), `sse` (incremental event-stream
+//! parser), `client` (HTTP, retries, streaming) and `errors` (status → error →
+//! sentence → [`crate::server::AppError`]). It must not know about users,
+//! threads, the database or which key belongs to whom — services pass a
+//! [`crate::server::config::Secret`] — and must never log a key.
+pub mod client;
+pub mod errors;
+pub mod sse;
+pub mod types;
+
+pub use client::{MistralClient, RetryPolicy, StreamEvent, Timeouts};
+pub use errors::MistralError;
+pub use sse::{SseEvent, SseParser};
+pub use types::{
+    decode_content, decode_delta, ChatChunk, ChatRequest, ChatResponse, Content, ContentChunk,
+    Delta, DeltaParts, Message, ModelCapabilities, ModelCard, ModelList, PromptMode,
+    ReasoningEffort, Usage,
+};

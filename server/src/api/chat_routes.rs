@@ -1,0 +1,290 @@
+//! Chat over the JSON API: send, regenerate, edit, stop, and the per-generation
+//! SSE stream (`GET /api/generations/{id}/events`), plus settings and models.
+//!
+//! The stream replays what was produced so far (after `Last-Event-ID`) and
+//! continues live. A generation that is not running in this process is served
+//! from its stored row: finished ones as one snapshot, ones still streaming on
+//! another replica by polling the row.
+use super::{ApiJson, Caller};
+use app::model::{ModelInfoDto, SendResultDto, SettingsDto};
+use app::server::services::generation::GenEvent;
+use app::server::services::{chat, settings};
+use app::server::{AppError, AppResult, AppState};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::IntoResponse;
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use futures::channel::mpsc;
+use futures::{SinkExt, StreamExt};
+use serde::Deserialize;
+use std::convert::Infallible;
+use std::time::Duration;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/chat", post(send))
+        .route("/api/chat/regenerate", post(regenerate))
+        .route("/api/chat/edit", post(edit))
+        .route("/api/generations/{id}/stop", post(stop))
+        .route("/api/generations/{id}/events", get(events))
+        .route("/api/settings", get(get_settings).put(put_settings))
+        .route("/api/settings/key", put(put_key))
+        .route("/api/models", get(models))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct SendBody {
+    thread_id: Option<String>,
+    parent_id: Option<String>,
+    text: String,
+    model: Option<String>,
+    #[serde(default)]
+    think: bool,
+}
+
+async fn send(
+    State(state): State<AppState>,
+    Caller(me): Caller,
+    ApiJson(b): ApiJson<SendBody>,
+) -> AppResult<(StatusCode, Json<SendResultDto>)> {
+    let input = chat::SendInput {
+        thread_id: b.thread_id,
+        parent_id: b.parent_id,
+        text: b.text,
+        model: b.model,
+        think: b.think,
+    };
+    Ok((StatusCode::CREATED, Json(chat::send(&state, me.id(), input).await?)))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct RegenerateBody {
+    message_id: String,
+    model: Option<String>,
+    #[serde(default)]
+    think: bool,
+}
+
+async fn regenerate(
+    State(state): State<AppState>,
+    Caller(me): Caller,
+    ApiJson(b): ApiJson<RegenerateBody>,
+) -> AppResult<(StatusCode, Json<SendResultDto>)> {
+    let r = chat::regenerate(&state, me.id(), &b.message_id, b.model, b.think).await?;
+    Ok((StatusCode::CREATED, Json(r)))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct EditBody {
+    message_id: String,
+    text: String,
+    model: Option<String>,
+    #[serde(default)]
+    think: bool,
+}
+
+async fn edit(
+    State(state): State<AppState>,
+    Caller(me): Caller,
+    ApiJson(b): ApiJson<EditBody>,
+) -> AppResult<(StatusCode, Json<SendResultDto>)> {
+    let r = chat::edit(&state, me.id(), &b.message_id, &b.text, b.model, b.think).await?;
+    Ok((StatusCode::CREATED, Json(r)))
+}
+
+async fn stop(
+    State(state): State<AppState>,
+    Caller(me): Caller,
+    Path(id): Path<String>,
+) -> AppResult<Json<app::model::MessageDto>> {
+    Ok(Json(chat::stop(&state, me.id(), &id).await?))
+}
+
+fn sse_event(id: u64, ev: &GenEvent) -> Event {
+    Event::default()
+        .id(id.to_string())
+        .event(ev.name())
+        .json_data(ev)
+        .unwrap_or_else(|_| Event::default().event(ev.name()))
+}
+
+/// The stored state of an answer, as one `snapshot` event.
+fn snapshot_event(m: &app::server::entities::messages::Model) -> Event {
+    Event::default().event("snapshot").json_data(serde_json::json!({
+        "text": m.text,
+        "thinking": m.thinking.clone().unwrap_or_default(),
+        "status": m.status,
+    })).unwrap_or_else(|_| Event::default().event("snapshot"))
+}
+
+fn done_from_row(m: &app::server::entities::messages::Model) -> GenEvent {
+    GenEvent::Done {
+        status: m.status.clone(),
+        finish_reason: m.finish_reason.clone(),
+        error: m.error.clone(),
+    }
+}
+
+async fn events(
+    State(state): State<AppState>,
+    Caller(me): Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> AppResult<impl IntoResponse> {
+    // Ownership first: a foreign or unknown id is a 404 either way.
+    let (msg, _) = chat::find_owned_message(&state, me.id(), &id).await?;
+    let after: u64 = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0);
+    let (mut tx, rx) = mpsc::channel::<Event>(256);
+    let mut shutdown = state.shutdown.subscribe();
+    let live = state.hub.get(&msg.id);
+    tokio::spawn(async move {
+        match live {
+            Some(g) => {
+                let (backlog, rx_live) = g.subscribe(after);
+                for (eid, ev) in backlog {
+                    if tx.send(sse_event(eid, &ev)).await.is_err() {
+                        return;
+                    }
+                }
+                let Some(mut rx_live) = rx_live else { return };
+                loop {
+                    tokio::select! {
+                        r = rx_live.recv() => match r {
+                            Ok((eid, ev)) => {
+                                let done = ev.is_done();
+                                if tx.send(sse_event(eid, &ev)).await.is_err() || done {
+                                    return;
+                                }
+                            }
+                            Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                                // Too slow a reader: send the stored state instead.
+                                if let Ok(Some(row)) = reload(&state, &msg.id).await {
+                                    let _ = tx.send(snapshot_event(&row)).await;
+                                }
+                            }
+                            Err(_) => return,
+                        },
+                        _ = shutdown.changed() => return,
+                    }
+                }
+            }
+            None => {
+                // Not running here: serve the row (and poll it while another
+                // replica is still streaming it).
+                let mut row = msg;
+                loop {
+                    if tx.send(snapshot_event(&row)).await.is_err() {
+                        return;
+                    }
+                    if row.status != "streaming" {
+                        let _ = tx.send(sse_event(u64::MAX / 2, &done_from_row(&row))).await;
+                        return;
+                    }
+                    tokio::select! {
+                        _ = tokio::time::sleep(Duration::from_millis(1000)) => {}
+                        _ = shutdown.changed() => return,
+                    }
+                    match reload(&state, &row.id).await {
+                        Ok(Some(r)) => row = r,
+                        _ => return,
+                    }
+                }
+            }
+        }
+    });
+    let stream = rx.map(Ok::<_, Infallible>);
+    let mut resp = Sse::new(stream)
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+        .into_response();
+    // Proxies (nginx) must not buffer the stream.
+    resp.headers_mut()
+        .insert("x-accel-buffering", axum::http::HeaderValue::from_static("no"));
+    resp.headers_mut().insert(
+        axum::http::header::CACHE_CONTROL,
+        axum::http::HeaderValue::from_static("no-cache"),
+    );
+    Ok(resp)
+}
+
+async fn reload(
+    state: &AppState,
+    id: &str,
+) -> Result<Option<app::server::entities::messages::Model>, AppError> {
+    use sea_orm::EntityTrait;
+    Ok(app::server::entities::messages::Entity::find_by_id(id.to_string())
+        .one(&state.db)
+        .await?)
+}
+
+async fn get_settings(State(state): State<AppState>, Caller(me): Caller) -> AppResult<Json<SettingsDto>> {
+    Ok(Json(settings::get(&state, me.id()).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct PrefsBody {
+    #[serde(default, with = "double_option")]
+    default_model: Option<Option<String>>,
+    default_context: Option<String>,
+    fast_models: Option<Vec<String>>,
+    theme: Option<String>,
+}
+
+mod double_option {
+    use serde::{Deserialize, Deserializer};
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+        Ok(Some(Option::<String>::deserialize(d)?))
+    }
+}
+
+async fn put_settings(
+    State(state): State<AppState>,
+    Caller(me): Caller,
+    ApiJson(b): ApiJson<PrefsBody>,
+) -> AppResult<Json<SettingsDto>> {
+    let prefs = settings::Preferences {
+        default_model: b.default_model,
+        default_context: b.default_context,
+        fast_models: b.fast_models,
+        theme: b.theme,
+    };
+    Ok(Json(settings::update_preferences(&state, me.id(), prefs).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct KeyBody {
+    api_key: Option<String>,
+}
+
+async fn put_key(
+    State(state): State<AppState>,
+    Caller(me): Caller,
+    ApiJson(b): ApiJson<KeyBody>,
+) -> AppResult<Json<SettingsDto>> {
+    Ok(Json(settings::set_api_key(&state, me.id(), b.api_key.as_deref()).await?))
+}
+
+#[derive(Deserialize)]
+struct ModelsQuery {
+    fresh: Option<String>,
+}
+
+async fn models(
+    State(state): State<AppState>,
+    Caller(me): Caller,
+    Query(q): Query<ModelsQuery>,
+) -> AppResult<Json<serde_json::Value>> {
+    let fresh = q.fresh.as_deref().is_some_and(|v| v == "1" || v == "true");
+    let list: Vec<ModelInfoDto> = settings::models(&state, me.id(), fresh).await?;
+    Ok(Json(serde_json::json!({ "models": list })))
+}

@@ -1,0 +1,219 @@
+//! `/api/thread`: the reference project's thread contract.
+//!
+//! `GET` lists the caller's threads, returns one thread with its messages
+//! (`idThread`), or a shared thread to anyone with its code (`shareCode`, the
+//! only unauthenticated entry). `POST` takes `{"action": …}`: create, update,
+//! share, unshare, sync, delete. Handlers parse the input into the service's
+//! types, call `app::server::services::threads` (which scopes every query to
+//! the caller) and map the result to JSON.
+use super::{ApiJson, Caller};
+use app::model::SyncMessageDto;
+use app::server::services::auth;
+use app::server::services::threads::{
+    self, parse_limit, Cursor, MessagePageQuery, ModelName, NewThread, SearchText, ShareCode,
+    ThreadContext, ThreadListQuery, ThreadName, ThreadPatch, Uuid, DEFAULT_MESSAGE_PAGE,
+    DEFAULT_THREAD_PAGE, MAX_MESSAGE_PAGE, MAX_THREAD_PAGE,
+};
+use app::server::{AppError, AppResult, AppState};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/api/thread", get(get_thread).post(post_thread))
+}
+
+/// JSON with `Cache-Control: no-store`: these are private conversations.
+fn reply(status: StatusCode, body: impl Serialize) -> Response {
+    let mut resp = (status, Json(body)).into_response();
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
+}
+
+fn ok(body: impl Serialize) -> Response {
+    reply(StatusCode::OK, body)
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct GetParams {
+    id_thread: Option<String>,
+    share_code: Option<String>,
+    limit: Option<String>,
+    before: Option<String>,
+    q: Option<String>,
+}
+
+async fn get_thread(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    query: Result<Query<GetParams>, QueryRejection>,
+) -> AppResult<Response> {
+    let Query(p) = query
+        .map_err(|e| AppError::bad_request(format!("Invalid query string: {}", e.body_text())))?;
+    if let Some(code) = p.share_code.as_deref() {
+        if p.id_thread.is_some() {
+            return Err(AppError::bad_request(
+                "shareCode: send either shareCode or idThread, not both",
+            ));
+        }
+        let code = ShareCode::parse(code)?;
+        return Ok(ok(threads::get_shared(&state, &code).await?));
+    }
+    // Everything else is the caller's own data.
+    let me = auth::authenticate_headers(&state, &headers).await?;
+    let before = p.before.as_deref().map(Cursor::parse).transpose()?;
+    match p.id_thread.as_deref() {
+        Some(id) => {
+            let page = if p.limit.is_some() || before.is_some() {
+                Some(MessagePageQuery {
+                    limit: parse_limit(p.limit.as_deref(), DEFAULT_MESSAGE_PAGE, MAX_MESSAGE_PAGE)?,
+                    before,
+                })
+            } else {
+                None
+            };
+            Ok(ok(
+                threads::get_thread(&state, me.id(), id, page.as_ref()).await?
+            ))
+        }
+        None => {
+            let query = ThreadListQuery {
+                limit: parse_limit(p.limit.as_deref(), DEFAULT_THREAD_PAGE, MAX_THREAD_PAGE)?,
+                before,
+                search: p.q.as_deref().map(SearchText::parse).transpose()?.flatten(),
+            };
+            Ok(ok(threads::list_threads(&state, me.id(), &query).await?))
+        }
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct CreateData {
+    id_thread: Option<String>,
+    name: Option<String>,
+    context: Option<String>,
+    model: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct UpdateData {
+    name: Option<String>,
+    context: Option<String>,
+    model: Option<String>,
+}
+
+const ACTIONS: &str = "create, update, share, unshare, sync, delete";
+
+/// The body member `name`, if present and not null; a wrong shape is a 400
+/// naming the member.
+fn member<T: DeserializeOwned>(body: &Map<String, Value>, name: &str) -> AppResult<Option<T>> {
+    match body.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => T::deserialize(v)
+            .map(Some)
+            .map_err(|e| AppError::bad_request(format!("{name}: {e}"))),
+    }
+}
+
+fn required<T: DeserializeOwned>(body: &Map<String, Value>, name: &str) -> AppResult<T> {
+    member(body, name)?.ok_or_else(|| AppError::bad_request(format!("{name}: required")))
+}
+
+async fn post_thread(
+    State(state): State<AppState>,
+    Caller(me): Caller,
+    ApiJson(body): ApiJson<Value>,
+) -> AppResult<Response> {
+    let Value::Object(body) = body else {
+        return Err(AppError::bad_request(format!(
+            "action: send a JSON object with an action ({ACTIONS})"
+        )));
+    };
+    let action: String = member(&body, "action")?.unwrap_or_default();
+    let uid = me.id();
+    match action.as_str() {
+        "create" => {
+            let data: CreateData = member(&body, "data")?.unwrap_or_default();
+            let new = NewThread {
+                id: data
+                    .id_thread
+                    .as_deref()
+                    .map(|s| Uuid::parse(s, "idThread"))
+                    .transpose()?,
+                // A blank name gets the default, like a missing one.
+                name: data
+                    .name
+                    .as_deref()
+                    .filter(|n| !n.trim().is_empty())
+                    .map(ThreadName::parse)
+                    .transpose()?,
+                context: data
+                    .context
+                    .as_deref()
+                    .map(ThreadContext::parse)
+                    .transpose()?,
+                model: data
+                    .model
+                    .as_deref()
+                    .map(ModelName::parse)
+                    .transpose()?
+                    .flatten(),
+            };
+            let thread = threads::create_thread(&state, uid, new).await?;
+            Ok(reply(StatusCode::CREATED, json!({ "thread": thread })))
+        }
+        "update" => {
+            let id: String = required(&body, "idThread")?;
+            let data: UpdateData = member(&body, "data")?.unwrap_or_default();
+            let patch = ThreadPatch {
+                name: data.name.as_deref().map(ThreadName::parse).transpose()?,
+                context: data
+                    .context
+                    .as_deref()
+                    .map(ThreadContext::parse)
+                    .transpose()?,
+                // A blank model removes it.
+                model: data.model.as_deref().map(ModelName::parse).transpose()?,
+            };
+            let thread = threads::update_thread(&state, uid, &id, patch).await?;
+            Ok(ok(json!({ "thread": thread })))
+        }
+        "share" => {
+            let id: String = required(&body, "idThread")?;
+            let expires_at: Option<i64> = member(&body, "expiresAt")?;
+            Ok(ok(
+                threads::share_thread(&state, uid, &id, expires_at).await?
+            ))
+        }
+        "unshare" => {
+            let id: String = required(&body, "idThread")?;
+            threads::unshare_thread(&state, uid, &id).await?;
+            Ok(ok(json!({ "ok": true })))
+        }
+        "sync" => {
+            let messages: Vec<SyncMessageDto> = required(&body, "messages")?;
+            Ok(ok(threads::sync_messages(&state, uid, messages).await?))
+        }
+        "delete" => {
+            let id: String = required(&body, "idThread")?;
+            threads::delete_thread(&state, uid, &id).await?;
+            Ok(ok(json!({ "ok": true })))
+        }
+        "" => Err(AppError::bad_request(format!(
+            "action: required — use one of {ACTIONS}"
+        ))),
+        _ => Err(AppError::bad_request(format!(
+            "action: unknown — use one of {ACTIONS}"
+        ))),
+    }
+}

@@ -1,0 +1,91 @@
+//! Runs the fake upstreams (currently the fake Mistral API) as a process, for
+//! browser tests and benchmarks that point `MISTRAL_API_BASE` at it.
+//!
+//! ```text
+//! cargo run -p server --bin fake_upstreams -- [--addr 127.0.0.1:3900] [--token-delay-ms 0]
+//!     [--valid-key KEY]... [--awkward-chunking] [--reply TEXT]
+//! ```
+//!
+//! Prints `MISTRAL_API_BASE=http://…` once listening and runs until killed.
+//! Owns argument parsing only; the behaviour lives in `server::fakes`. It must
+//! never be started by the production server.
+use server::fakes::FakeMistral;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::time::Duration;
+
+struct Args {
+    addr: SocketAddr,
+    token_delay: Duration,
+    valid_keys: Vec<String>,
+    awkward: bool,
+    reply: Option<String>,
+}
+
+const USAGE: &str = "usage: fake_upstreams [--addr 127.0.0.1:3900] [--token-delay-ms N] [--valid-key KEY]... [--awkward-chunking] [--reply TEXT]";
+
+fn parse_args() -> Result<Args, String> {
+    let mut args = Args {
+        addr: SocketAddr::from(([127, 0, 0, 1], 3900)),
+        token_delay: Duration::ZERO,
+        valid_keys: Vec::new(),
+        awkward: false,
+        reply: None,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut value = |name: &str| it.next().ok_or_else(|| format!("{name} needs a value"));
+        match flag.as_str() {
+            "--addr" => {
+                let v = value("--addr")?;
+                args.addr = v
+                    .parse()
+                    .map_err(|e| format!("--addr {v:?} is not host:port ({e})"))?;
+            }
+            "--token-delay-ms" => {
+                let v = value("--token-delay-ms")?;
+                let ms: u64 = v
+                    .parse()
+                    .map_err(|_| format!("--token-delay-ms {v:?} is not a number"))?;
+                args.token_delay = Duration::from_millis(ms);
+            }
+            "--valid-key" => args.valid_keys.push(value("--valid-key")?),
+            "--awkward-chunking" => args.awkward = true,
+            "--reply" => args.reply = Some(value("--reply")?),
+            "-h" | "--help" => return Err(USAGE.to_string()),
+            other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
+        }
+    }
+    Ok(args)
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = match parse_args() {
+        Ok(a) => a,
+        Err(msg) => {
+            eprintln!("{msg}");
+            return ExitCode::from(2);
+        }
+    };
+    let fake = match FakeMistral::start_on(args.addr).await {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("fake_upstreams: cannot listen on {}: {e}", args.addr);
+            return ExitCode::FAILURE;
+        }
+    };
+    fake.configure(|c| {
+        c.token_delay = args.token_delay;
+        c.awkward_chunking = args.awkward;
+        c.reply = args.reply.clone();
+    });
+    if !args.valid_keys.is_empty() {
+        fake.set_valid_keys(args.valid_keys.clone());
+    }
+    println!("MISTRAL_API_BASE={}", fake.base_url);
+    let _ = std::io::stdout().flush();
+    let _ = tokio::signal::ctrl_c().await;
+    ExitCode::SUCCESS
+}
