@@ -35,6 +35,8 @@ elif ! command -v npm >/dev/null 2>&1; then
 else
   source scripts/tools.sh
   cargo leptos build --release
+  # The fake Mistral the browser tests chat with (shares the release build).
+  cargo build --release -p server --bin fake_upstreams
   (cd end2end && if [ ! -d node_modules/@playwright/test ]; then PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund; fi)
   (cd end2end && CHROMIUM_PATH="$CHROMIUM" npx playwright test)
 fi

@@ -10,10 +10,9 @@ pub async fn post_json<B: Serialize>(url: &str, body: &B) -> Result<serde_json::
         let req = gloo_net::http::Request::post(url)
             .json(body)
             .map_err(|e| e.to_string())?;
-        let resp = req
-            .send()
-            .await
-            .map_err(|_| "The server could not be reached — check your connection and try again".to_string())?;
+        let resp = req.send().await.map_err(|_| {
+            "The server could not be reached — check your connection and try again".to_string()
+        })?;
         let ok = resp.ok();
         let status = resp.status();
         let value: serde_json::Value = resp.json().await.unwrap_or(serde_json::Value::Null);
@@ -67,6 +66,17 @@ pub fn server_fn_message(e: &leptos::prelude::ServerFnError) -> String {
     }
 }
 
+/// Copies text to the clipboard (browser only).
+pub fn copy_text(text: &str) {
+    #[cfg(feature = "hydrate")]
+    {
+        let clipboard = window().navigator().clipboard();
+        let _ = clipboard.write_text(text);
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = text;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -79,15 +89,4 @@ mod tests {
         assert_eq!(safe_redirect(Some("/\\evil.com".into())), "/");
         assert_eq!(safe_redirect(None), "/");
     }
-}
-
-/// Copies text to the clipboard (browser only).
-pub fn copy_text(text: &str) {
-    #[cfg(feature = "hydrate")]
-    {
-        let clipboard = window().navigator().clipboard();
-        let _ = clipboard.write_text(text);
-    }
-    #[cfg(not(feature = "hydrate"))]
-    let _ = text;
 }

@@ -8,11 +8,15 @@
 pub mod api;
 pub mod client;
 pub mod components;
+pub mod markdown;
 pub mod model;
-pub mod time;
 pub mod pages;
 #[cfg(feature = "ssr")]
 pub mod server;
+pub mod shortcuts;
+pub mod stream;
+pub mod theme;
+pub mod time;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, Link, Meta, MetaTags, Stylesheet, Title};
@@ -21,9 +25,10 @@ use leptos_router::{path, SsrMode};
 
 /// The HTML document around the app (server-rendered only).
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    let theme = theme::current_theme();
     view! {
         <!DOCTYPE html>
-        <html lang="en">
+        <html lang="en" data-theme=theme>
             <head>
                 <meta charset="utf-8" />
                 <meta
@@ -57,6 +62,8 @@ pub fn App() -> impl IntoView {
     view! {
         <Stylesheet id="leptos" href="/pkg/mistralchat.css" />
         <Link rel="icon" href="/favicon.svg" type_="image/svg+xml" />
+        <Link rel="manifest" href="/manifest.webmanifest" />
+        <Link rel="apple-touch-icon" href="/apple-touch-icon.png" />
         <Meta name="description" content="MistralChat — a self-hosted chat for Mistral AI models" />
         <Title formatter=|t: String| if t.is_empty() { "MistralChat".to_string() } else { format!("{t} · MistralChat") } />
         <Router>
@@ -67,6 +74,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("") view=pages::home::HomePage />
                     <Route path=path!("t/:id") view=pages::thread::ThreadPage />
                     <Route path=path!("settings/account") view=pages::settings::AccountSettingsPage />
+                    <Route path=path!("settings/models") view=pages::settings_models::ModelSettingsPage />
+                    <Route path=path!("settings/appearance") view=pages::settings::AppearanceSettingsPage />
                 </ParentRoute>
             </Routes>
         </Router>

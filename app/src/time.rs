@@ -33,8 +33,18 @@ pub fn local_offset_minutes() -> i64 {
 const DAY_MS: i64 = 24 * 3600 * 1000;
 
 const MONTHS: [&str; 12] = [
-    "January", "February", "March", "April", "May", "June", "July", "August", "September",
-    "October", "November", "December",
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
 ];
 
 /// Days since the epoch → (year, month 1-12, day), proleptic Gregorian.
@@ -85,7 +95,7 @@ mod tests {
         assert_eq!(group_label(NOW - 40 * 24 * H, NOW, 0), "October 2026");
         assert_eq!(group_label(NOW - 400 * 24 * H, NOW, 0), "October 2025");
         // 13 hours earlier is still "today" twelve time zones east.
-        assert_eq!(group_label(NOW - 13 * H, NOW + 0, 11 * 60), "Today");
+        assert_eq!(group_label(NOW - 13 * H, NOW, 11 * 60), "Today");
     }
 
     #[test]

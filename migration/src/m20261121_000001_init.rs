@@ -176,7 +176,11 @@ impl MigrationTrait for Migration {
                 .table(AccessTokens::Table)
                 .col(id_pk(AccessTokens::Id))
                 .col(id(AccessTokens::UserId))
-                .col(ColumnDef::new(AccessTokens::TokenHash).string_len(64).not_null())
+                .col(
+                    ColumnDef::new(AccessTokens::TokenHash)
+                        .string_len(64)
+                        .not_null(),
+                )
                 .col(millis(AccessTokens::CreatedAt))
                 .col(millis(AccessTokens::ExpiresAt))
                 .col(millis(AccessTokens::LastUsedAt))
@@ -335,7 +339,11 @@ impl MigrationTrait for Migration {
                 .col(id_pk(Attachments::Id))
                 .col(id(Attachments::UserId))
                 .col(id_null(Attachments::MessageId))
-                .col(ColumnDef::new(Attachments::BlobSha256).string_len(64).not_null())
+                .col(
+                    ColumnDef::new(Attachments::BlobSha256)
+                        .string_len(64)
+                        .not_null(),
+                )
                 .col(string(Attachments::Kind, 32))
                 .col(string(Attachments::Filename, 255))
                 .col(string(Attachments::Mime, 255))

@@ -119,15 +119,12 @@ pub async fn require_session_for_pages(
         return Redirect::to(&location).into_response();
     }
     if is_login && signed_in {
-        let target = req
-            .uri()
-            .query()
-            .and_then(|q| {
-                q.split('&')
-                    .filter_map(|kv| kv.split_once('='))
-                    .find(|(k, _)| *k == "redirect")
-                    .map(|(_, v)| urldecode(v))
-            });
+        let target = req.uri().query().and_then(|q| {
+            q.split('&')
+                .filter_map(|kv| kv.split_once('='))
+                .find(|(k, _)| *k == "redirect")
+                .map(|(_, v)| urldecode(v))
+        });
         return Redirect::to(&app::client::safe_redirect(target)).into_response();
     }
     next.run(req).await
@@ -186,7 +183,8 @@ pub fn panic_response(err: Box<dyn std::any::Any + Send + 'static>) -> Response<
         .or_else(|| err.downcast_ref::<&str>().map(|s| s.to_string()))
         .unwrap_or_else(|| "unknown panic".into());
     tracing::error!(panic = %detail, "handler panicked");
-    let body = serde_json::json!({"error": "Something went wrong on the server — please try again"});
+    let body =
+        serde_json::json!({"error": "Something went wrong on the server — please try again"});
     Response::builder()
         .status(StatusCode::INTERNAL_SERVER_ERROR)
         .header(header::CONTENT_TYPE, "application/json")
@@ -216,14 +214,23 @@ mod tests {
         assert!(!is_cross_site(&h(&[("sec-fetch-site", "same-origin")]), p));
         assert!(is_cross_site(&h(&[("sec-fetch-site", "cross-site")]), p));
         assert!(is_cross_site(&h(&[("sec-fetch-site", "same-site")]), p));
-        assert!(!is_cross_site(&h(&[("origin", "http://127.0.0.1:3000")]), p));
+        assert!(!is_cross_site(
+            &h(&[("origin", "http://127.0.0.1:3000")]),
+            p
+        ));
         assert!(is_cross_site(&h(&[("origin", "https://evil.example")]), p));
         assert!(!is_cross_site(
-            &h(&[("origin", "http://localhost:3000"), ("host", "localhost:3000")]),
+            &h(&[
+                ("origin", "http://localhost:3000"),
+                ("host", "localhost:3000")
+            ]),
             p
         ));
         assert!(!is_cross_site(
-            &h(&[("origin", "https://evil.example"), ("authorization", "Bearer x")]),
+            &h(&[
+                ("origin", "https://evil.example"),
+                ("authorization", "Bearer x")
+            ]),
             p
         ));
     }

@@ -70,10 +70,10 @@ pub async fn delete_account(confirmation: String) -> Result<(), ServerFnError> {
         .ok_or_else(|| AppError::unauthorized().to_server_fn_error())?;
     let expected = expected_confirmation(&me.user.provider, me.user.email.as_deref());
     if confirmation.trim().to_lowercase() != expected.to_lowercase() {
-        return Err(AppError::bad_request(format!(
-            "confirmation: type {expected} to confirm"
-        ))
-        .to_server_fn_error());
+        return Err(
+            AppError::bad_request(format!("confirmation: type {expected} to confirm"))
+                .to_server_fn_error(),
+        );
     }
     auth::delete_account(&state, me.id()).await.sfn()?;
     clear_session_cookie(&state);

@@ -14,7 +14,13 @@ pub async fn send_message(
     use crate::server::error::ForServerFn;
     use crate::server::services::chat;
     let (state, me) = super::require_caller().await?;
-    let input = chat::SendInput { thread_id, parent_id, text, model, think };
+    let input = chat::SendInput {
+        thread_id,
+        parent_id,
+        text,
+        model,
+        think,
+    };
     chat::send(&state, me.id(), input).await.sfn()
 }
 
@@ -49,5 +55,7 @@ pub async fn edit_message(
 pub async fn stop_generation(message_id: String) -> Result<MessageDto, ServerFnError> {
     use crate::server::error::ForServerFn;
     let (state, me) = super::require_caller().await?;
-    crate::server::services::chat::stop(&state, me.id(), &message_id).await.sfn()
+    crate::server::services::chat::stop(&state, me.id(), &message_id)
+        .await
+        .sfn()
 }

@@ -8,9 +8,13 @@ pub mod threads;
 
 /// The signed-in caller of a server function, or a 401-style error.
 #[cfg(feature = "ssr")]
-pub(crate) async fn require_caller(
-) -> Result<(crate::server::AppState, crate::server::services::auth::AuthUser), leptos::prelude::ServerFnError>
-{
+pub(crate) async fn require_caller() -> Result<
+    (
+        crate::server::AppState,
+        crate::server::services::auth::AuthUser,
+    ),
+    leptos::prelude::ServerFnError,
+> {
     use crate::server::services::auth;
     let state = crate::server::state::from_context()?;
     let headers: axum::http::HeaderMap = leptos_axum::extract().await?;

@@ -7,7 +7,9 @@ use leptos::prelude::*;
 pub async fn get_settings() -> Result<SettingsDto, ServerFnError> {
     use crate::server::error::ForServerFn;
     let (state, me) = super::require_caller().await?;
-    crate::server::services::settings::get(&state, me.id()).await.sfn()
+    crate::server::services::settings::get(&state, me.id())
+        .await
+        .sfn()
 }
 
 /// Stores a new key (`Some`) or removes it (`None`).
@@ -35,7 +37,9 @@ pub async fn save_preferences(
         fast_models: Some(fast_models),
         theme: None,
     };
-    settings::update_preferences(&state, me.id(), prefs).await.sfn()
+    settings::update_preferences(&state, me.id(), prefs)
+        .await
+        .sfn()
 }
 
 #[server(prefix = "/rpc", endpoint = "save_theme")]
@@ -49,7 +53,9 @@ pub async fn save_theme(theme: String) -> Result<SettingsDto, ServerFnError> {
         fast_models: None,
         theme: Some(theme),
     };
-    settings::update_preferences(&state, me.id(), prefs).await.sfn()
+    settings::update_preferences(&state, me.id(), prefs)
+        .await
+        .sfn()
 }
 
 /// The model catalogue for the user's key; `fresh` bypasses the cache (the
@@ -58,5 +64,7 @@ pub async fn save_theme(theme: String) -> Result<SettingsDto, ServerFnError> {
 pub async fn list_models(fresh: bool) -> Result<Vec<ModelInfoDto>, ServerFnError> {
     use crate::server::error::ForServerFn;
     let (state, me) = super::require_caller().await?;
-    crate::server::services::settings::models(&state, me.id(), fresh).await.sfn()
+    crate::server::services::settings::models(&state, me.id(), fresh)
+        .await
+        .sfn()
 }

@@ -19,7 +19,11 @@ pub async fn list_threads(
     let (state, me) = super::require_caller().await?;
     let query = svc::ThreadListQuery {
         limit: THREAD_PAGE,
-        before: before.as_deref().map(svc::Cursor::parse).transpose().sfn()?,
+        before: before
+            .as_deref()
+            .map(svc::Cursor::parse)
+            .transpose()
+            .sfn()?,
         search: match search.as_deref() {
             Some(s) => svc::SearchText::parse(s).sfn()?,
             None => None,
@@ -39,9 +43,15 @@ pub async fn load_thread_page(
     let (state, me) = super::require_caller().await?;
     let page = svc::MessagePageQuery {
         limit: MESSAGE_PAGE,
-        before: before.as_deref().map(svc::Cursor::parse).transpose().sfn()?,
+        before: before
+            .as_deref()
+            .map(svc::Cursor::parse)
+            .transpose()
+            .sfn()?,
     };
-    svc::get_thread(&state, me.id(), &id, Some(&page)).await.sfn()
+    svc::get_thread(&state, me.id(), &id, Some(&page))
+        .await
+        .sfn()
 }
 
 #[server(prefix = "/rpc", endpoint = "create_thread")]
@@ -50,7 +60,11 @@ pub async fn create_thread(name: Option<String>) -> Result<ThreadDto, ServerFnEr
     use crate::server::services::threads as svc;
     let (state, me) = super::require_caller().await?;
     let new = svc::NewThread {
-        name: name.as_deref().map(svc::ThreadName::parse).transpose().sfn()?,
+        name: name
+            .as_deref()
+            .map(svc::ThreadName::parse)
+            .transpose()
+            .sfn()?,
         ..Default::default()
     };
     svc::create_thread(&state, me.id(), new).await.sfn()
@@ -95,7 +109,9 @@ pub async fn share_thread(id: String, expires_at: Option<i64>) -> Result<ShareLi
     use crate::server::error::ForServerFn;
     use crate::server::services::threads as svc;
     let (state, me) = super::require_caller().await?;
-    let share = svc::share_thread(&state, me.id(), &id, expires_at).await.sfn()?;
+    let share = svc::share_thread(&state, me.id(), &id, expires_at)
+        .await
+        .sfn()?;
     Ok(ShareLink {
         url: format!("{}/s/{}", state.config.public_url, share.share_code),
         share,
@@ -127,9 +143,7 @@ pub struct ShareLink {
 
 /// A shared thread by its code; no account needed.
 #[server(prefix = "/rpc", endpoint = "shared_thread")]
-pub async fn shared_thread(
-    code: String,
-) -> Result<crate::model::SharedThreadView, ServerFnError> {
+pub async fn shared_thread(code: String) -> Result<crate::model::SharedThreadView, ServerFnError> {
     use crate::server::error::ForServerFn;
     use crate::server::services::threads as svc;
     let state = crate::server::state::from_context()?;

@@ -1,55 +1,263 @@
-//! One chat message as shown in a thread or on a shared page. Text is always
-//! rendered as text (never as HTML).
+//! Chat messages: the reactive per-message state used while answers stream,
+//! the branch logic (edits and regenerations are siblings), and the view of
+//! one message with its actions (copy, edit, regenerate, ‹ n/m › versions).
+//!
+//! Text is rendered through [`crate::markdown::render`], the only HTML the UI
+//! injects: it escapes everything the model or the user wrote.
+use crate::markdown::render;
 use crate::model::MessageDto;
 use leptos::prelude::*;
+use std::collections::HashMap;
 
-/// The messages of the active branch: from the root, at each step the most
-/// recent child (siblings are edits and regenerations).
-pub fn active_branch(messages: &[MessageDto]) -> Vec<MessageDto> {
+/// A message whose streamed parts can change in place.
+#[derive(Clone, Copy)]
+pub struct UiMessage {
+    pub dto: StoredValue<MessageDto>,
+    pub text: RwSignal<String>,
+    pub thinking: RwSignal<String>,
+    pub status: RwSignal<String>,
+    pub error: RwSignal<Option<String>>,
+}
+
+impl UiMessage {
+    pub fn new(m: MessageDto) -> Self {
+        Self {
+            text: RwSignal::new(m.text.clone()),
+            thinking: RwSignal::new(m.thinking.clone().unwrap_or_default()),
+            status: RwSignal::new(m.status.clone()),
+            error: RwSignal::new(m.error.clone()),
+            dto: StoredValue::new(m),
+        }
+    }
+    pub fn id(&self) -> String {
+        self.dto.with_value(|m| m.id.clone())
+    }
+    pub fn parent(&self) -> Option<String> {
+        self.dto.with_value(|m| m.parent_id.clone())
+    }
+    pub fn role(&self) -> String {
+        self.dto.with_value(|m| m.role.clone())
+    }
+    pub fn created(&self) -> (i64, String) {
+        self.dto.with_value(|m| (m.created_at, m.id.clone()))
+    }
+}
+
+/// Siblings by parent (`None` = roots, including messages whose parent is not
+/// loaded yet), each list oldest first.
+pub fn children_map(
+    messages: &[(String, Option<String>, i64)],
+) -> HashMap<Option<String>, Vec<String>> {
+    let ids: std::collections::HashSet<&str> =
+        messages.iter().map(|(id, _, _)| id.as_str()).collect();
+    let mut map: HashMap<Option<String>, Vec<(i64, String)>> = HashMap::new();
+    for (id, parent, at) in messages {
+        let key = parent.clone().filter(|p| ids.contains(p.as_str()));
+        map.entry(key).or_default().push((*at, id.clone()));
+    }
+    map.into_iter()
+        .map(|(k, mut v)| {
+            v.sort();
+            (k, v.into_iter().map(|(_, id)| id).collect())
+        })
+        .collect()
+}
+
+/// The visible branch: from the roots down, at each step the chosen child or
+/// else the newest one.
+pub fn branch_ids(
+    children: &HashMap<Option<String>, Vec<String>>,
+    chosen: &HashMap<Option<String>, String>,
+) -> Vec<String> {
     let mut out = vec![];
-    let ids: std::collections::HashSet<&str> = messages.iter().map(|m| m.id.as_str()).collect();
-    // Roots: no parent, or a parent outside the loaded page.
-    let latest_child = |parent: Option<&str>| {
-        messages
-            .iter()
-            .filter(|m| match (m.parent_id.as_deref(), parent) {
-                (Some(p), Some(q)) => p == q,
-                (None, None) => true,
-                (Some(p), None) => !ids.contains(p),
-                (None, Some(_)) => false,
-            })
-            .max_by_key(|m| (m.created_at, m.id.clone()))
-    };
-    let mut current = latest_child(None);
-    while let Some(m) = current {
-        out.push(m.clone());
-        current = latest_child(Some(m.id.as_str()));
-        if out.len() > messages.len() {
+    let mut parent: Option<String> = None;
+    while let Some(kids) = children.get(&parent) {
+        let pick = chosen
+            .get(&parent)
+            .filter(|c| kids.contains(c))
+            .cloned()
+            .or_else(|| kids.last().cloned());
+        let Some(id) = pick else { break };
+        out.push(id.clone());
+        if out.len() > 10_000 {
             break;
         }
+        parent = Some(id);
     }
     out
 }
 
+/// The branch of plain DTOs (shared pages, which have no choices).
+pub fn active_branch(messages: &[MessageDto]) -> Vec<MessageDto> {
+    let keyed: Vec<_> = messages
+        .iter()
+        .map(|m| (m.id.clone(), m.parent_id.clone(), m.created_at))
+        .collect();
+    let ids = branch_ids(&children_map(&keyed), &HashMap::new());
+    ids.iter()
+        .filter_map(|id| messages.iter().find(|m| &m.id == id).cloned())
+        .collect()
+}
+
+/// Actions a message view can ask its page for.
+#[derive(Clone, Copy)]
+pub struct MessageActions {
+    pub regenerate: Callback<String>,
+    pub edit: Callback<(String, String)>,
+    /// (message id, +1 or -1): show another version.
+    pub switch: Callback<(String, i32)>,
+}
+
+/// Read-only view of a stored message (shared pages).
 #[component]
 pub fn MessageView(message: MessageDto) -> impl IntoView {
-    let role = message.role.clone();
-    let status_note = match message.status.as_str() {
+    let ui = UiMessage::new(message);
+    view! { <LiveMessage msg=ui siblings=Signal::derive(|| (1, 1)) actions=None /> }
+}
+
+#[component]
+pub fn LiveMessage(
+    msg: UiMessage,
+    /// (position 1-based, count) among its siblings.
+    siblings: Signal<(usize, usize)>,
+    actions: Option<MessageActions>,
+) -> impl IntoView {
+    let role = msg.role();
+    let id = msg.id();
+    let is_user = role == "user";
+    let (editing, set_editing) = signal(false);
+    let (draft, set_draft) = signal(String::new());
+    let html = Memo::new(move |_| render(&msg.text.get()));
+    let thoughts_open =
+        Memo::new(move |_| msg.status.get() == "streaming" && msg.text.with(|t| t.is_empty()));
+    // How long the model thought, measured here while the answer streams.
+    let think_started = StoredValue::new(Option::<i64>::None);
+    let thinking_ms = RwSignal::new(Option::<i64>::None);
+    Effect::new(move |_| {
+        let has_thinking = !msg.thinking.with(|t| t.is_empty());
+        let has_text = !msg.text.with(|t| t.is_empty());
+        if has_thinking
+            && think_started.get_value().is_none()
+            && msg.status.get_untracked() == "streaming"
+        {
+            think_started.set_value(Some(crate::time::now_ms()));
+        }
+        if has_text && thinking_ms.get_untracked().is_none() {
+            if let Some(t0) = think_started.get_value() {
+                thinking_ms.set(Some(crate::time::now_ms() - t0));
+            }
+        }
+    });
+    let status_note = move || match msg.status.get().as_str() {
         "interrupted" => Some("The answer was interrupted."),
         "stopped" => Some("Stopped."),
-        "error" => Some("The answer failed."),
         _ => None,
     };
-    let label = if role == "user" { "You" } else { "Assistant" };
+    let copy = move |_| crate::client::copy_text(&msg.text.get_untracked());
+    let id_for_edit = id.clone();
+    let submit_edit = move || {
+        let text = draft.get_untracked();
+        if text.trim().is_empty() {
+            return;
+        }
+        set_editing.set(false);
+        if let Some(a) = actions {
+            a.edit.run((id_for_edit.clone(), text));
+        }
+    };
+    let submit_edit_key = submit_edit.clone();
+    let id_for_regen = id.clone();
+    let id_for_prev = id.clone();
+    let id_for_next = id.clone();
     view! {
-        <article class=format!("message message-{role}") data-testid="message" data-role=role.clone() tabindex="-1">
-            <h3 class="visually-hidden">{label}</h3>
-            {message.thinking.clone().filter(|t| !t.is_empty()).map(|t| view! {
-                <details class="thoughts"><summary>"Thoughts"</summary><div class="thoughts-body">{t}</div></details>
+        <article
+            class=format!("message message-{role}")
+            class:streaming=move || msg.status.get() == "streaming"
+            data-testid="message"
+            data-role=role.clone()
+            data-message-id=id.clone()
+            tabindex="-1"
+            aria-label=if is_user { "Your message" } else { "Answer" }
+        >
+            <Show when=move || !msg.thinking.with(|t| t.is_empty())>
+                <details class="thoughts" open=thoughts_open data-testid="thoughts">
+                    <summary>
+                        {move || if thoughts_open.get() { "Thinking…".to_string() } else {
+                            match thinking_ms.get() {
+                                Some(ms) => format!("Thoughts ({:.1} s)", ms as f64 / 1000.0),
+                                None => "Thoughts".to_string(),
+                            }
+                        }}
+                    </summary>
+                    <div class="thoughts-body">{move || msg.thinking.get()}</div>
+                </details>
+            </Show>
+            <Show
+                when=move || editing.get()
+                fallback=move || view! {
+                    <div class="message-body markdown" inner_html=move || html.get()></div>
+                }
+            >
+                <div class="edit-box">
+                    <label class="visually-hidden" for=format!("edit-{}", msg.id())>"Edit your message"</label>
+                    <textarea
+                        id=format!("edit-{}", msg.id())
+                        data-testid="edit-input"
+                        prop:value=draft
+                        on:input=move |ev| set_draft.set(event_target_value(&ev))
+                        on:keydown={
+                            let submit = submit_edit_key.clone();
+                            move |ev: leptos::ev::KeyboardEvent| {
+                                if ev.is_composing() { return; }
+                                if ev.key() == "Enter" && !ev.shift_key() { ev.prevent_default(); submit(); }
+                                if ev.key() == "Escape" { ev.stop_propagation(); set_editing.set(false); }
+                            }
+                        }
+                    ></textarea>
+                    <div class="row">
+                        <button type="button" class="btn btn-ghost" on:click=move |_| set_editing.set(false)>"Cancel"</button>
+                        <button type="button" class="btn btn-primary" data-testid="edit-submit" on:click={ let s = submit_edit.clone(); move |_| s() }>"Send"</button>
+                    </div>
+                </div>
+            </Show>
+            {move || msg.status.get().eq("streaming").then(|| view! {
+                <span class="typing" aria-hidden="true"><span></span><span></span><span></span></span>
             })}
-            <div class="message-body">{message.text.clone()}</div>
-            {message.error.clone().map(|e| view! { <p class="form-error">{e}</p> })}
-            {status_note.map(|n| view! { <p class="message-status muted">{n}</p> })}
+            {move || msg.error.get().map(|e| view! { <p class="form-error" role="alert">{e}</p> })}
+            {move || status_note().map(|n| view! { <p class="message-status muted">{n}</p> })}
+            {actions.map(|a| view! {
+                <div class="message-actions" data-testid="message-actions">
+                    <Show when={move || siblings.get().1 > 1}>
+                        <div class="versions" role="group" aria-label="Versions">
+                            <button type="button" class="btn btn-icon btn-small" aria-label="Previous version" data-testid="version-prev"
+                                disabled={move || siblings.get().0 <= 1}
+                                on:click={ let id = id_for_prev.clone(); move |_| a.switch.run((id.clone(), -1)) }>"‹"</button>
+                            <span data-testid="version-label">{move || format!("{}/{}", siblings.get().0, siblings.get().1)}</span>
+                            <button type="button" class="btn btn-icon btn-small" aria-label="Next version" data-testid="version-next"
+                                disabled={move || siblings.get().0 >= siblings.get().1}
+                                on:click={ let id = id_for_next.clone(); move |_| a.switch.run((id.clone(), 1)) }>"›"</button>
+                        </div>
+                    </Show>
+                    <button type="button" class="btn btn-ghost btn-small" data-testid="copy-message" on:click=copy>"Copy"</button>
+                    {if is_user {
+                        view! {
+                            <button type="button" class="btn btn-ghost btn-small" data-testid="edit-message"
+                                on:click=move |_| { set_draft.set(msg.text.get_untracked()); set_editing.set(true); }>
+                                "Edit"
+                            </button>
+                        }.into_any()
+                    } else {
+                        let id = id_for_regen.clone();
+                        view! {
+                            <button type="button" class="btn btn-ghost btn-small" data-testid="regenerate"
+                                disabled=move || msg.status.get() == "streaming"
+                                on:click=move |_| a.regenerate.run(id.clone())>
+                                "Regenerate"
+                            </button>
+                        }.into_any()
+                    }}
+                </div>
+            })}
         </article>
     }
 }
@@ -58,27 +266,12 @@ pub fn MessageView(message: MessageDto) -> impl IntoView {
 mod tests {
     use super::*;
 
-    fn m(id: &str, parent: Option<&str>, at: i64) -> MessageDto {
-        MessageDto {
-            id: id.into(),
-            id_thread: "t".into(),
-            parent_id: parent.map(str::to_string),
-            role: "user".into(),
-            text: id.into(),
-            thinking: None,
-            status: "done".into(),
-            model: None,
-            created_at: at,
-            updated_at: at,
-            finish_reason: None,
-            prompt_tokens: None,
-            completion_tokens: None,
-            error: None,
-        }
+    fn m(id: &str, parent: Option<&str>, at: i64) -> (String, Option<String>, i64) {
+        (id.into(), parent.map(str::to_string), at)
     }
 
     #[test]
-    fn follows_the_latest_sibling() {
+    fn follows_the_latest_sibling_unless_chosen() {
         let msgs = vec![
             m("a", None, 1),
             m("b1", Some("a"), 2),
@@ -86,14 +279,19 @@ mod tests {
             m("c1", Some("b1"), 3),
             m("c2", Some("b2"), 6),
         ];
-        let ids: Vec<_> = active_branch(&msgs).into_iter().map(|m| m.id).collect();
-        assert_eq!(ids, ["a", "b2", "c2"]);
+        let kids = children_map(&msgs);
+        assert_eq!(branch_ids(&kids, &HashMap::new()), ["a", "b2", "c2"]);
+        let mut chosen = HashMap::new();
+        chosen.insert(Some("a".to_string()), "b1".to_string());
+        assert_eq!(branch_ids(&kids, &chosen), ["a", "b1", "c1"]);
     }
 
     #[test]
     fn a_page_without_its_root_starts_at_the_oldest_loaded() {
         let msgs = vec![m("x", Some("gone"), 10), m("y", Some("x"), 11)];
-        let ids: Vec<_> = active_branch(&msgs).into_iter().map(|m| m.id).collect();
-        assert_eq!(ids, ["x", "y"]);
+        assert_eq!(
+            branch_ids(&children_map(&msgs), &HashMap::new()),
+            ["x", "y"]
+        );
     }
 }

@@ -1,4 +1,6 @@
 //! Reusable views shared by several pages.
+pub mod composer;
+pub mod fast_config;
 pub mod message;
 pub mod share_dialog;
 pub mod shell;

@@ -6,7 +6,8 @@ use crate::components::sidebar::use_thread_list;
 use crate::model::ThreadDto;
 use leptos::prelude::*;
 
-const EXPIRY_CHOICES: [(&str, i64); 4] = [("Never", 0), ("1 day", 1), ("7 days", 7), ("30 days", 30)];
+const EXPIRY_CHOICES: [(&str, i64); 4] =
+    [("Never", 0), ("1 day", 1), ("7 days", 7), ("30 days", 30)];
 
 #[component]
 pub fn ShareDialog() -> impl IntoView {

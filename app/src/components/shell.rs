@@ -35,8 +35,61 @@ pub fn AppShell() -> impl IntoView {
         #[cfg(not(feature = "hydrate"))]
         let _ = ev;
     };
+    let help_open = RwSignal::new(false);
+    let collapsed = RwSignal::new(false);
+    let navigate = leptos_router::hooks::use_navigate();
+    let keys = window_event_listener(leptos::ev::keydown, move |ev| {
+        use crate::shortcuts::{match_key, Action};
+        let message_focused = focused_message().is_some();
+        let Some(action) = match_key(
+            &ev.code(),
+            ev.ctrl_key() || ev.meta_key(),
+            ev.alt_key(),
+            ev.shift_key(),
+            ev.is_composing(),
+            message_focused,
+        ) else {
+            return;
+        };
+        match action {
+            Action::Escape => {
+                help_open.set(false);
+                set_sidebar_open.set(false);
+                return; // stopping a generation is the thread page's job
+            }
+            Action::NewThread => navigate("/", Default::default()),
+            Action::AccountSettings => navigate("/settings/account", Default::default()),
+            Action::ModelSettings => navigate("/settings/models", Default::default()),
+            Action::SearchThreads => {
+                collapsed.set(false);
+                set_sidebar_open.set(true);
+                focus_selector("#thread-search");
+            }
+            Action::Help => help_open.update(|o| *o = !*o),
+            Action::FocusComposer => focus_selector("#composer-input"),
+            Action::CopyLastAnswer => {
+                click_last("[data-role='assistant'] [data-testid='copy-message']")
+            }
+            Action::ToggleSidebar => {
+                if is_wide() {
+                    collapsed.update(|c| *c = !*c);
+                } else {
+                    set_sidebar_open.update(|o| *o = !*o);
+                }
+            }
+            Action::PreviousMessage => move_message_focus(-1),
+            Action::NextMessage => move_message_focus(1),
+            Action::EditMessage => click_in_focused("[data-testid='edit-message']"),
+            Action::RegenerateMessage => click_in_focused("[data-testid='regenerate']"),
+            Action::CopyMessage => click_in_focused("[data-testid='copy-message']"),
+            Action::PreviousVersion => click_in_focused("[data-testid='version-prev']"),
+            Action::NextVersion => click_in_focused("[data-testid='version-next']"),
+        }
+        ev.prevent_default();
+    });
+    on_cleanup(move || keys.remove());
     view! {
-        <div class="app" class:sidebar-open=sidebar_open>
+        <div class="app" class:sidebar-open=sidebar_open class:sidebar-collapsed=collapsed>
             <nav class="sidebar" aria-label="Threads and account" on:click=close_on_link>
                 <div class="sidebar-top">
                     <a href="/" class="brand">"MistralChat"</a>
@@ -78,7 +131,13 @@ pub fn AppShell() -> impl IntoView {
                         class="btn btn-icon sidebar-toggle"
                         aria-label="Open sidebar"
                         data-testid="sidebar-toggle"
-                        on:click=move |_| set_sidebar_open.update(|o| *o = !*o)
+                        on:click=move |_| {
+                            if is_wide() {
+                                collapsed.set(false);
+                            } else {
+                                set_sidebar_open.update(|o| *o = !*o);
+                            }
+                        }
                     >
                         "☰"
                     </button>
@@ -86,6 +145,155 @@ pub fn AppShell() -> impl IntoView {
                 <Outlet />
             </main>
             <ShareDialog />
+            <Show when=move || help_open.get()>
+                <ShortcutHelp on_close=Callback::new(move |_| help_open.set(false)) />
+            </Show>
         </div>
+    }
+}
+
+/// The dialog listing every shortcut, from the same table the handler uses.
+#[component]
+fn ShortcutHelp(on_close: Callback<()>) -> impl IntoView {
+    use crate::shortcuts::{SHORTCUTS, TEXT_KEYS};
+    let close_btn = NodeRef::<leptos::html::Button>::new();
+    Effect::new(move |_| {
+        if let Some(b) = close_btn.get() {
+            let _ = b.focus();
+        }
+    });
+    view! {
+        <div class="dialog-backdrop" on:click=move |_| on_close.run(())></div>
+        <div class="dialog" role="dialog" aria-modal="true" aria-labelledby="shortcuts-title" data-testid="shortcut-help">
+            <h2 id="shortcuts-title">"Keyboard shortcuts"</h2>
+            <table class="shortcut-table">
+                <tbody>
+                    {SHORTCUTS.iter().map(|s| view! {
+                        <tr><th scope="row"><kbd>{s.keys}</kbd></th><td>{s.description}</td></tr>
+                    }).collect_view()}
+                    {TEXT_KEYS.iter().map(|(k, d)| view! {
+                        <tr><th scope="row"><kbd>{*k}</kbd></th><td>{*d}</td></tr>
+                    }).collect_view()}
+                </tbody>
+            </table>
+            <div class="row">
+                <button type="button" class="btn" node_ref=close_btn on:click=move |_| on_close.run(())>"Close"</button>
+            </div>
+        </div>
+    }
+}
+
+#[cfg(feature = "hydrate")]
+fn focused_message() -> Option<leptos::web_sys::Element> {
+    document()
+        .active_element()
+        .filter(|e| e.get_attribute("data-testid").as_deref() == Some("message"))
+}
+
+#[cfg(not(feature = "hydrate"))]
+fn focused_message() -> Option<()> {
+    None
+}
+
+fn focus_selector(selector: &str) {
+    #[cfg(feature = "hydrate")]
+    {
+        use wasm_bindgen::JsCast;
+        if let Some(el) = document()
+            .query_selector(selector)
+            .ok()
+            .flatten()
+            .and_then(|e| e.dyn_into::<leptos::web_sys::HtmlElement>().ok())
+        {
+            let _ = el.focus();
+        }
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = selector;
+}
+
+fn click_last(selector: &str) {
+    #[cfg(feature = "hydrate")]
+    {
+        use wasm_bindgen::JsCast;
+        if let Ok(list) = document().query_selector_all(selector) {
+            if let Some(el) = list
+                .item(list.length().saturating_sub(1))
+                .and_then(|n| n.dyn_into::<leptos::web_sys::HtmlElement>().ok())
+            {
+                el.click();
+            }
+        }
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = selector;
+}
+
+fn click_in_focused(selector: &str) {
+    #[cfg(feature = "hydrate")]
+    {
+        use wasm_bindgen::JsCast;
+        if let Some(el) = focused_message()
+            .and_then(|m| m.query_selector(selector).ok().flatten())
+            .and_then(|e| e.dyn_into::<leptos::web_sys::HtmlElement>().ok())
+        {
+            el.click();
+        }
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = selector;
+}
+
+/// Alt+↑/↓: moves focus between the messages of the thread.
+fn move_message_focus(step: i32) {
+    #[cfg(feature = "hydrate")]
+    {
+        use wasm_bindgen::JsCast;
+        let Ok(list) = document().query_selector_all("[data-testid='message']") else {
+            return;
+        };
+        let n = list.length() as i32;
+        if n == 0 {
+            return;
+        }
+        let active = document().active_element();
+        let mut current = None;
+        for i in 0..n {
+            if let (Some(node), Some(a)) = (list.item(i as u32), active.as_ref()) {
+                if node.is_same_node(Some(a.unchecked_ref())) {
+                    current = Some(i);
+                }
+            }
+        }
+        let next = match current {
+            Some(i) => (i + step).clamp(0, n - 1),
+            None if step < 0 => n - 1,
+            None => 0,
+        };
+        if let Some(el) = list
+            .item(next as u32)
+            .and_then(|e| e.dyn_into::<leptos::web_sys::HtmlElement>().ok())
+        {
+            let _ = el.focus();
+        }
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = step;
+}
+
+/// Desktop widths show the sidebar as a column that can collapse.
+fn is_wide() -> bool {
+    #[cfg(feature = "hydrate")]
+    {
+        window()
+            .inner_width()
+            .ok()
+            .and_then(|w| w.as_f64())
+            .unwrap_or(0.0)
+            >= 1024.0
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        true
     }
 }

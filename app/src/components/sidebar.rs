@@ -397,7 +397,8 @@ pub async fn sleep_ms(ms: u32) {
     #[cfg(feature = "hydrate")]
     {
         let promise = js_sys::Promise::new(&mut |resolve, _| {
-            let _ = window().set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms as i32);
+            let _ =
+                window().set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms as i32);
         });
         let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
     }

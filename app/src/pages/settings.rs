@@ -11,6 +11,7 @@ pub fn AccountSettingsPage() -> impl IntoView {
     view! {
         <Title text="Account" />
         <section class="settings" aria-labelledby="settings-title">
+                <crate::pages::settings_models::SettingsTabs current="account" />
                 <h1 id="settings-title">"Account"</h1>
                 <Suspense fallback=|| view! { <div class="skeleton skeleton-block"></div> }>
                     {move || Suspend::new(async move {
@@ -35,7 +36,11 @@ fn AccountDetails(user: UserDto) -> impl IntoView {
             hard_navigate("/login");
         }
     });
-    let provider = if user.provider == "google" { "Google" } else { "Email and password" };
+    let provider = if user.provider == "google" {
+        "Google"
+    } else {
+        "Email and password"
+    };
     let expected_for_check = expected.clone();
     let matches =
         Memo::new(move |_| typed.get().trim().to_lowercase() == expected_for_check.to_lowercase());
@@ -107,5 +112,52 @@ fn AccountDetails(user: UserDto) -> impl IntoView {
                 </form>
             </Show>
         </div>
+    }
+}
+
+/// `/settings/appearance`: light, dark, or follow the system.
+#[component]
+pub fn AppearanceSettingsPage() -> impl IntoView {
+    use crate::api::settings::{get_settings, save_theme};
+    let current = RwSignal::new(crate::theme::current_theme());
+    let error = RwSignal::new(Option::<String>::None);
+    // The saved choice wins over a stale cookie.
+    Effect::new(move |prev: Option<()>| {
+        if prev.is_none() {
+            leptos::task::spawn_local(async move {
+                if let Ok(s) = get_settings().await {
+                    current.set(s.theme.clone());
+                    crate::theme::apply_theme(&s.theme);
+                }
+            });
+        }
+    });
+    let choose = move |theme: &'static str| {
+        current.set(theme.to_string());
+        crate::theme::apply_theme(theme);
+        leptos::task::spawn_local(async move {
+            if let Err(e) = save_theme(theme.to_string()).await {
+                error.set(Some(server_fn_message(&e)));
+            }
+        });
+    };
+    view! {
+        <Title text="Appearance" />
+        <section class="settings" aria-labelledby="appearance-title">
+            <crate::pages::settings_models::SettingsTabs current="appearance" />
+            <h1 id="appearance-title">"Appearance"</h1>
+            <fieldset class="theme-choice">
+                <legend>"Theme"</legend>
+                {[("system", "Follow the system"), ("light", "Light"), ("dark", "Dark")].into_iter().map(|(id, label)| view! {
+                    <label class="radio">
+                        <input type="radio" name="theme" value=id data-testid=format!("theme-{id}")
+                            prop:checked=move || current.get() == id
+                            on:change=move |_| choose(id) />
+                        {label}
+                    </label>
+                }).collect_view()}
+            </fieldset>
+            {move || error.get().map(|e| view! { <p class="form-error" role="alert">{e}</p> })}
+        </section>
     }
 }

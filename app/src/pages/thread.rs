@@ -1,12 +1,22 @@
 //! `/t/:id`: one conversation. Opens on its newest messages and loads older
-//! pages when the reader scrolls to the top, keeping the scroll position.
+//! pages when the reader scrolls to the top (keeping the scroll position);
+//! sends, streams, stops, regenerates and edits answers; shows one branch of
+//! the message tree with ‹ n/m › switches between versions.
+use crate::api::chat::{edit_message, regenerate_message, send_message, stop_generation};
 use crate::api::threads::load_thread_page;
 use crate::client::server_fn_message;
-use crate::components::message::{active_branch, MessageView};
-use crate::model::{MessageDto, ThreadDto};
+use crate::components::composer::{Composer, ModelChoices};
+use crate::components::fast_config::FastConfig;
+use crate::components::message::{
+    branch_ids, children_map, LiveMessage, MessageActions, UiMessage,
+};
+use crate::components::sidebar::use_thread_list;
+use crate::model::{MessageDto, SendResultDto, ThreadDto};
+use crate::stream::{subscribe, StreamUpdate, Subscription};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
+use std::collections::HashMap;
 
 #[component]
 pub fn ThreadPage() -> impl IntoView {
@@ -37,52 +47,277 @@ pub fn ThreadPage() -> impl IntoView {
     }
 }
 
+/// Scrolls a container to its end when the reader is already near it.
+fn stick_to_bottom(el: &leptos::web_sys::HtmlDivElement, force: bool) {
+    let near = el.scroll_height() - el.scroll_top() - el.client_height() < 160;
+    if force || near {
+        el.set_scroll_top(el.scroll_height());
+    }
+}
+
+/// The page's conversation state.
+#[derive(Clone, Copy)]
+struct Conversation {
+    thread_id: StoredValue<String>,
+    msgs: RwSignal<Vec<UiMessage>>,
+    chosen: RwSignal<HashMap<Option<String>, String>>,
+    subs: StoredValue<HashMap<String, Subscription>, LocalStorage>,
+    error: RwSignal<Option<String>>,
+    scroller: NodeRef<leptos::html::Div>,
+}
+
+impl Conversation {
+    fn find(&self, id: &str) -> Option<UiMessage> {
+        self.msgs.with_untracked(|list| {
+            list.iter()
+                .find(|m| m.dto.with_value(|d| d.id == id))
+                .copied()
+        })
+    }
+
+    fn keyed(&self) -> Vec<(String, Option<String>, i64)> {
+        self.msgs.with(|list| {
+            list.iter()
+                .map(|m| {
+                    m.dto
+                        .with_value(|d| (d.id.clone(), d.parent_id.clone(), d.created_at))
+                })
+                .collect()
+        })
+    }
+
+    fn branch(&self) -> Vec<String> {
+        let kids = children_map(&self.keyed());
+        self.chosen.with(|c| branch_ids(&kids, c))
+    }
+
+    /// Follows a streaming answer until it is done.
+    fn attach(self, m: UiMessage) {
+        let id = m.id();
+        if self.subs.with_value(|s| s.contains_key(&id)) {
+            return;
+        }
+        let scroller = self.scroller;
+        let sub_id = id.clone();
+        let subs = self.subs;
+        let sub = subscribe(&id, move |u| {
+            match u {
+                StreamUpdate::Delta { text, thinking } => {
+                    if !text.is_empty() {
+                        m.text.update(|t| t.push_str(&text));
+                    }
+                    if !thinking.is_empty() {
+                        m.thinking.update(|t| t.push_str(&thinking));
+                    }
+                }
+                StreamUpdate::Snapshot { text, thinking } => {
+                    m.text.set(text);
+                    m.thinking.set(thinking);
+                }
+                StreamUpdate::Done { status, error } => {
+                    m.status.set(status);
+                    m.error.set(error);
+                    let sid = sub_id.clone();
+                    // Drop the subscription outside its own callback.
+                    leptos::task::spawn_local(async move {
+                        subs.update_value(|s| {
+                            s.remove(&sid);
+                        });
+                    });
+                }
+            }
+            if let Some(el) = scroller.get_untracked() {
+                stick_to_bottom(&el, false);
+            }
+        });
+        if let Some(sub) = sub {
+            self.subs.update_value(|s| {
+                s.insert(id, sub);
+            });
+        }
+    }
+
+    fn push(self, dto: MessageDto) -> UiMessage {
+        let ui = UiMessage::new(dto.clone());
+        self.msgs.update(|l| l.push(ui));
+        self.chosen.update(|c| {
+            c.insert(dto.parent_id.clone(), dto.id.clone());
+        });
+        ui
+    }
+
+    fn started(self, r: SendResultDto) {
+        if let Some(u) = r.user_message {
+            self.push(u);
+        }
+        let a = self.push(r.assistant_message);
+        self.attach(a);
+        use_thread_list().upsert(r.thread);
+        if let Some(el) = self.scroller.get_untracked() {
+            stick_to_bottom(&el, true);
+        }
+    }
+}
+
 #[component]
-fn ThreadView(thread: ThreadDto, messages: Vec<MessageDto>, older: Option<String>) -> impl IntoView {
-    let messages = RwSignal::new(messages);
+fn ThreadView(
+    thread: ThreadDto,
+    messages: Vec<MessageDto>,
+    older: Option<String>,
+) -> impl IntoView {
+    let conv = Conversation {
+        thread_id: StoredValue::new(thread.id.clone()),
+        msgs: RwSignal::new(messages.into_iter().map(UiMessage::new).collect()),
+        chosen: RwSignal::new(HashMap::new()),
+        subs: StoredValue::new_local(HashMap::new()),
+        error: RwSignal::new(None),
+        scroller: NodeRef::new(),
+    };
+    let list = use_thread_list();
     let older = RwSignal::new(older);
     let loading = RwSignal::new(false);
-    let error = RwSignal::new(Option::<String>::None);
-    let scroller = NodeRef::<leptos::html::Div>::new();
-    let thread_id = thread.id.clone();
+    let choices = ModelChoices::load();
+    let current = RwSignal::new(thread.clone());
+    let thread_model = Signal::derive(move || current.with(|t| t.model.clone()));
+    let config_open = RwSignal::new(false);
 
-    // Start at the bottom (the newest message).
+    // Start at the bottom and follow answers that are still being written
+    // (after a reload, or from another device).
     Effect::new(move |prev: Option<()>| {
-        if prev.is_none() {
-            if let Some(el) = scroller.get() {
-                el.set_scroll_top(el.scroll_height());
+        if prev.is_some() {
+            return;
+        }
+        if let Some(el) = conv.scroller.get() {
+            el.set_scroll_top(el.scroll_height());
+        }
+        for m in conv.msgs.get_untracked() {
+            if m.status.get_untracked() == "streaming" {
+                conv.attach(m);
             }
         }
     });
 
+    let branch = Memo::new(move |_| conv.branch());
+    let streaming_id = Memo::new(move |_| {
+        branch
+            .get()
+            .into_iter()
+            .find(|id| conv.find(id).is_some_and(|m| m.status.get() == "streaming"))
+    });
+
+    let stop = move || {
+        if let Some(id) = streaming_id.get_untracked() {
+            leptos::task::spawn_local(async move {
+                if let Err(e) = stop_generation(id).await {
+                    conv.error.set(Some(server_fn_message(&e)));
+                }
+            });
+        }
+    };
+    // Esc stops the answer being written.
+    let esc = window_event_listener(leptos::ev::keydown, move |ev| {
+        if ev.key() == "Escape" && !ev.shift_key() && list.sharing.get_untracked().is_none() {
+            stop();
+        }
+    });
+    on_cleanup(move || esc.remove());
+
+    let on_send = Callback::new(move |(text, model, think): (String, String, bool)| {
+        let parent = branch.get_untracked().last().cloned();
+        let tid = conv.thread_id.get_value();
+        conv.error.set(None);
+        leptos::task::spawn_local(async move {
+            match send_message(Some(tid), parent, text, Some(model), think).await {
+                Ok(r) => conv.started(r),
+                Err(e) => conv.error.set(Some(server_fn_message(&e))),
+            }
+        });
+    });
+    let actions = MessageActions {
+        regenerate: Callback::new(move |id: String| {
+            leptos::task::spawn_local(async move {
+                match regenerate_message(id, None, false).await {
+                    Ok(r) => conv.started(r),
+                    Err(e) => conv.error.set(Some(server_fn_message(&e))),
+                }
+            });
+        }),
+        edit: Callback::new(move |(id, text): (String, String)| {
+            leptos::task::spawn_local(async move {
+                match edit_message(id, text, None, false).await {
+                    Ok(r) => conv.started(r),
+                    Err(e) => conv.error.set(Some(server_fn_message(&e))),
+                }
+            });
+        }),
+        switch: Callback::new(move |(id, step): (String, i32)| {
+            let Some(m) = conv.find(&id) else { return };
+            let kids = children_map(&conv.keyed());
+            let parent = m.parent().filter(|p| conv.find(p).is_some());
+            if let Some(sibs) = kids.get(&parent) {
+                if let Some(pos) = sibs.iter().position(|s| *s == id) {
+                    let next = (pos as i32 + step).clamp(0, sibs.len() as i32 - 1) as usize;
+                    let target = sibs[next].clone();
+                    conv.chosen.update(|c| {
+                        c.insert(parent, target);
+                    });
+                }
+            }
+        }),
+    };
+    let siblings_of = move |id: String| {
+        Signal::derive(move || {
+            let kids = children_map(&conv.keyed());
+            let parent = conv
+                .find(&id)
+                .and_then(|m| m.parent())
+                .filter(|p| conv.find(p).is_some());
+            kids.get(&parent)
+                .and_then(|s| s.iter().position(|x| *x == id).map(|p| (p + 1, s.len())))
+                .unwrap_or((1, 1))
+        })
+    };
+
     let load_older = {
-        let thread_id = thread_id.clone();
+        let thread_id = thread.id.clone();
         move || {
-            let Some(cursor) = older.get_untracked() else { return };
+            let Some(cursor) = older.get_untracked() else {
+                return;
+            };
             if loading.get_untracked() {
                 return;
             }
             loading.set(true);
             let thread_id = thread_id.clone();
             leptos::task::spawn_local(async move {
-                let before_height = scroller.get_untracked().map(|el| el.scroll_height()).unwrap_or(0);
+                let before_height = conv
+                    .scroller
+                    .get_untracked()
+                    .map(|el| el.scroll_height())
+                    .unwrap_or(0);
                 match load_thread_page(thread_id, Some(cursor)).await {
                     Ok(page) => {
-                        messages.update(|list| {
-                            let mut merged = page.messages;
-                            merged.retain(|m| !list.iter().any(|x| x.id == m.id));
+                        conv.msgs.update(|list| {
+                            let mut merged: Vec<UiMessage> = page
+                                .messages
+                                .into_iter()
+                                .filter(|m| {
+                                    !list.iter().any(|x| x.dto.with_value(|d| d.id == m.id))
+                                })
+                                .map(UiMessage::new)
+                                .collect();
                             merged.append(list);
                             *list = merged;
                         });
                         older.set(page.next_cursor);
                         // Keep what the reader was looking at in place.
                         crate::components::sidebar::sleep_ms(0).await;
-                        if let Some(el) = scroller.get_untracked() {
+                        if let Some(el) = conv.scroller.get_untracked() {
                             let grown = el.scroll_height() - before_height;
                             el.set_scroll_top(el.scroll_top() + grown);
                         }
                     }
-                    Err(e) => error.set(Some(server_fn_message(&e))),
+                    Err(e) => conv.error.set(Some(server_fn_message(&e))),
                 }
                 loading.set(false);
             });
@@ -90,32 +325,80 @@ fn ThreadView(thread: ThreadDto, messages: Vec<MessageDto>, older: Option<String
     };
     let load_older_scroll = load_older.clone();
     let on_scroll = move |_| {
-        if let Some(el) = scroller.get_untracked() {
+        if let Some(el) = conv.scroller.get_untracked() {
             if el.scroll_top() < 200 {
                 load_older_scroll();
             }
         }
     };
-    let branch = Memo::new(move |_| active_branch(&messages.get()));
+    // Copy buttons inside rendered code blocks (their HTML comes from markdown).
+    let on_click = move |ev: leptos::ev::MouseEvent| {
+        #[cfg(feature = "hydrate")]
+        {
+            use wasm_bindgen::JsCast;
+            let Some(btn) = ev
+                .target()
+                .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+                .and_then(|el| el.closest("[data-copy-code]").ok().flatten())
+            else {
+                return;
+            };
+            let code = btn
+                .closest(".code-block")
+                .ok()
+                .flatten()
+                .and_then(|b| b.query_selector("code").ok().flatten())
+                .and_then(|c| c.text_content())
+                .unwrap_or_default();
+            crate::client::copy_text(&code);
+            btn.set_text_content(Some("Copied"));
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = ev;
+    };
     view! {
         <Title text=thread.name.clone() />
-        <div class="thread-view" node_ref=scroller on:scroll=on_scroll data-testid="thread-view">
-            <h1 class="thread-title">{thread.name.clone()}</h1>
+        <div class="thread-view" node_ref=conv.scroller on:scroll=on_scroll data-testid="thread-view">
+            <div class="thread-head">
+                <h1 class="thread-title">{move || current.with(|t| t.name.clone())}</h1>
+                <button type="button" class="btn btn-ghost btn-small" data-testid="open-fast-config"
+                    aria-expanded=move || config_open.get().to_string()
+                    on:click=move |_| config_open.update(|o| *o = !*o)>
+                    "Model & context"
+                </button>
+            </div>
             <Show when=move || older.get().is_some()>
                 <button type="button" class="btn btn-ghost load-older" data-testid="load-older"
                     disabled=loading on:click={ let f = load_older.clone(); move |_| f() }>
                     {move || if loading.get() { "Loading…" } else { "Load earlier messages" }}
                 </button>
             </Show>
-            {move || error.get().map(|e| view! { <p class="form-error" role="alert">{e}</p> })}
-            <div class="messages" aria-live="polite">
-                <For each=move || branch.get() key=|m| (m.id.clone(), m.updated_at) let:m>
-                    <MessageView message=m />
+            <div class="messages" aria-live="polite" on:click=on_click>
+                <For each=move || branch.get() key=|id| id.clone() let:id>
+                    {conv.find(&id).map(|m| view! {
+                        <LiveMessage msg=m siblings=siblings_of(id.clone()) actions=Some(actions) />
+                    })}
                 </For>
             </div>
             <Show when=move || branch.get().is_empty()>
-                <p class="muted empty-thread">"No messages yet."</p>
+                <p class="muted empty-thread">"No messages yet — ask anything below."</p>
             </Show>
         </div>
+        {move || conv.error.get().map(|e| view! { <p class="form-error composer-error" role="alert" data-testid="chat-error">{e}</p> })}
+        <Show when=move || config_open.get()>
+            <FastConfig
+                thread=current.get_untracked()
+                choices=choices
+                on_close=Callback::new(move |_| config_open.set(false))
+                on_saved=Callback::new(move |t: ThreadDto| current.set(t))
+            />
+        </Show>
+        <Composer
+            on_send=on_send
+            on_stop=Callback::new(move |_| stop())
+            streaming=Signal::derive(move || streaming_id.get().is_some())
+            thread_model=thread_model
+            choices=choices
+        />
     }
 }

@@ -115,8 +115,9 @@ impl Config {
     /// environment in production, a map in tests).
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let get = |k: &str| get(k).filter(|v| !v.trim().is_empty());
-        let database_url =
-            parse_database_url(&get("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.into()))?;
+        let database_url = parse_database_url(
+            &get("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.into()),
+        )?;
         let public_url = parse_base_url(
             "PUBLIC_URL",
             &get("PUBLIC_URL").unwrap_or_else(|| "http://127.0.0.1:3000".into()),
@@ -130,7 +131,12 @@ impl Config {
         let log_format = match get("LOG_FORMAT").as_deref().map(str::trim) {
             None | Some("text") => LogFormat::Text,
             Some("json") => LogFormat::Json,
-            Some(other) => return Err(err("LOG_FORMAT", format!("expected text or json, got {other:?}"))),
+            Some(other) => {
+                return Err(err(
+                    "LOG_FORMAT",
+                    format!("expected text or json, got {other:?}"),
+                ))
+            }
         };
         let session_ttl_days = match get("SESSION_TTL_DAYS") {
             None => 30,
@@ -139,7 +145,12 @@ impl Config {
                 .parse::<i64>()
                 .ok()
                 .filter(|d| (1..=3650).contains(d))
-                .ok_or_else(|| err("SESSION_TTL_DAYS", format!("expected a number of days (1-3650), got {v:?}")))?,
+                .ok_or_else(|| {
+                    err(
+                        "SESSION_TTL_DAYS",
+                        format!("expected a number of days (1-3650), got {v:?}"),
+                    )
+                })?,
         };
         let opt_url = |var: &'static str| -> Result<Option<String>, ConfigError> {
             get(var).map(|v| parse_base_url(var, &v)).transpose()
@@ -208,8 +219,14 @@ mod tests {
         let c = cfg(&[]).unwrap();
         assert_eq!(c.database_url, DEFAULT_DATABASE_URL);
         assert_eq!(c.mistral_api_base, "https://api.mistral.ai");
-        assert_eq!(c.google_tokeninfo_url, "https://oauth2.googleapis.com/tokeninfo");
-        assert_eq!(c.google_jwks_url, "https://www.googleapis.com/oauth2/v3/certs");
+        assert_eq!(
+            c.google_tokeninfo_url,
+            "https://oauth2.googleapis.com/tokeninfo"
+        );
+        assert_eq!(
+            c.google_jwks_url,
+            "https://www.googleapis.com/oauth2/v3/certs"
+        );
         assert_eq!(c.log_format, LogFormat::Text);
         assert_eq!(c.session_ttl_days, 30);
         assert!(!c.secure_cookies());
@@ -217,23 +234,47 @@ mod tests {
 
     #[test]
     fn bad_values_name_the_variable() {
-        assert_eq!(cfg(&[("DATABASE_URL", "oracle://x")]).unwrap_err().var, "DATABASE_URL");
-        assert_eq!(cfg(&[("DATABASE_URL", "nonsense")]).unwrap_err().var, "DATABASE_URL");
-        assert_eq!(cfg(&[("MISTRAL_API_BASE", "not a url")]).unwrap_err().var, "MISTRAL_API_BASE");
-        assert_eq!(cfg(&[("PUBLIC_URL", "ftp://x")]).unwrap_err().var, "PUBLIC_URL");
+        assert_eq!(
+            cfg(&[("DATABASE_URL", "oracle://x")]).unwrap_err().var,
+            "DATABASE_URL"
+        );
+        assert_eq!(
+            cfg(&[("DATABASE_URL", "nonsense")]).unwrap_err().var,
+            "DATABASE_URL"
+        );
+        assert_eq!(
+            cfg(&[("MISTRAL_API_BASE", "not a url")]).unwrap_err().var,
+            "MISTRAL_API_BASE"
+        );
+        assert_eq!(
+            cfg(&[("PUBLIC_URL", "ftp://x")]).unwrap_err().var,
+            "PUBLIC_URL"
+        );
         assert_eq!(cfg(&[("LOG_FORMAT", "xml")]).unwrap_err().var, "LOG_FORMAT");
-        assert_eq!(cfg(&[("APP_SECRET", "short")]).unwrap_err().var, "APP_SECRET");
-        assert_eq!(cfg(&[("GOOGLE_JWKS_URL", "::")]).unwrap_err().var, "GOOGLE_JWKS_URL");
+        assert_eq!(
+            cfg(&[("APP_SECRET", "short")]).unwrap_err().var,
+            "APP_SECRET"
+        );
+        assert_eq!(
+            cfg(&[("GOOGLE_JWKS_URL", "::")]).unwrap_err().var,
+            "GOOGLE_JWKS_URL"
+        );
     }
 
     #[test]
     fn accepts_every_supported_database_and_https_cookies() {
-        for url in ["mysql://root@127.0.0.1/test", "postgres://u@h/db", "sqlite::memory:"] {
+        for url in [
+            "mysql://root@127.0.0.1/test",
+            "postgres://u@h/db",
+            "sqlite::memory:",
+        ] {
             let r = cfg(&[("DATABASE_URL", url)]);
             assert!(r.is_ok(), "{url}");
         }
         assert_eq!(
-            cfg(&[("DATABASE_URL", "mariadb://root@h/db")]).unwrap().database_url,
+            cfg(&[("DATABASE_URL", "mariadb://root@h/db")])
+                .unwrap()
+                .database_url,
             "mysql://root@h/db"
         );
         let c = cfg(&[("PUBLIC_URL", "https://chat.example.com/")]).unwrap();
@@ -243,7 +284,11 @@ mod tests {
 
     #[test]
     fn secrets_do_not_print() {
-        let c = cfg(&[("MISTRAL_API_KEY", "sk-very-secret"), ("APP_SECRET", "0123456789abcdefXYZ")]).unwrap();
+        let c = cfg(&[
+            ("MISTRAL_API_KEY", "sk-very-secret"),
+            ("APP_SECRET", "0123456789abcdefXYZ"),
+        ])
+        .unwrap();
         let dbg = format!("{c:?}");
         assert!(!dbg.contains("sk-very-secret"));
         assert!(!dbg.contains("0123456789abcdefXYZ"));

@@ -18,7 +18,9 @@ pub enum DbInitError {
 
 /// The directory a `sqlite://path/file.db` URL points into, if any.
 fn sqlite_parent_dir(url: &str) -> Option<std::path::PathBuf> {
-    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
     let path = rest.split('?').next()?;
     if path.is_empty() || path.starts_with(":memory:") {
         return None;

@@ -24,7 +24,10 @@ pub enum AppError {
     #[error("{0}")]
     PayloadTooLarge(String),
     #[error("{message}")]
-    TooManyRequests { message: String, retry_after_secs: u64 },
+    TooManyRequests {
+        message: String,
+        retry_after_secs: u64,
+    },
     #[error("{0}")]
     NotImplemented(String),
     /// An upstream service (Mistral, Google) failed in a way the user should know about.
@@ -42,7 +45,9 @@ impl AppError {
         Self::NotFound(format!("{what} not found"))
     }
     pub fn unauthorized() -> Self {
-        Self::Unauthorized("Not signed in, or the session has expired — please sign in again".into())
+        Self::Unauthorized(
+            "Not signed in, or the session has expired — please sign in again".into(),
+        )
     }
     pub fn internal(e: impl std::fmt::Display) -> Self {
         Self::Internal(e.to_string())
@@ -125,9 +130,13 @@ impl IntoResponse for AppError {
             axum::Json(serde_json::json!({ "error": self.public_message() })),
         )
             .into_response();
-        if let Self::TooManyRequests { retry_after_secs, .. } = &self {
+        if let Self::TooManyRequests {
+            retry_after_secs, ..
+        } = &self
+        {
             if let Ok(v) = HeaderValue::from_str(&retry_after_secs.to_string()) {
-                resp.headers_mut().insert(axum::http::header::RETRY_AFTER, v);
+                resp.headers_mut()
+                    .insert(axum::http::header::RETRY_AFTER, v);
             }
         }
         resp

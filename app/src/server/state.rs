@@ -7,8 +7,8 @@ use super::crypto::SecretBox;
 use super::mistral::MistralClient;
 use super::services::generation::GenerationHub;
 use super::services::google::GoogleVerifier;
-use super::services::settings::CatalogueCache;
 use super::services::rate_limit::LoginLimiter;
+use super::services::settings::CatalogueCache;
 use sea_orm::DatabaseConnection;
 use std::sync::Arc;
 

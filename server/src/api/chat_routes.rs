@@ -57,7 +57,10 @@ async fn send(
         model: b.model,
         think: b.think,
     };
-    Ok((StatusCode::CREATED, Json(chat::send(&state, me.id(), input).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(chat::send(&state, me.id(), input).await?),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -115,11 +118,14 @@ fn sse_event(id: u64, ev: &GenEvent) -> Event {
 
 /// The stored state of an answer, as one `snapshot` event.
 fn snapshot_event(m: &app::server::entities::messages::Model) -> Event {
-    Event::default().event("snapshot").json_data(serde_json::json!({
-        "text": m.text,
-        "thinking": m.thinking.clone().unwrap_or_default(),
-        "status": m.status,
-    })).unwrap_or_else(|_| Event::default().event("snapshot"))
+    Event::default()
+        .event("snapshot")
+        .json_data(serde_json::json!({
+            "text": m.text,
+            "thinking": m.thinking.clone().unwrap_or_default(),
+            "status": m.status,
+        }))
+        .unwrap_or_else(|_| Event::default().event("snapshot"))
 }
 
 fn done_from_row(m: &app::server::entities::messages::Model) -> GenEvent {
@@ -206,8 +212,10 @@ async fn events(
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
         .into_response();
     // Proxies (nginx) must not buffer the stream.
-    resp.headers_mut()
-        .insert("x-accel-buffering", axum::http::HeaderValue::from_static("no"));
+    resp.headers_mut().insert(
+        "x-accel-buffering",
+        axum::http::HeaderValue::from_static("no"),
+    );
     resp.headers_mut().insert(
         axum::http::header::CACHE_CONTROL,
         axum::http::HeaderValue::from_static("no-cache"),
@@ -220,12 +228,17 @@ async fn reload(
     id: &str,
 ) -> Result<Option<app::server::entities::messages::Model>, AppError> {
     use sea_orm::EntityTrait;
-    Ok(app::server::entities::messages::Entity::find_by_id(id.to_string())
-        .one(&state.db)
-        .await?)
+    Ok(
+        app::server::entities::messages::Entity::find_by_id(id.to_string())
+            .one(&state.db)
+            .await?,
+    )
 }
 
-async fn get_settings(State(state): State<AppState>, Caller(me): Caller) -> AppResult<Json<SettingsDto>> {
+async fn get_settings(
+    State(state): State<AppState>,
+    Caller(me): Caller,
+) -> AppResult<Json<SettingsDto>> {
     Ok(Json(settings::get(&state, me.id()).await?))
 }
 
@@ -241,7 +254,9 @@ struct PrefsBody {
 
 mod double_option {
     use serde::{Deserialize, Deserializer};
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Option<String>>, D::Error> {
         Ok(Some(Option::<String>::deserialize(d)?))
     }
 }
@@ -257,7 +272,9 @@ async fn put_settings(
         fast_models: b.fast_models,
         theme: b.theme,
     };
-    Ok(Json(settings::update_preferences(&state, me.id(), prefs).await?))
+    Ok(Json(
+        settings::update_preferences(&state, me.id(), prefs).await?,
+    ))
 }
 
 #[derive(Deserialize)]
@@ -271,7 +288,9 @@ async fn put_key(
     Caller(me): Caller,
     ApiJson(b): ApiJson<KeyBody>,
 ) -> AppResult<Json<SettingsDto>> {
-    Ok(Json(settings::set_api_key(&state, me.id(), b.api_key.as_deref()).await?))
+    Ok(Json(
+        settings::set_api_key(&state, me.id(), b.api_key.as_deref()).await?,
+    ))
 }
 
 #[derive(Deserialize)]

@@ -20,7 +20,10 @@ async fn healthz() -> Json<serde_json::Value> {
 /// The database answers.
 async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<serde_json::Value>) {
     if db::ping(&state.db).await {
-        (StatusCode::OK, Json(json!({"status": "ready", "database": "ok"})))
+        (
+            StatusCode::OK,
+            Json(json!({"status": "ready", "database": "ok"})),
+        )
     } else {
         (
             StatusCode::SERVICE_UNAVAILABLE,

@@ -36,7 +36,9 @@ where
             Ok(axum::Json(v)) => Ok(ApiJson(v)),
             Err(rej) => Err(match rej.status().as_u16() {
                 413 => AppError::PayloadTooLarge("Request body too large (limit 10 MB)".into()),
-                415 => AppError::bad_request("Send the body as JSON (Content-Type: application/json)"),
+                415 => {
+                    AppError::bad_request("Send the body as JSON (Content-Type: application/json)")
+                }
                 _ => AppError::bad_request(format!("Invalid JSON body: {}", rej.body_text())),
             }),
         }
@@ -52,6 +54,8 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
-        auth::authenticate_headers(state, &parts.headers).await.map(Caller)
+        auth::authenticate_headers(state, &parts.headers)
+            .await
+            .map(Caller)
     }
 }

@@ -1,7 +1,9 @@
 //! `/api/auth/*` and `/api/user`: success and failure paths on every backend.
 use crate::support::*;
 use app::server::crypto::sha256_hex;
-use app::server::entities::{access_tokens, attachments, blobs, messages, shares, threads, user_settings};
+use app::server::entities::{
+    access_tokens, attachments, blobs, messages, shares, threads, user_settings,
+};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 use serde_json::json;
 
@@ -44,19 +46,41 @@ db_test!(register_sets_a_hashed_expiring_session, |app| {
 
 db_test!(register_rejects_bad_input_and_duplicates, |app| {
     let cases = [
-        (json!({"email": "not-an-email", "password": PW}), 400, "email"),
-        (json!({"email": "a@example.com", "password": "short"}), 400, "password"),
-        (json!({"email": "a@example.com", "password": "x".repeat(1025)}), 400, "password"),
+        (
+            json!({"email": "not-an-email", "password": PW}),
+            400,
+            "email",
+        ),
+        (
+            json!({"email": "a@example.com", "password": "short"}),
+            400,
+            "password",
+        ),
+        (
+            json!({"email": "a@example.com", "password": "x".repeat(1025)}),
+            400,
+            "password",
+        ),
         (json!({"email": "a@example.com"}), 400, "password"),
     ];
     for (body, status, field) in cases {
-        let r = app.post("/api/auth/email/register", body.clone(), Auth::None).await;
+        let r = app
+            .post("/api/auth/email/register", body.clone(), Auth::None)
+            .await;
         assert_eq!(r.status, status, "{body}: {:?}", r.body);
-        assert!(r.error().contains(field), "{:?} should name {field}", r.body);
+        assert!(
+            r.error().contains(field),
+            "{:?} should name {field}",
+            r.body
+        );
     }
     app.register("dup@example.com").await;
     let r = app
-        .post("/api/auth/email/register", json!({"email": "DUP@example.com", "password": PW}), Auth::None)
+        .post(
+            "/api/auth/email/register",
+            json!({"email": "DUP@example.com", "password": PW}),
+            Auth::None,
+        )
         .await;
     assert_eq!(r.status, 409);
     assert!(r.error().contains("already exists"));
@@ -65,18 +89,33 @@ db_test!(register_rejects_bad_input_and_duplicates, |app| {
 db_test!(login_accepts_the_right_password_only, |app| {
     app.register("bob@example.com").await;
     let ok = app
-        .post("/api/auth/email/login", json!({"email": "Bob@example.com ", "password": PW}), Auth::None)
+        .post(
+            "/api/auth/email/login",
+            json!({"email": "Bob@example.com ", "password": PW}),
+            Auth::None,
+        )
         .await;
     assert_eq!(ok.status, 200);
     assert_eq!(ok.body, json!({"ok": true}));
     let t = ok.cookie_token().unwrap();
-    assert_eq!(app.get("/api/auth/validate", Auth::Cookie(&t)).await.status, 200);
+    assert_eq!(
+        app.get("/api/auth/validate", Auth::Cookie(&t)).await.status,
+        200
+    );
 
     let wrong = app
-        .post("/api/auth/email/login", json!({"email": "bob@example.com", "password": "nope-nope"}), Auth::None)
+        .post(
+            "/api/auth/email/login",
+            json!({"email": "bob@example.com", "password": "nope-nope"}),
+            Auth::None,
+        )
         .await;
     let unknown = app
-        .post("/api/auth/email/login", json!({"email": "nobody@example.com", "password": PW}), Auth::None)
+        .post(
+            "/api/auth/email/login",
+            json!({"email": "nobody@example.com", "password": PW}),
+            Auth::None,
+        )
         .await;
     for r in [&wrong, &unknown] {
         assert_eq!(r.status, 401);
@@ -87,8 +126,14 @@ db_test!(login_accepts_the_right_password_only, |app| {
 
 db_test!(validate_and_user_require_a_live_token, |app| {
     let t = app.register("val@example.com").await;
-    assert_eq!(app.get("/api/auth/validate", Auth::Bearer(&t)).await.body, json!({"ok": true}));
-    assert_eq!(app.get("/api/auth/validate", Auth::Cookie(&t)).await.status, 200);
+    assert_eq!(
+        app.get("/api/auth/validate", Auth::Bearer(&t)).await.body,
+        json!({"ok": true})
+    );
+    assert_eq!(
+        app.get("/api/auth/validate", Auth::Cookie(&t)).await.status,
+        200
+    );
     for auth in [Auth::None, Auth::Bearer("garbage"), Auth::Cookie("garbage")] {
         let r = app.get("/api/auth/validate", auth).await;
         assert_eq!(r.status, 401);
@@ -108,23 +153,38 @@ db_test!(expired_tokens_are_refused, |app| {
     let mut am: access_tokens::ActiveModel = row.into();
     am.expires_at = Set(app::server::db::now_ms() - 1);
     am.update(&app.db).await.unwrap();
-    assert_eq!(app.get("/api/auth/validate", Auth::Bearer(&t)).await.status, 401);
+    assert_eq!(
+        app.get("/api/auth/validate", Auth::Bearer(&t)).await.status,
+        401
+    );
     assert_eq!(app.get("/api/user", Auth::Cookie(&t)).await.status, 401);
 });
 
 db_test!(logout_invalidates_only_the_presented_token, |app| {
     let a = app.register("out@example.com").await;
     let b = app
-        .post("/api/auth/email/login", json!({"email": "out@example.com", "password": PW}), Auth::None)
+        .post(
+            "/api/auth/email/login",
+            json!({"email": "out@example.com", "password": PW}),
+            Auth::None,
+        )
         .await
         .cookie_token()
         .unwrap();
-    let r = app.post("/api/auth/logout", json!({}), Auth::Cookie(&a)).await;
+    let r = app
+        .post("/api/auth/logout", json!({}), Auth::Cookie(&a))
+        .await;
     assert_eq!(r.status, 200);
     assert_eq!(r.body, json!({"ok": true}));
     assert!(r.set_cookie().unwrap().contains("Max-Age=0"));
-    assert_eq!(app.get("/api/auth/validate", Auth::Cookie(&a)).await.status, 401);
-    assert_eq!(app.get("/api/auth/validate", Auth::Cookie(&b)).await.status, 200);
+    assert_eq!(
+        app.get("/api/auth/validate", Auth::Cookie(&a)).await.status,
+        401
+    );
+    assert_eq!(
+        app.get("/api/auth/validate", Auth::Cookie(&b)).await.status,
+        200
+    );
 });
 
 db_test!(deleting_the_account_leaves_no_rows_behind, |app| {
@@ -132,7 +192,12 @@ db_test!(deleting_the_account_leaves_no_rows_behind, |app| {
     let gone = app.register("gone@example.com").await;
     let uid = |t: String| {
         let app = &app;
-        async move { app.get("/api/user", Auth::Bearer(&t)).await.body["id"].as_str().unwrap().to_string() }
+        async move {
+            app.get("/api/user", Auth::Bearer(&t)).await.body["id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        }
     };
     let keep_id = uid(keep.clone()).await;
     let gone_id = uid(gone.clone()).await;
@@ -203,7 +268,10 @@ db_test!(deleting_the_account_leaves_no_rows_behind, |app| {
     .insert(&app.db)
     .await
     .unwrap();
-    for (sha, owners) in [("a".repeat(64), vec![&gone_id, &keep_id]), ("b".repeat(64), vec![&gone_id])] {
+    for (sha, owners) in [
+        ("a".repeat(64), vec![&gone_id, &keep_id]),
+        ("b".repeat(64), vec![&gone_id]),
+    ] {
         blobs::ActiveModel {
             sha256: Set(sha.clone()),
             size: Set(3),
@@ -218,7 +286,11 @@ db_test!(deleting_the_account_leaves_no_rows_behind, |app| {
             attachments::ActiveModel {
                 id: Set(uuid::Uuid::new_v4().to_string()),
                 user_id: Set(owner.clone()),
-                message_id: Set(if owner == &gone_id { Some("m-gone".into()) } else { None }),
+                message_id: Set(if owner == &gone_id {
+                    Some("m-gone".into())
+                } else {
+                    None
+                }),
                 blob_sha256: Set(sha.clone()),
                 kind: Set("file".into()),
                 filename: Set("f.txt".into()),
@@ -247,10 +319,28 @@ db_test!(deleting_the_account_leaves_no_rows_behind, |app| {
     for (i, t) in crate::persistence::TABLES.iter().enumerate() {
         assert_eq!(app.count(t).await, expected[i], "table {t}");
     }
-    assert!(blobs::Entity::find_by_id("a".repeat(64)).one(&app.db).await.unwrap().is_some());
-    assert!(blobs::Entity::find_by_id("b".repeat(64)).one(&app.db).await.unwrap().is_none());
-    assert_eq!(app.get("/api/auth/validate", Auth::Bearer(&gone)).await.status, 401);
-    assert_eq!(app.get("/api/auth/validate", Auth::Bearer(&keep)).await.status, 200);
+    assert!(blobs::Entity::find_by_id("a".repeat(64))
+        .one(&app.db)
+        .await
+        .unwrap()
+        .is_some());
+    assert!(blobs::Entity::find_by_id("b".repeat(64))
+        .one(&app.db)
+        .await
+        .unwrap()
+        .is_none());
+    assert_eq!(
+        app.get("/api/auth/validate", Auth::Bearer(&gone))
+            .await
+            .status,
+        401
+    );
+    assert_eq!(
+        app.get("/api/auth/validate", Auth::Bearer(&keep))
+            .await
+            .status,
+        200
+    );
     assert_eq!(app.delete("/api/auth/delete", Auth::None).await.status, 401);
 });
 
@@ -258,12 +348,20 @@ db_test!(brute_force_is_rate_limited, |app| {
     app.register("victim@example.com").await;
     for i in 0..10 {
         let r = app
-            .post("/api/auth/email/login", json!({"email": "victim@example.com", "password": format!("wrong-{i}")}), Auth::None)
+            .post(
+                "/api/auth/email/login",
+                json!({"email": "victim@example.com", "password": format!("wrong-{i}")}),
+                Auth::None,
+            )
             .await;
         assert_eq!(r.status, 401, "attempt {i}");
     }
     let r = app
-        .post("/api/auth/email/login", json!({"email": "victim@example.com", "password": PW}), Auth::None)
+        .post(
+            "/api/auth/email/login",
+            json!({"email": "victim@example.com", "password": PW}),
+            Auth::None,
+        )
         .await;
     assert_eq!(r.status, 429, "{:?}", r.body);
     let retry: u64 = r.headers["retry-after"].to_str().unwrap().parse().unwrap();
@@ -276,12 +374,20 @@ async fn failures_from_one_ip_are_limited_across_emails() {
     let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
     for i in 0..10 {
         let r = app
-            .post("/api/auth/email/login", json!({"email": format!("spray{i}@example.com"), "password": PW}), Auth::None)
+            .post(
+                "/api/auth/email/login",
+                json!({"email": format!("spray{i}@example.com"), "password": PW}),
+                Auth::None,
+            )
             .await;
         assert_eq!(r.status, 401);
     }
     let r = app
-        .post("/api/auth/email/login", json!({"email": "fresh@example.com", "password": PW}), Auth::None)
+        .post(
+            "/api/auth/email/login",
+            json!({"email": "fresh@example.com", "password": PW}),
+            Auth::None,
+        )
         .await;
     assert_eq!(r.status, 429);
 }
@@ -293,33 +399,63 @@ db_test!(cross_site_cookie_writes_are_refused, |app| {
     for extra in [&evil[..], &cross[..]] {
         for path in ["/api/auth/logout", "/rpc/sign_out"] {
             let r = app
-                .request(reqwest::Method::POST, path, Some(json!({})), Auth::Cookie(&t), extra)
+                .request(
+                    reqwest::Method::POST,
+                    path,
+                    Some(json!({})),
+                    Auth::Cookie(&t),
+                    extra,
+                )
                 .await;
             assert_eq!(r.status, 403, "{path} {extra:?}");
             assert!(r.error().contains("Cross-site"));
         }
         let r = app
-            .request(reqwest::Method::DELETE, "/api/auth/delete", None, Auth::Cookie(&t), extra)
+            .request(
+                reqwest::Method::DELETE,
+                "/api/auth/delete",
+                None,
+                Auth::Cookie(&t),
+                extra,
+            )
             .await;
         assert_eq!(r.status, 403);
     }
     // The session survived every attempt; same-origin requests still work.
-    assert_eq!(app.get("/api/auth/validate", Auth::Cookie(&t)).await.status, 200);
+    assert_eq!(
+        app.get("/api/auth/validate", Auth::Cookie(&t)).await.status,
+        200
+    );
     let own_origin = app.addr.clone();
     let r = app
-        .request(reqwest::Method::POST, "/api/auth/logout", Some(json!({})), Auth::Cookie(&t), &[("origin", &own_origin)])
+        .request(
+            reqwest::Method::POST,
+            "/api/auth/logout",
+            Some(json!({})),
+            Auth::Cookie(&t),
+            &[("origin", &own_origin)],
+        )
         .await;
     assert_eq!(r.status, 200);
-    assert_eq!(app.get("/api/auth/validate", Auth::Cookie(&t)).await.status, 401);
+    assert_eq!(
+        app.get("/api/auth/validate", Auth::Cookie(&t)).await.status,
+        401
+    );
 });
 
 #[tokio::test]
 async fn cookies_are_secure_behind_https() {
-    let app = TestApp::spawn_with(Backend::Sqlite, |c| c.public_url = "https://chat.example.com".into())
-        .await
-        .unwrap();
+    let app = TestApp::spawn_with(Backend::Sqlite, |c| {
+        c.public_url = "https://chat.example.com".into()
+    })
+    .await
+    .unwrap();
     let r = app
-        .post("/api/auth/email/register", json!({"email": "s@example.com", "password": PW}), Auth::None)
+        .post(
+            "/api/auth/email/register",
+            json!({"email": "s@example.com", "password": PW}),
+            Auth::None,
+        )
         .await;
     assert!(r.set_cookie().unwrap().contains("; Secure"));
 }

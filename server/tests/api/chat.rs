@@ -11,17 +11,30 @@ const KEY: &str = "sk-test-key-1234";
 async fn user_with_key(app: &TestApp, email: &str) -> String {
     let t = app.register(email).await;
     let r = app
-        .request(reqwest::Method::PUT, "/api/settings/key", Some(json!({"apiKey": KEY})), Auth::Bearer(&t), &[])
+        .request(
+            reqwest::Method::PUT,
+            "/api/settings/key",
+            Some(json!({"apiKey": KEY})),
+            Auth::Bearer(&t),
+            &[],
+        )
         .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     assert_eq!(r.body["hasKey"], true);
     assert_eq!(r.body["keyLast4"], "1234");
-    assert!(!r.body.to_string().contains(KEY), "the key is never sent back");
+    assert!(
+        !r.body.to_string().contains(KEY),
+        "the key is never sent back"
+    );
     t
 }
 
 async fn row(app: &TestApp, id: &str) -> messages::Model {
-    messages::Entity::find_by_id(id.to_string()).one(&app.db).await.unwrap().unwrap()
+    messages::Entity::find_by_id(id.to_string())
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap()
 }
 
 async fn wait_status(app: &TestApp, id: &str, not: &str) -> messages::Model {
@@ -39,15 +52,28 @@ db_test!(send_streams_and_persists_the_answer_with_usage, |app| {
     let t = user_with_key(&app, "chat@example.com").await;
     app.mistral.configure(|c| c.awkward_chunking = true);
     let r = app
-        .post("/api/chat", json!({"text": "Hello there", "model": "mistral-small-latest"}), Auth::Bearer(&t))
+        .post(
+            "/api/chat",
+            json!({"text": "Hello there", "model": "mistral-small-latest"}),
+            Auth::Bearer(&t),
+        )
         .await;
     assert_eq!(r.status, 201, "{:?}", r.body);
     let thread_id = r.body["thread"]["id"].as_str().unwrap().to_string();
-    let assistant_id = r.body["assistantMessage"]["id"].as_str().unwrap().to_string();
+    let assistant_id = r.body["assistantMessage"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert_eq!(r.body["assistantMessage"]["status"], "streaming");
     assert_eq!(r.body["userMessage"]["text"], "Hello there");
 
-    let (_, sse) = SseReader::open(&app, &format!("/api/generations/{assistant_id}/events"), &t, None).await;
+    let (_, sse) = SseReader::open(
+        &app,
+        &format!("/api/generations/{assistant_id}/events"),
+        &t,
+        None,
+    )
+    .await;
     let (text, _, done, _) = sse.unwrap().collect().await;
     assert_eq!(text, echo_reply("Hello there"));
     assert_eq!(done["status"], "done");
@@ -64,26 +90,54 @@ db_test!(send_streams_and_persists_the_answer_with_usage, |app| {
     assert_eq!(req.api_key.as_deref(), Some(KEY));
     assert_eq!(req.body["model"], "mistral-small-latest");
     assert_eq!(req.body["stream"], true);
-    assert_eq!(req.messages(), vec![("user".to_string(), "Hello there".to_string())]);
+    assert_eq!(
+        req.messages(),
+        vec![("user".to_string(), "Hello there".to_string())]
+    );
 
     // The thread lists the exchange.
-    let page = app.get(&format!("/api/thread?idThread={thread_id}"), Auth::Bearer(&t)).await;
+    let page = app
+        .get(
+            &format!("/api/thread?idThread={thread_id}"),
+            Auth::Bearer(&t),
+        )
+        .await;
     assert_eq!(page.body["messages"].as_array().unwrap().len(), 2);
 });
 
 db_test!(history_and_context_are_sent_upstream, |app| {
     let t = user_with_key(&app, "hist@example.com").await;
     let created = app
-        .post("/api/thread", json!({"action": "create", "data": {"name": "Ctx", "context": "You are terse."}}), Auth::Bearer(&t))
+        .post(
+            "/api/thread",
+            json!({"action": "create", "data": {"name": "Ctx", "context": "You are terse."}}),
+            Auth::Bearer(&t),
+        )
         .await;
     let tid = created.body["thread"]["id"].as_str().unwrap().to_string();
-    let first = app.post("/api/chat", json!({"threadId": tid, "text": "One"}), Auth::Bearer(&t)).await;
-    let a1 = first.body["assistantMessage"]["id"].as_str().unwrap().to_string();
+    let first = app
+        .post(
+            "/api/chat",
+            json!({"threadId": tid, "text": "One"}),
+            Auth::Bearer(&t),
+        )
+        .await;
+    let a1 = first.body["assistantMessage"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     wait_status(&app, &a1, "streaming").await;
     let second = app
-        .post("/api/chat", json!({"threadId": tid, "parentId": a1, "text": "Two"}), Auth::Bearer(&t))
+        .post(
+            "/api/chat",
+            json!({"threadId": tid, "parentId": a1, "text": "Two"}),
+            Auth::Bearer(&t),
+        )
         .await;
-    let a2 = second.body["assistantMessage"]["id"].as_str().unwrap().to_string();
+    let a2 = second.body["assistantMessage"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     wait_status(&app, &a2, "streaming").await;
     let sent = app.mistral.last_request().unwrap().messages();
     assert_eq!(
@@ -99,9 +153,19 @@ db_test!(history_and_context_are_sent_upstream, |app| {
 
 db_test!(a_reconnecting_reader_gets_the_whole_answer, |app| {
     let t = user_with_key(&app, "recon@example.com").await;
-    app.mistral.configure(|c| c.token_delay = Duration::from_millis(30));
-    let r = app.post("/api/chat", json!({"text": "Tell me something long"}), Auth::Bearer(&t)).await;
-    let id = r.body["assistantMessage"]["id"].as_str().unwrap().to_string();
+    app.mistral
+        .configure(|c| c.token_delay = Duration::from_millis(30));
+    let r = app
+        .post(
+            "/api/chat",
+            json!({"text": "Tell me something long"}),
+            Auth::Bearer(&t),
+        )
+        .await;
+    let id = r.body["assistantMessage"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let path = format!("/api/generations/{id}/events");
 
     // Read a few deltas, then drop the connection (a closed tab).
@@ -120,7 +184,10 @@ db_test!(a_reconnecting_reader_gets_the_whole_answer, |app| {
     // Reconnect with Last-Event-ID: the rest, without repeats.
     let (_, sse) = SseReader::open(&app, &path, &t, Some(&last_id)).await;
     let (rest, _, done, _) = sse.unwrap().collect().await;
-    assert_eq!(format!("{partial}{rest}"), echo_reply("Tell me something long"));
+    assert_eq!(
+        format!("{partial}{rest}"),
+        echo_reply("Tell me something long")
+    );
     assert_eq!(done["status"], "done");
 
     // After the end, a new reader gets the stored answer.
@@ -132,9 +199,19 @@ db_test!(a_reconnecting_reader_gets_the_whole_answer, |app| {
 
 db_test!(the_answer_finishes_without_any_reader, |app| {
     let t = user_with_key(&app, "noreader@example.com").await;
-    app.mistral.configure(|c| c.token_delay = Duration::from_millis(5));
-    let r = app.post("/api/chat", json!({"text": "Nobody listens"}), Auth::Bearer(&t)).await;
-    let id = r.body["assistantMessage"]["id"].as_str().unwrap().to_string();
+    app.mistral
+        .configure(|c| c.token_delay = Duration::from_millis(5));
+    let r = app
+        .post(
+            "/api/chat",
+            json!({"text": "Nobody listens"}),
+            Auth::Bearer(&t),
+        )
+        .await;
+    let id = r.body["assistantMessage"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let m = wait_status(&app, &id, "streaming").await;
     assert_eq!(m.status, "done");
     assert_eq!(m.text, echo_reply("Nobody listens"));
@@ -142,14 +219,30 @@ db_test!(the_answer_finishes_without_any_reader, |app| {
 
 db_test!(stop_keeps_the_partial_answer, |app| {
     let t = user_with_key(&app, "stop@example.com").await;
-    app.mistral.configure(|c| c.token_delay = Duration::from_millis(100));
-    let r = app.post("/api/chat", json!({"text": "Please stop me"}), Auth::Bearer(&t)).await;
-    let id = r.body["assistantMessage"]["id"].as_str().unwrap().to_string();
+    app.mistral
+        .configure(|c| c.token_delay = Duration::from_millis(100));
+    let r = app
+        .post(
+            "/api/chat",
+            json!({"text": "Please stop me"}),
+            Auth::Bearer(&t),
+        )
+        .await;
+    let id = r.body["assistantMessage"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let (_, sse) = SseReader::open(&app, &format!("/api/generations/{id}/events"), &t, None).await;
     let mut sse = sse.unwrap();
     let first = sse.next().await.unwrap();
     assert_eq!(first.event, "delta");
-    let s = app.post(&format!("/api/generations/{id}/stop"), json!({}), Auth::Bearer(&t)).await;
+    let s = app
+        .post(
+            &format!("/api/generations/{id}/stop"),
+            json!({}),
+            Auth::Bearer(&t),
+        )
+        .await;
     assert_eq!(s.status, 200, "{:?}", s.body);
     assert_eq!(s.body["status"], "stopped");
     let (_, _, done, _) = sse.collect().await;
@@ -161,56 +254,123 @@ db_test!(stop_keeps_the_partial_answer, |app| {
 
 db_test!(regenerate_and_edit_build_the_tree, |app| {
     let t = user_with_key(&app, "tree@example.com").await;
-    let r = app.post("/api/chat", json!({"text": "Question"}), Auth::Bearer(&t)).await;
+    let r = app
+        .post("/api/chat", json!({"text": "Question"}), Auth::Bearer(&t))
+        .await;
     let tid = r.body["thread"]["id"].as_str().unwrap().to_string();
     let u1 = r.body["userMessage"]["id"].as_str().unwrap().to_string();
-    let a1 = r.body["assistantMessage"]["id"].as_str().unwrap().to_string();
+    let a1 = r.body["assistantMessage"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     wait_status(&app, &a1, "streaming").await;
 
     let regen = app
-        .post("/api/chat/regenerate", json!({"messageId": a1, "model": "mistral-large-latest"}), Auth::Bearer(&t))
+        .post(
+            "/api/chat/regenerate",
+            json!({"messageId": a1, "model": "mistral-large-latest"}),
+            Auth::Bearer(&t),
+        )
         .await;
     assert_eq!(regen.status, 201, "{:?}", regen.body);
-    let a2 = regen.body["assistantMessage"]["id"].as_str().unwrap().to_string();
+    let a2 = regen.body["assistantMessage"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert!(regen.body["userMessage"].is_null());
     let m2 = wait_status(&app, &a2, "streaming").await;
-    assert_eq!(m2.parent_id.as_deref(), Some(u1.as_str()), "a sibling of the first answer");
+    assert_eq!(
+        m2.parent_id.as_deref(),
+        Some(u1.as_str()),
+        "a sibling of the first answer"
+    );
     assert_eq!(m2.model.as_deref(), Some("mistral-large-latest"));
-    assert_eq!(app.mistral.last_request().unwrap().body["model"], "mistral-large-latest");
+    assert_eq!(
+        app.mistral.last_request().unwrap().body["model"],
+        "mistral-large-latest"
+    );
 
     let edit = app
-        .post("/api/chat/edit", json!({"messageId": u1, "text": "Better question"}), Auth::Bearer(&t))
+        .post(
+            "/api/chat/edit",
+            json!({"messageId": u1, "text": "Better question"}),
+            Auth::Bearer(&t),
+        )
         .await;
     assert_eq!(edit.status, 201, "{:?}", edit.body);
     let u2 = edit.body["userMessage"]["id"].as_str().unwrap().to_string();
-    let a3 = edit.body["assistantMessage"]["id"].as_str().unwrap().to_string();
+    let a3 = edit.body["assistantMessage"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let m3 = wait_status(&app, &a3, "streaming").await;
-    assert_eq!(row(&app, &u2).await.parent_id, None, "a sibling of the first question");
+    assert_eq!(
+        row(&app, &u2).await.parent_id,
+        None,
+        "a sibling of the first question"
+    );
     assert_eq!(m3.parent_id.as_deref(), Some(u2.as_str()));
     assert_eq!(m3.text, echo_reply("Better question"));
     assert_eq!(
         app.mistral.last_request().unwrap().messages(),
         vec![("user".to_string(), "Better question".to_string())]
     );
-    let all = app.get(&format!("/api/thread?idThread={tid}"), Auth::Bearer(&t)).await;
+    let all = app
+        .get(&format!("/api/thread?idThread={tid}"), Auth::Bearer(&t))
+        .await;
     assert_eq!(all.body["messages"].as_array().unwrap().len(), 5);
 
     // Only answers regenerate, only questions edit.
-    assert_eq!(app.post("/api/chat/regenerate", json!({"messageId": u1}), Auth::Bearer(&t)).await.status, 400);
-    assert_eq!(app.post("/api/chat/edit", json!({"messageId": a1, "text": "x"}), Auth::Bearer(&t)).await.status, 400);
+    assert_eq!(
+        app.post(
+            "/api/chat/regenerate",
+            json!({"messageId": u1}),
+            Auth::Bearer(&t)
+        )
+        .await
+        .status,
+        400
+    );
+    assert_eq!(
+        app.post(
+            "/api/chat/edit",
+            json!({"messageId": a1, "text": "x"}),
+            Auth::Bearer(&t)
+        )
+        .await
+        .status,
+        400
+    );
 });
 
 db_test!(strangers_cannot_read_stop_or_branch_a_generation, |app| {
     let owner = user_with_key(&app, "owner@example.com").await;
     let other = user_with_key(&app, "other@example.com").await;
-    app.mistral.configure(|c| c.token_delay = Duration::from_millis(50));
-    let r = app.post("/api/chat", json!({"text": "Private"}), Auth::Bearer(&owner)).await;
+    app.mistral
+        .configure(|c| c.token_delay = Duration::from_millis(50));
+    let r = app
+        .post(
+            "/api/chat",
+            json!({"text": "Private"}),
+            Auth::Bearer(&owner),
+        )
+        .await;
     let tid = r.body["thread"]["id"].as_str().unwrap().to_string();
     let u = r.body["userMessage"]["id"].as_str().unwrap().to_string();
-    let a = r.body["assistantMessage"]["id"].as_str().unwrap().to_string();
-    let (status, _) = SseReader::open(&app, &format!("/api/generations/{a}/events"), &other, None).await;
+    let a = r.body["assistantMessage"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (status, _) =
+        SseReader::open(&app, &format!("/api/generations/{a}/events"), &other, None).await;
     assert_eq!(status, 404);
-    let s = app.post(&format!("/api/generations/{a}/stop"), json!({}), Auth::Bearer(&other)).await;
+    let s = app
+        .post(
+            &format!("/api/generations/{a}/stop"),
+            json!({}),
+            Auth::Bearer(&other),
+        )
+        .await;
     assert_eq!(s.status, 404);
     for (path, body) in [
         ("/api/chat/regenerate", json!({"messageId": a})),
@@ -229,26 +389,53 @@ db_test!(strangers_cannot_read_stop_or_branch_a_generation, |app| {
 db_test!(upstream_errors_become_sentences, |app| {
     let t = user_with_key(&app, "errs@example.com").await;
     app.mistral.fail(FakeFailure::Unauthorized);
-    let r = app.post("/api/chat", json!({"text": "Hi"}), Auth::Bearer(&t)).await;
-    let id = r.body["assistantMessage"]["id"].as_str().unwrap().to_string();
+    let r = app
+        .post("/api/chat", json!({"text": "Hi"}), Auth::Bearer(&t))
+        .await;
+    let id = r.body["assistantMessage"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let m = wait_status(&app, &id, "streaming").await;
     assert_eq!(m.status, "error");
-    assert_eq!(m.error.as_deref(), Some("Your Mistral API key was refused — update it in Settings → Models"));
+    assert_eq!(
+        m.error.as_deref(),
+        Some("Your Mistral API key was refused — update it in Settings → Models")
+    );
     let (_, sse) = SseReader::open(&app, &format!("/api/generations/{id}/events"), &t, None).await;
     let (_, _, done, _) = sse.unwrap().collect().await;
     assert_eq!(done["status"], "error");
-    assert!(done["error"].as_str().unwrap().contains("Settings → Models"));
+    assert!(done["error"]
+        .as_str()
+        .unwrap()
+        .contains("Settings → Models"));
 
-    app.mistral.fail(FakeFailure::RateLimited { retry_after_secs: Some(7) });
-    let r = app.post("/api/chat", json!({"threadId": r.body["thread"]["id"], "text": "Again"}), Auth::Bearer(&t)).await;
-    let id = r.body["assistantMessage"]["id"].as_str().unwrap().to_string();
+    app.mistral.fail(FakeFailure::RateLimited {
+        retry_after_secs: Some(7),
+    });
+    let r = app
+        .post(
+            "/api/chat",
+            json!({"threadId": r.body["thread"]["id"], "text": "Again"}),
+            Auth::Bearer(&t),
+        )
+        .await;
+    let id = r.body["assistantMessage"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let m = wait_status(&app, &id, "streaming").await;
     assert!(m.error.unwrap().contains("retry in 7 s"));
 
     app.mistral.clear_failure();
     app.mistral.fail(FakeFailure::DieAfterTokens(3));
-    let r = app.post("/api/chat", json!({"text": "Die"}), Auth::Bearer(&t)).await;
-    let id = r.body["assistantMessage"]["id"].as_str().unwrap().to_string();
+    let r = app
+        .post("/api/chat", json!({"text": "Die"}), Auth::Bearer(&t))
+        .await;
+    let id = r.body["assistantMessage"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let m = wait_status(&app, &id, "streaming").await;
     assert_eq!(m.status, "interrupted");
     assert!(!m.text.is_empty(), "the partial answer is kept");
@@ -258,7 +445,9 @@ db_test!(upstream_errors_become_sentences, |app| {
 async fn without_a_key_sending_says_what_to_do() {
     let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
     let t = app.register("nokey@example.com").await;
-    let r = app.post("/api/chat", json!({"text": "Hi"}), Auth::Bearer(&t)).await;
+    let r = app
+        .post("/api/chat", json!({"text": "Hi"}), Auth::Bearer(&t))
+        .await;
     assert_eq!(r.status, 400);
     assert!(r.error().contains("Settings → Models"));
     assert_eq!(app.count("threads").await, 0, "nothing stored");
@@ -273,7 +462,10 @@ async fn the_catalogue_lists_capabilities() {
     let r = app.get("/api/models", Auth::Bearer(&t)).await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     let models = r.body["models"].as_array().unwrap();
-    let magistral = models.iter().find(|m| m["id"].as_str().unwrap().starts_with("magistral")).unwrap();
+    let magistral = models
+        .iter()
+        .find(|m| m["id"].as_str().unwrap().starts_with("magistral"))
+        .unwrap();
     assert_eq!(magistral["reasoning"], true);
     assert!(models.iter().any(|m| m["vision"] == true));
     assert!(models.iter().any(|m| !m["deprecation"].is_null()));
@@ -289,7 +481,10 @@ async fn the_catalogue_lists_capabilities() {
 async fn the_stored_key_is_sealed() {
     let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
     let _t = user_with_key(&app, "sealed@example.com").await;
-    let rows = app::server::entities::user_settings::Entity::find().all(&app.db).await.unwrap();
+    let rows = app::server::entities::user_settings::Entity::find()
+        .all(&app.db)
+        .await
+        .unwrap();
     let sealed = rows[0].mistral_key_enc.clone().unwrap();
     assert!(!sealed.contains(KEY));
     assert_eq!(app.state.secrets.open(&sealed).unwrap(), KEY);
@@ -299,9 +494,15 @@ async fn the_stored_key_is_sealed() {
 async fn a_restart_marks_unfinished_answers_interrupted() {
     let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
     let t = user_with_key(&app, "restart@example.com").await;
-    app.mistral.configure(|c| c.token_delay = Duration::from_millis(200));
-    let r = app.post("/api/chat", json!({"text": "Slow"}), Auth::Bearer(&t)).await;
-    let id = r.body["assistantMessage"]["id"].as_str().unwrap().to_string();
+    app.mistral
+        .configure(|c| c.token_delay = Duration::from_millis(200));
+    let r = app
+        .post("/api/chat", json!({"text": "Slow"}), Auth::Bearer(&t))
+        .await;
+    let id = r.body["assistantMessage"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     // What a new process does at startup, against the same database.
     app::server::services::generation_recovery(&app.state).await;
     assert_eq!(row(&app, &id).await.status, "interrupted");

@@ -9,7 +9,13 @@ db_test!(access_token_for_this_app_signs_in_by_subject, |app| {
         "good",
         FakeGoogle::tokeninfo_body("sub-1", "gina@gmail.com", CID, "true", 3600),
     );
-    let r = app.post("/api/auth/google/token", json!({"access_token": "good"}), Auth::None).await;
+    let r = app
+        .post(
+            "/api/auth/google/token",
+            json!({"access_token": "good"}),
+            Auth::None,
+        )
+        .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     let t = r.cookie_token().unwrap();
     let me = app.get("/api/user", Auth::Bearer(&t)).await.body;
@@ -21,45 +27,128 @@ db_test!(access_token_for_this_app_signs_in_by_subject, |app| {
         "again",
         FakeGoogle::tokeninfo_body("sub-1", "gina.new@gmail.com", CID, "true", 3600),
     );
-    let r = app.post("/api/auth/google/token", json!({"access_token": "again"}), Auth::None).await;
+    let r = app
+        .post(
+            "/api/auth/google/token",
+            json!({"access_token": "again"}),
+            Auth::None,
+        )
+        .await;
     let t2 = r.cookie_token().unwrap();
     let me2 = app.get("/api/user", Auth::Bearer(&t2)).await.body;
     assert_eq!(me2["id"], me["id"]);
     assert_eq!(app.count("users").await, 1);
 });
 
-db_test!(access_tokens_for_other_apps_or_unverified_emails_are_refused, |app| {
-    let cases = [
-        ("other-app", FakeGoogle::tokeninfo_body("s", "x@gmail.com", "999-other.apps.googleusercontent.com", "true", 3600)),
-        ("unverified", FakeGoogle::tokeninfo_body("s", "x@gmail.com", CID, "false", 3600)),
-        ("expired", FakeGoogle::tokeninfo_body("s", "x@gmail.com", CID, "true", -10)),
-    ];
-    for (tok, body) in cases {
-        app.google.add_access_token(tok, body);
-        let r = app.post("/api/auth/google/token", json!({"access_token": tok}), Auth::None).await;
-        assert_eq!(r.status, 401, "{tok}: {:?}", r.body);
-        assert!(r.cookie_token().is_none());
+db_test!(
+    access_tokens_for_other_apps_or_unverified_emails_are_refused,
+    |app| {
+        let cases = [
+            (
+                "other-app",
+                FakeGoogle::tokeninfo_body(
+                    "s",
+                    "x@gmail.com",
+                    "999-other.apps.googleusercontent.com",
+                    "true",
+                    3600,
+                ),
+            ),
+            (
+                "unverified",
+                FakeGoogle::tokeninfo_body("s", "x@gmail.com", CID, "false", 3600),
+            ),
+            (
+                "expired",
+                FakeGoogle::tokeninfo_body("s", "x@gmail.com", CID, "true", -10),
+            ),
+        ];
+        for (tok, body) in cases {
+            app.google.add_access_token(tok, body);
+            let r = app
+                .post(
+                    "/api/auth/google/token",
+                    json!({"access_token": tok}),
+                    Auth::None,
+                )
+                .await;
+            assert_eq!(r.status, 401, "{tok}: {:?}", r.body);
+            assert!(r.cookie_token().is_none());
+        }
+        let mut azp_mismatch = FakeGoogle::tokeninfo_body("s", "x@gmail.com", CID, "true", 3600);
+        azp_mismatch["azp"] = json!("999-other.apps.googleusercontent.com");
+        app.google.add_access_token("azp", azp_mismatch);
+        assert_eq!(
+            app.post(
+                "/api/auth/google/token",
+                json!({"access_token": "azp"}),
+                Auth::None
+            )
+            .await
+            .status,
+            401
+        );
+        assert_eq!(
+            app.post(
+                "/api/auth/google/token",
+                json!({"access_token": "unknown"}),
+                Auth::None
+            )
+            .await
+            .status,
+            401
+        );
+        assert_eq!(
+            app.post("/api/auth/google/token", json!({}), Auth::None)
+                .await
+                .status,
+            400
+        );
+        assert_eq!(app.count("users").await, 0);
     }
-    let mut azp_mismatch = FakeGoogle::tokeninfo_body("s", "x@gmail.com", CID, "true", 3600);
-    azp_mismatch["azp"] = json!("999-other.apps.googleusercontent.com");
-    app.google.add_access_token("azp", azp_mismatch);
-    assert_eq!(app.post("/api/auth/google/token", json!({"access_token": "azp"}), Auth::None).await.status, 401);
-    assert_eq!(app.post("/api/auth/google/token", json!({"access_token": "unknown"}), Auth::None).await.status, 401);
-    assert_eq!(app.post("/api/auth/google/token", json!({}), Auth::None).await.status, 400);
-    assert_eq!(app.count("users").await, 0);
-});
+);
 
 db_test!(id_tokens_are_verified_locally, |app| {
-    let good = FakeGoogle::id_token(&FakeGoogle::id_claims("sub-9", "ivy@gmail.com", CID, 3600), GOOGLE_KEY_PEM, TEST_KID);
-    let r = app.post("/api/auth/google/token", json!({"id_token": good}), Auth::None).await;
+    let good = FakeGoogle::id_token(
+        &FakeGoogle::id_claims("sub-9", "ivy@gmail.com", CID, 3600),
+        GOOGLE_KEY_PEM,
+        TEST_KID,
+    );
+    let r = app
+        .post(
+            "/api/auth/google/token",
+            json!({"id_token": good}),
+            Auth::None,
+        )
+        .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
-    let me = app.get("/api/user", Auth::Cookie(&r.cookie_token().unwrap())).await.body;
+    let me = app
+        .get("/api/user", Auth::Cookie(&r.cookie_token().unwrap()))
+        .await
+        .body;
     assert_eq!(me["name"], "Gina Google");
     assert_eq!(me["picture"], "https://lh3.googleusercontent.com/a/pic");
 
-    let forged = FakeGoogle::id_token(&FakeGoogle::id_claims("sub-9", "ivy@gmail.com", CID, 3600), ATTACKER_KEY_PEM, TEST_KID);
-    let expired = FakeGoogle::id_token(&FakeGoogle::id_claims("sub-9", "ivy@gmail.com", CID, -3600), GOOGLE_KEY_PEM, TEST_KID);
-    let wrong_aud = FakeGoogle::id_token(&FakeGoogle::id_claims("sub-9", "ivy@gmail.com", "other.apps.googleusercontent.com", 3600), GOOGLE_KEY_PEM, TEST_KID);
+    let forged = FakeGoogle::id_token(
+        &FakeGoogle::id_claims("sub-9", "ivy@gmail.com", CID, 3600),
+        ATTACKER_KEY_PEM,
+        TEST_KID,
+    );
+    let expired = FakeGoogle::id_token(
+        &FakeGoogle::id_claims("sub-9", "ivy@gmail.com", CID, -3600),
+        GOOGLE_KEY_PEM,
+        TEST_KID,
+    );
+    let wrong_aud = FakeGoogle::id_token(
+        &FakeGoogle::id_claims(
+            "sub-9",
+            "ivy@gmail.com",
+            "other.apps.googleusercontent.com",
+            3600,
+        ),
+        GOOGLE_KEY_PEM,
+        TEST_KID,
+    );
     let mut bad_iss_claims = FakeGoogle::id_claims("sub-9", "ivy@gmail.com", CID, 3600);
     bad_iss_claims["iss"] = json!("https://evil.example");
     let wrong_iss = FakeGoogle::id_token(&bad_iss_claims, GOOGLE_KEY_PEM, TEST_KID);
@@ -83,7 +172,13 @@ db_test!(id_tokens_are_verified_locally, |app| {
         ("alg none", none_alg),
         ("garbage", "not.a.jwt".to_string()),
     ] {
-        let r = app.post("/api/auth/google/token", json!({"id_token": tok}), Auth::None).await;
+        let r = app
+            .post(
+                "/api/auth/google/token",
+                json!({"id_token": tok}),
+                Auth::None,
+            )
+            .await;
         assert_eq!(r.status, 401, "{what}: {:?}", r.body);
     }
 });
@@ -91,13 +186,56 @@ db_test!(id_tokens_are_verified_locally, |app| {
 #[tokio::test]
 async fn unknown_kid_refetches_the_jwks_once() {
     let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
-    let good = FakeGoogle::id_token(&FakeGoogle::id_claims("s", "k@gmail.com", CID, 3600), GOOGLE_KEY_PEM, TEST_KID);
-    assert_eq!(app.post("/api/auth/google/token", json!({"id_token": good.clone()}), Auth::None).await.status, 200);
-    assert_eq!(app.post("/api/auth/google/token", json!({"id_token": good}), Auth::None).await.status, 200);
-    assert_eq!(*app.google.jwks_hits.lock().unwrap(), 1, "cached after the first fetch");
-    let other = FakeGoogle::id_token(&FakeGoogle::id_claims("s", "k@gmail.com", CID, 3600), GOOGLE_KEY_PEM, "rotated-kid");
-    assert_eq!(app.post("/api/auth/google/token", json!({"id_token": other}), Auth::None).await.status, 401);
-    assert_eq!(*app.google.jwks_hits.lock().unwrap(), 2, "one refetch for the unknown kid");
+    let good = FakeGoogle::id_token(
+        &FakeGoogle::id_claims("s", "k@gmail.com", CID, 3600),
+        GOOGLE_KEY_PEM,
+        TEST_KID,
+    );
+    assert_eq!(
+        app.post(
+            "/api/auth/google/token",
+            json!({"id_token": good.clone()}),
+            Auth::None
+        )
+        .await
+        .status,
+        200
+    );
+    assert_eq!(
+        app.post(
+            "/api/auth/google/token",
+            json!({"id_token": good}),
+            Auth::None
+        )
+        .await
+        .status,
+        200
+    );
+    assert_eq!(
+        *app.google.jwks_hits.lock().unwrap(),
+        1,
+        "cached after the first fetch"
+    );
+    let other = FakeGoogle::id_token(
+        &FakeGoogle::id_claims("s", "k@gmail.com", CID, 3600),
+        GOOGLE_KEY_PEM,
+        "rotated-kid",
+    );
+    assert_eq!(
+        app.post(
+            "/api/auth/google/token",
+            json!({"id_token": other}),
+            Auth::None
+        )
+        .await
+        .status,
+        401
+    );
+    assert_eq!(
+        *app.google.jwks_hits.lock().unwrap(),
+        2,
+        "one refetch for the unknown kid"
+    );
 }
 
 #[tokio::test]
@@ -105,17 +243,37 @@ async fn google_email_never_takes_over_a_password_account() {
     let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
     let pw = app.register("same@gmail.com").await;
     let pw_id = app.get("/api/user", Auth::Bearer(&pw)).await.body["id"].clone();
-    app.google.add_access_token("t", FakeGoogle::tokeninfo_body("sub-x", "same@gmail.com", CID, "true", 3600));
-    let r = app.post("/api/auth/google/token", json!({"access_token": "t"}), Auth::None).await;
+    app.google.add_access_token(
+        "t",
+        FakeGoogle::tokeninfo_body("sub-x", "same@gmail.com", CID, "true", 3600),
+    );
+    let r = app
+        .post(
+            "/api/auth/google/token",
+            json!({"access_token": "t"}),
+            Auth::None,
+        )
+        .await;
     assert_eq!(r.status, 200);
-    let g = app.get("/api/user", Auth::Bearer(&r.cookie_token().unwrap())).await.body;
+    let g = app
+        .get("/api/user", Auth::Bearer(&r.cookie_token().unwrap()))
+        .await
+        .body;
     assert_ne!(g["id"], pw_id);
 }
 
 #[tokio::test]
 async fn without_a_client_id_google_sign_in_is_501() {
-    let app = TestApp::spawn_with(Backend::Sqlite, |c| c.google_client_id = None).await.unwrap();
-    let r = app.post("/api/auth/google/token", json!({"access_token": "x"}), Auth::None).await;
+    let app = TestApp::spawn_with(Backend::Sqlite, |c| c.google_client_id = None)
+        .await
+        .unwrap();
+    let r = app
+        .post(
+            "/api/auth/google/token",
+            json!({"access_token": "x"}),
+            Auth::None,
+        )
+        .await;
     assert_eq!(r.status, 501);
     assert!(r.error().contains("GOOGLE_CLIENT_ID"));
 }

@@ -46,7 +46,11 @@ async fn malformed_and_oversized_bodies_get_json_errors() {
 
     let big = "x".repeat(11 * 1024 * 1024);
     let r = app
-        .post("/api/auth/email/login", json!({"email": big, "password": "x"}), Auth::None)
+        .post(
+            "/api/auth/email/login",
+            json!({"email": big, "password": "x"}),
+            Auth::None,
+        )
         .await;
     assert_eq!(r.status, 413, "{:?}", r.body);
     assert!(r.error().contains("too large"));
@@ -94,10 +98,14 @@ async fn private_pages_redirect_to_login_and_back() {
     assert_eq!(r.status, 200);
     let html = r.body.as_str().unwrap();
     assert!(html.contains("Test User"), "the shell shows the user");
-    let r = app.get("/login?redirect=/settings/account", Auth::Cookie(&token)).await;
+    let r = app
+        .get("/login?redirect=/settings/account", Auth::Cookie(&token))
+        .await;
     assert_eq!(r.status, 303);
     assert_eq!(r.headers["location"], "/settings/account");
-    let r = app.get("/login?redirect=//evil.example", Auth::Cookie(&token)).await;
+    let r = app
+        .get("/login?redirect=//evil.example", Auth::Cookie(&token))
+        .await;
     assert_eq!(r.headers["location"], "/");
 }
 
@@ -109,7 +117,10 @@ async fn login_page_is_server_rendered() {
     let html = r.body.as_str().unwrap();
     assert!(html.contains("<form"));
     assert!(html.contains("Sign in"));
-    assert!(html.contains("/pkg/mistralchat"), "hydration scripts are linked");
+    assert!(
+        html.contains("/pkg/mistralchat"),
+        "hydration scripts are linked"
+    );
     let r = app.get("/no/such/page", Auth::None).await;
     assert_eq!(r.status, 404);
 }

@@ -126,7 +126,11 @@ db_test!(deleting_a_user_cascades_to_everything_it_owns, |app| {
     .insert(&app.db)
     .await
     .unwrap();
-    let back = messages::Entity::find_by_id("m1".to_string()).one(&app.db).await.unwrap().unwrap();
+    let back = messages::Entity::find_by_id("m1".to_string())
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(back.text, long_text);
     shares::ActiveModel {
         id: Set("s1".into()),
@@ -139,7 +143,10 @@ db_test!(deleting_a_user_cascades_to_everything_it_owns, |app| {
     .insert(&app.db)
     .await
     .unwrap();
-    users::Entity::delete_by_id("u1".to_string()).exec(&app.db).await.unwrap();
+    users::Entity::delete_by_id("u1".to_string())
+        .exec(&app.db)
+        .await
+        .unwrap();
     for t in ["threads", "messages", "shares"] {
         assert_eq!(app.count(t).await, 0, "{t} left orphans");
     }

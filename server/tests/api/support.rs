@@ -45,7 +45,10 @@ impl Drop for TempDir {
 }
 
 pub fn temp_dir() -> TempDir {
-    let p = std::env::temp_dir().join(format!("mistralchat-test-{}", uuid::Uuid::new_v4().simple()));
+    let p = std::env::temp_dir().join(format!(
+        "mistralchat-test-{}",
+        uuid::Uuid::new_v4().simple()
+    ));
     std::fs::create_dir_all(&p).expect("temp dir");
     TempDir(p)
 }
@@ -178,7 +181,10 @@ impl FakeGoogle {
             use axum::response::IntoResponse;
             *f.jwks_hits.lock().unwrap() += 1;
             (
-                [("content-type", "application/json"), ("cache-control", "public, max-age=3600")],
+                [
+                    ("content-type", "application/json"),
+                    ("cache-control", "public, max-age=3600"),
+                ],
                 GOOGLE_JWKS,
             )
                 .into_response()
@@ -261,7 +267,10 @@ impl Resp {
     /// The `access_token` value from `Set-Cookie`.
     pub fn cookie_token(&self) -> Option<String> {
         self.set_cookie()
-            .and_then(|c| c.strip_prefix("access_token=").map(|r| r.split(';').next().unwrap_or("").to_string()))
+            .and_then(|c| {
+                c.strip_prefix("access_token=")
+                    .map(|r| r.split(';').next().unwrap_or("").to_string())
+            })
             .filter(|t| !t.is_empty())
     }
     pub fn set_cookie(&self) -> Option<String> {
@@ -299,7 +308,12 @@ impl TestApp {
         let options = leptos::config::LeptosOptions::builder()
             .output_name("mistralchat")
             .build();
-        let state = AppState::new(database.clone(), config, "test-secret-0123456789abcdef", options);
+        let state = AppState::new(
+            database.clone(),
+            config,
+            "test-secret-0123456789abcdef",
+            options,
+        );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = format!("http://{}", listener.local_addr().unwrap());
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -354,19 +368,26 @@ impl TestApp {
         let headers = resp.headers().clone();
         let text = resp.text().await.unwrap_or_default();
         let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        Resp { status, headers, body }
+        Resp {
+            status,
+            headers,
+            body,
+        }
     }
 
     pub async fn get(&self, path: &str, auth: Auth<'_>) -> Resp {
-        self.request(reqwest::Method::GET, path, None, auth, &[]).await
+        self.request(reqwest::Method::GET, path, None, auth, &[])
+            .await
     }
 
     pub async fn post(&self, path: &str, body: Value, auth: Auth<'_>) -> Resp {
-        self.request(reqwest::Method::POST, path, Some(body), auth, &[]).await
+        self.request(reqwest::Method::POST, path, Some(body), auth, &[])
+            .await
     }
 
     pub async fn delete(&self, path: &str, auth: Auth<'_>) -> Resp {
-        self.request(reqwest::Method::DELETE, path, None, auth, &[]).await
+        self.request(reqwest::Method::DELETE, path, None, auth, &[])
+            .await
     }
 
     /// Registers a fresh user and returns its raw token.
@@ -386,7 +407,10 @@ impl TestApp {
         let backend = self.db.get_database_backend();
         let row = self
             .db
-            .query_one_raw(Statement::from_string(backend, format!("SELECT COUNT(*) AS n FROM {table}")))
+            .query_one_raw(Statement::from_string(
+                backend,
+                format!("SELECT COUNT(*) AS n FROM {table}"),
+            ))
             .await
             .expect("count query")
             .expect("count row");
@@ -431,7 +455,12 @@ pub struct SseReader {
 }
 
 impl SseReader {
-    pub async fn open(app: &TestApp, path: &str, token: &str, last_event_id: Option<&str>) -> (u16, Option<SseReader>) {
+    pub async fn open(
+        app: &TestApp,
+        path: &str,
+        token: &str,
+        last_event_id: Option<&str>,
+    ) -> (u16, Option<SseReader>) {
         let mut req = app.http.get(app.url(path)).bearer_auth(token);
         if let Some(id) = last_event_id {
             req = req.header("last-event-id", id);
@@ -441,8 +470,17 @@ impl SseReader {
         if status != 200 {
             return (status, None);
         }
-        assert!(resp.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"));
-        (status, Some(SseReader { resp, buf: String::new() }))
+        assert!(resp.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream"));
+        (
+            status,
+            Some(SseReader {
+                resp,
+                buf: String::new(),
+            }),
+        )
     }
 
     /// The next event, or `None` when the stream ends.
@@ -450,7 +488,11 @@ impl SseReader {
         loop {
             if let Some(pos) = self.buf.find("\n\n") {
                 let block: String = self.buf.drain(..pos + 2).collect();
-                let mut ev = Sse { id: None, event: "message".into(), data: Value::Null };
+                let mut ev = Sse {
+                    id: None,
+                    event: "message".into(),
+                    data: Value::Null,
+                };
                 let mut data = String::new();
                 for line in block.lines() {
                     if let Some(v) = line.strip_prefix("id:") {
@@ -467,7 +509,8 @@ impl SseReader {
                 ev.data = serde_json::from_str(&data).unwrap_or(Value::String(data));
                 return Some(ev);
             }
-            match tokio::time::timeout(std::time::Duration::from_secs(20), self.resp.chunk()).await {
+            match tokio::time::timeout(std::time::Duration::from_secs(20), self.resp.chunk()).await
+            {
                 Ok(Ok(Some(bytes))) => self.buf.push_str(&String::from_utf8_lossy(&bytes)),
                 _ => return None,
             }

@@ -66,7 +66,9 @@ impl Password {
             return Err(AppError::bad_request("password: use at least 8 characters"));
         }
         if n > 1024 {
-            return Err(AppError::bad_request("password: use at most 1024 characters"));
+            return Err(AppError::bad_request(
+                "password: use at most 1024 characters",
+            ));
         }
         Ok(Self(raw.to_string()))
     }
@@ -195,9 +197,14 @@ pub async fn register(
     let hash = hash_password(password).await?;
     let now = now_ms();
     let id = uuid::Uuid::new_v4().to_string();
-    let display = name
-        .map(str::to_string)
-        .unwrap_or_else(|| email.as_str().split('@').next().unwrap_or_default().to_string());
+    let display = name.map(str::to_string).unwrap_or_else(|| {
+        email
+            .as_str()
+            .split('@')
+            .next()
+            .unwrap_or_default()
+            .to_string()
+    });
     let inserted = users::ActiveModel {
         id: Set(id.clone()),
         email: Set(Some(email.as_str().to_string())),
@@ -218,7 +225,9 @@ pub async fn register(
             .one(&state.db)
             .await?;
         return Err(if again.is_some() {
-            AppError::Conflict("email: an account with this email already exists — sign in instead".into())
+            AppError::Conflict(
+                "email: an account with this email already exists — sign in instead".into(),
+            )
         } else {
             e.into()
         });
@@ -243,15 +252,20 @@ pub async fn login(
     }
     if let Some(wait) = state.login_limiter.check(&keys) {
         return Err(AppError::TooManyRequests {
-            message: format!("Too many failed sign-in attempts — try again in {} min", wait.div_ceil(60)),
+            message: format!(
+                "Too many failed sign-in attempts — try again in {} min",
+                wait.div_ceil(60)
+            ),
             retry_after_secs: wait,
         });
     }
     let user = match Email::parse(email) {
-        Ok(e) => users::Entity::find()
-            .filter(users::Column::Email.eq(e.as_str()))
-            .one(&state.db)
-            .await?,
+        Ok(e) => {
+            users::Entity::find()
+                .filter(users::Column::Email.eq(e.as_str()))
+                .one(&state.db)
+                .await?
+        }
         Err(_) => None,
     };
     let hash = user.as_ref().and_then(|u| u.password_hash.clone());
@@ -272,7 +286,9 @@ pub async fn login(
 /// refreshing its name and picture, and issues a token.
 pub async fn google_sign_in(state: &AppState, who: GoogleIdentity) -> AppResult<IssuedToken> {
     let now = now_ms();
-    let email = Email::parse(&who.email).ok().map(|e| e.as_str().to_string());
+    let email = Email::parse(&who.email)
+        .ok()
+        .map(|e| e.as_str().to_string());
     let existing = users::Entity::find()
         .filter(users::Column::GoogleSub.eq(who.sub.as_str()))
         .one(&state.db)
@@ -283,7 +299,10 @@ pub async fn google_sign_in(state: &AppState, who: GoogleIdentity) -> AppResult<
         .filter(|n| !n.trim().is_empty())
         .unwrap_or_else(|| who.email.split('@').next().unwrap_or_default().to_string());
     let display: String = display.chars().take(200).collect();
-    let picture = who.picture.clone().filter(|p| p.starts_with("https://") && p.len() <= 1024);
+    let picture = who
+        .picture
+        .clone()
+        .filter(|p| p.starts_with("https://") && p.len() <= 1024);
     let user_id = match existing {
         Some(u) => {
             let mut am: users::ActiveModel = u.clone().into();
@@ -431,7 +450,9 @@ pub async fn delete_account(state: &AppState, user_id: &str) -> AppResult<()> {
                     .exec(txn)
                     .await?;
                 crate::server::services::threads::delete_all_for_user(txn, &user_id).await?;
-                users::Entity::delete_by_id(user_id.clone()).exec(txn).await?;
+                users::Entity::delete_by_id(user_id.clone())
+                    .exec(txn)
+                    .await?;
                 for h in hashes {
                     let still_used = attachments::Entity::find()
                         .filter(attachments::Column::BlobSha256.eq(h.as_str()))
@@ -455,7 +476,11 @@ pub fn session_cookie(state: &AppState, issued: &IssuedToken) -> String {
         "{COOKIE_NAME}={}; HttpOnly; SameSite=Lax; Path=/; Max-Age={}{}",
         issued.token,
         issued.max_age_secs,
-        if state.config.secure_cookies() { "; Secure" } else { "" }
+        if state.config.secure_cookies() {
+            "; Secure"
+        } else {
+            ""
+        }
     )
 }
 
@@ -463,7 +488,11 @@ pub fn session_cookie(state: &AppState, issued: &IssuedToken) -> String {
 pub fn clear_cookie(state: &AppState) -> String {
     format!(
         "{COOKIE_NAME}=; HttpOnly; SameSite=Lax; Path=/; Max-Age=0{}",
-        if state.config.secure_cookies() { "; Secure" } else { "" }
+        if state.config.secure_cookies() {
+            "; Secure"
+        } else {
+            ""
+        }
     )
 }
 
@@ -473,8 +502,21 @@ mod tests {
 
     #[test]
     fn email_is_normalised_and_checked() {
-        assert_eq!(Email::parse("  Ada@Example.COM ").unwrap().as_str(), "ada@example.com");
-        for bad in ["", "ada", "ada@", "@x.com", "a@b", "a b@c.com", "a@@b.com", "a@b..com", "a@.b.com"] {
+        assert_eq!(
+            Email::parse("  Ada@Example.COM ").unwrap().as_str(),
+            "ada@example.com"
+        );
+        for bad in [
+            "",
+            "ada",
+            "ada@",
+            "@x.com",
+            "a@b",
+            "a b@c.com",
+            "a@@b.com",
+            "a@b..com",
+            "a@.b.com",
+        ] {
             assert!(Email::parse(bad).is_err(), "{bad:?} accepted");
         }
     }
@@ -490,7 +532,10 @@ mod tests {
     #[test]
     fn bearer_header_wins_over_cookie() {
         let mut h = HeaderMap::new();
-        h.insert("cookie", "a=b; access_token=fromcookie; c=d".parse().unwrap());
+        h.insert(
+            "cookie",
+            "a=b; access_token=fromcookie; c=d".parse().unwrap(),
+        );
         assert_eq!(token_from_headers(&h).as_deref(), Some("fromcookie"));
         h.insert("authorization", "Bearer fromheader".parse().unwrap());
         assert_eq!(token_from_headers(&h).as_deref(), Some("fromheader"));

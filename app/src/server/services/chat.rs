@@ -43,13 +43,18 @@ fn check_text(text: &str) -> AppResult<String> {
         return Err(AppError::bad_request("text: type a message first"));
     }
     if t.chars().count() > MAX_TEXT_CHARS {
-        return Err(AppError::bad_request(format!("text: use at most {MAX_TEXT_CHARS} characters")));
+        return Err(AppError::bad_request(format!(
+            "text: use at most {MAX_TEXT_CHARS} characters"
+        )));
     }
     Ok(t.to_string())
 }
 
 fn check_model(model: Option<String>) -> AppResult<Option<String>> {
-    match model.map(|m| m.trim().to_string()).filter(|m| !m.is_empty()) {
+    match model
+        .map(|m| m.trim().to_string())
+        .filter(|m| !m.is_empty())
+    {
         Some(m) if m.chars().count() > 100 || m.chars().any(|c| c.is_whitespace()) => {
             Err(AppError::bad_request("model: not a valid model id"))
         }
@@ -75,7 +80,11 @@ pub async fn find_owned_message(
 }
 
 /// The branch ending at `leaf` (root first).
-async fn branch(state: &AppState, thread_id: &str, leaf: Option<String>) -> AppResult<Vec<messages::Model>> {
+async fn branch(
+    state: &AppState,
+    thread_id: &str,
+    leaf: Option<String>,
+) -> AppResult<Vec<messages::Model>> {
     let mut out = vec![];
     let mut next = leaf;
     while let Some(id) = next {
@@ -102,12 +111,19 @@ fn estimate_tokens(text: &str) -> u64 {
 
 /// The upstream messages for a branch: system context, then the turns,
 /// dropping the oldest turns until the estimate fits `context_tokens`.
-pub fn build_history(context: &str, turns: &[messages::Model], context_tokens: u64) -> Vec<Message> {
+pub fn build_history(
+    context: &str,
+    turns: &[messages::Model],
+    context_tokens: u64,
+) -> Vec<Message> {
     let mut msgs: Vec<Message> = turns
         .iter()
         .filter(|m| !(m.role == "assistant" && m.text.is_empty()))
         .map(|m| match m.role.as_str() {
-            "assistant" => Message::assistant_with_thinking(m.thinking.clone().unwrap_or_default(), m.text.clone()),
+            "assistant" => Message::assistant_with_thinking(
+                m.thinking.clone().unwrap_or_default(),
+                m.text.clone(),
+            ),
             _ => Message::user(m.text.clone()),
         })
         .collect();
@@ -116,7 +132,9 @@ pub fn build_history(context: &str, turns: &[messages::Model], context_tokens: u
         .filter(|m| !(m.role == "assistant" && m.text.is_empty()))
         .map(|m| estimate_tokens(&m.text) + m.thinking.as_deref().map(estimate_tokens).unwrap_or(0))
         .collect();
-    let budget = context_tokens.saturating_sub(ANSWER_BUDGET_TOKENS).max(1_000);
+    let budget = context_tokens
+        .saturating_sub(ANSWER_BUDGET_TOKENS)
+        .max(1_000);
     let system = estimate_tokens(context);
     while msgs.len() > 1 && system + sizes.iter().sum::<u64>() > budget {
         msgs.remove(0);
@@ -200,7 +218,10 @@ async fn start_answer(
     let key = settings::resolve_key(state, user_id).await?;
     let turns = branch(state, &thread.id, Some(parent.id.clone())).await?;
     let ctx_tokens = context_tokens(state, user_id, &model).await;
-    let mut request = ChatRequest::new(model.clone(), build_history(&thread.context, &turns, ctx_tokens));
+    let mut request = ChatRequest::new(
+        model.clone(),
+        build_history(&thread.context, &turns, ctx_tokens),
+    );
     if think {
         if model.starts_with("magistral") {
             request.prompt_mode = PromptMode::Reasoning;
@@ -230,7 +251,12 @@ async fn start_answer(
     Ok(assistant)
 }
 
-async fn pick_model(state: &AppState, user_id: &str, asked: Option<String>, thread: &threads::Model) -> AppResult<String> {
+async fn pick_model(
+    state: &AppState,
+    user_id: &str,
+    asked: Option<String>,
+    thread: &threads::Model,
+) -> AppResult<String> {
     if let Some(m) = check_model(asked)? {
         return Ok(m);
     }
@@ -251,12 +277,22 @@ pub async fn send(state: &AppState, user_id: &str, input: SendInput) -> AppResul
         Some(id) => find_owned(&state.db, user_id, id).await?,
         None => {
             let prefs = settings::get(state, user_id).await?;
-            let name: String = text.lines().next().unwrap_or("New chat").chars().take(60).collect();
+            let name: String = text
+                .lines()
+                .next()
+                .unwrap_or("New chat")
+                .chars()
+                .take(60)
+                .collect();
             let now = now_ms();
             threads::ActiveModel {
                 id: Set(uuid::Uuid::new_v4().to_string()),
                 user_id: Set(user_id.to_string()),
-                name: Set(if name.trim().is_empty() { "New chat".into() } else { name }),
+                name: Set(if name.trim().is_empty() {
+                    "New chat".into()
+                } else {
+                    name
+                }),
                 context: Set(prefs.default_context.clone()),
                 model: Set(check_model(input.model.clone())?.or(prefs.default_model.clone())),
                 created_at: Set(now),
@@ -270,7 +306,9 @@ pub async fn send(state: &AppState, user_id: &str, input: SendInput) -> AppResul
         Some(pid) => {
             let (p, t) = find_owned_message(state, user_id, &pid).await?;
             if t.id != thread.id {
-                return Err(AppError::bad_request("parentId: not a message of this thread"));
+                return Err(AppError::bad_request(
+                    "parentId: not a message of this thread",
+                ));
             }
             Some(p.id)
         }
@@ -303,16 +341,20 @@ pub async fn regenerate(
 ) -> AppResult<SendResultDto> {
     let (old, thread) = find_owned_message(state, user_id, message_id).await?;
     if old.role != "assistant" {
-        return Err(AppError::bad_request("messageId: only answers can be regenerated"));
+        return Err(AppError::bad_request(
+            "messageId: only answers can be regenerated",
+        ));
     }
-    let parent_id = old
-        .parent_id
-        .clone()
-        .ok_or_else(|| AppError::bad_request("messageId: this answer has no question to answer again"))?;
+    let parent_id = old.parent_id.clone().ok_or_else(|| {
+        AppError::bad_request("messageId: this answer has no question to answer again")
+    })?;
     let (parent, _) = find_owned_message(state, user_id, &parent_id).await?;
     let model = match check_model(model)? {
         Some(m) => m,
-        None => old.model.clone().unwrap_or(pick_model(state, user_id, None, &thread).await?),
+        None => old
+            .model
+            .clone()
+            .unwrap_or(pick_model(state, user_id, None, &thread).await?),
     };
     let assistant = start_answer(state, user_id, &thread, &parent, model, think).await?;
     let thread = touch_thread(state, &thread).await?;
@@ -335,11 +377,22 @@ pub async fn edit(
     let text = check_text(text)?;
     let (old, thread) = find_owned_message(state, user_id, message_id).await?;
     if old.role != "user" {
-        return Err(AppError::bad_request("messageId: only your own messages can be edited"));
+        return Err(AppError::bad_request(
+            "messageId: only your own messages can be edited",
+        ));
     }
     settings::resolve_key(state, user_id).await?;
     let model = pick_model(state, user_id, model, &thread).await?;
-    let user_msg = insert_message(state, &thread.id, old.parent_id.clone(), "user", text, "done", None).await?;
+    let user_msg = insert_message(
+        state,
+        &thread.id,
+        old.parent_id.clone(),
+        "user",
+        text,
+        "done",
+        None,
+    )
+    .await?;
     let assistant = start_answer(state, user_id, &thread, &user_msg, model, think).await?;
     let thread = touch_thread(state, &thread).await?;
     Ok(SendResultDto {

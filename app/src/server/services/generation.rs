@@ -10,10 +10,10 @@
 //! whole answer. Stop cancels the task; the partial answer is kept as
 //! `stopped`. The hub is per process: a subscriber on another replica finds no
 //! live task and falls back to the flushed row (see the SSE route).
+use crate::server::config::Secret;
 use crate::server::db::now_ms;
 use crate::server::entities::messages;
 use crate::server::mistral::{ChatRequest, MistralClient, MistralError, StreamEvent};
-use crate::server::config::Secret;
 use futures::StreamExt;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
@@ -31,8 +31,14 @@ pub const FLUSH_EVERY: Duration = Duration::from_millis(500);
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged, rename_all_fields = "camelCase")]
 pub enum GenEvent {
-    Delta { text: String, thinking: String },
-    Usage { prompt_tokens: u64, completion_tokens: u64 },
+    Delta {
+        text: String,
+        thinking: String,
+    },
+    Usage {
+        prompt_tokens: u64,
+        completion_tokens: u64,
+    },
     Done {
         status: String,
         finish_reason: Option<String>,
@@ -57,6 +63,9 @@ struct Log {
     events: Vec<GenEvent>,
     finished: bool,
 }
+
+/// Live events of a generation, numbered from 1 (the SSE event id).
+pub type LiveEvents = broadcast::Receiver<(u64, GenEvent)>;
 
 /// One running generation.
 pub struct Generation {
@@ -84,10 +93,7 @@ impl Generation {
 
     /// Events after `after` (event ids start at 1), and a receiver for the
     /// rest; `None` receiver when the generation already finished.
-    pub fn subscribe(
-        &self,
-        after: u64,
-    ) -> (Vec<(u64, GenEvent)>, Option<broadcast::Receiver<(u64, GenEvent)>>) {
+    pub fn subscribe(&self, after: u64) -> (Vec<(u64, GenEvent)>, Option<LiveEvents>) {
         let log = self.log.lock().unwrap_or_else(|p| p.into_inner());
         let backlog = log
             .events
@@ -195,7 +201,13 @@ async fn flush(db: &DatabaseConnection, id: &str, a: &Answer) {
     }
 }
 
-async fn finish(db: &DatabaseConnection, id: &str, a: &Answer, status: &str, error: Option<String>) {
+async fn finish(
+    db: &DatabaseConnection,
+    id: &str,
+    a: &Answer,
+    status: &str,
+    error: Option<String>,
+) {
     let res = messages::Entity::update_many()
         .col_expr(messages::Column::Text, Expr::value(a.text.clone()))
         .col_expr(
@@ -203,9 +215,15 @@ async fn finish(db: &DatabaseConnection, id: &str, a: &Answer, status: &str, err
             Expr::value((!a.thinking.is_empty()).then(|| a.thinking.clone())),
         )
         .col_expr(messages::Column::Status, Expr::value(status))
-        .col_expr(messages::Column::FinishReason, Expr::value(a.finish_reason.clone()))
+        .col_expr(
+            messages::Column::FinishReason,
+            Expr::value(a.finish_reason.clone()),
+        )
         .col_expr(messages::Column::PromptTokens, Expr::value(a.prompt_tokens))
-        .col_expr(messages::Column::CompletionTokens, Expr::value(a.completion_tokens))
+        .col_expr(
+            messages::Column::CompletionTokens,
+            Expr::value(a.completion_tokens),
+        )
         .col_expr(messages::Column::ThinkingMs, Expr::value(a.thinking_ms))
         .col_expr(messages::Column::Error, Expr::value(error))
         .col_expr(messages::Column::UpdatedAt, Expr::value(now_ms()))
@@ -251,7 +269,8 @@ async fn run(job: GenerationJob, g: Arc<Generation>, mut cancel: watch::Receiver
                     }
                     if !text.is_empty() && answer.thinking_ms.is_none() {
                         if let Some(t0) = answer.thinking_started {
-                            answer.thinking_ms = Some(t0.elapsed().as_millis().min(i32::MAX as u128) as i32);
+                            answer.thinking_ms =
+                                Some(t0.elapsed().as_millis().min(i32::MAX as u128) as i32);
                         }
                     }
                     answer.text.push_str(&text);
@@ -293,7 +312,10 @@ async fn run(job: GenerationJob, g: Arc<Generation>, mut cancel: watch::Receiver
     let (status, error) = match outcome {
         Outcome::Done => ("done", None),
         Outcome::Stopped => ("stopped", None),
-        Outcome::Interrupted => ("interrupted", Some("The answer was interrupted".to_string())),
+        Outcome::Interrupted => (
+            "interrupted",
+            Some("The answer was interrupted".to_string()),
+        ),
         Outcome::Failed(msg) => ("error", Some(msg)),
     };
     finish(&job.db, &job.message_id, &answer, status, error.clone()).await;

@@ -20,13 +20,19 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 pub async fn generation_recovery(state: &AppState) {
     let res = messages::Entity::update_many()
         .col_expr(messages::Column::Status, Expr::value("interrupted"))
-        .col_expr(messages::Column::UpdatedAt, Expr::value(crate::server::db::now_ms()))
+        .col_expr(
+            messages::Column::UpdatedAt,
+            Expr::value(crate::server::db::now_ms()),
+        )
         .filter(messages::Column::Status.eq("streaming"))
         .exec(&state.db)
         .await;
     match res {
         Ok(r) if r.rows_affected > 0 => {
-            tracing::warn!(count = r.rows_affected, "marked unfinished answers as interrupted")
+            tracing::warn!(
+                count = r.rows_affected,
+                "marked unfinished answers as interrupted"
+            )
         }
         Ok(_) => {}
         Err(e) => tracing::error!(error = %e, "could not mark unfinished answers"),

@@ -84,7 +84,10 @@ mod tests {
         }
         let wait = l.check_at(&keys, t0 + Duration::from_secs(60)).unwrap();
         assert!((800..=840).contains(&wait), "{wait}");
-        assert_eq!(l.check_at(&keys, t0 + WINDOW + Duration::from_secs(1)), None);
+        assert_eq!(
+            l.check_at(&keys, t0 + WINDOW + Duration::from_secs(1)),
+            None
+        );
         assert_eq!(l.check_at(&["email:other".to_string()], t0), None);
     }
 }

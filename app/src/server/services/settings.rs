@@ -16,10 +16,13 @@ use std::time::{Duration, Instant};
 pub const CATALOGUE_TTL: Duration = Duration::from_secs(300);
 const MAX_FAST_MODELS: usize = 20;
 
+/// A catalogue and when it was fetched.
+type CachedCatalogue = (Instant, Vec<ModelInfoDto>);
+
 /// Model catalogues by key hash.
 #[derive(Clone, Default)]
 pub struct CatalogueCache {
-    inner: Arc<Mutex<HashMap<String, (Instant, Vec<ModelInfoDto>)>>>,
+    inner: Arc<Mutex<HashMap<String, CachedCatalogue>>>,
 }
 
 fn row_to_dto(state: &AppState, row: Option<user_settings::Model>) -> SettingsDto {
@@ -36,7 +39,8 @@ fn row_to_dto(state: &AppState, row: Option<user_settings::Model>) -> SettingsDt
     SettingsDto {
         has_key: row.mistral_key_enc.is_some(),
         key_last4: row.mistral_key_last4,
-        server_key_available: state.config.allow_server_key && state.config.mistral_api_key.is_some(),
+        server_key_available: state.config.allow_server_key
+            && state.config.mistral_api_key.is_some(),
         default_model: row.default_model,
         default_context: row.default_context.unwrap_or_default(),
         fast_models: row
@@ -88,15 +92,29 @@ pub async fn get(state: &AppState, user_id: &str) -> AppResult<SettingsDto> {
 }
 
 /// Stores (sealed) or removes the user's Mistral key.
-pub async fn set_api_key(state: &AppState, user_id: &str, key: Option<&str>) -> AppResult<SettingsDto> {
+pub async fn set_api_key(
+    state: &AppState,
+    user_id: &str,
+    key: Option<&str>,
+) -> AppResult<SettingsDto> {
     let key = key.map(str::trim).filter(|k| !k.is_empty());
     if let Some(k) = key {
         if k.len() < 8 || k.len() > 200 || k.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            return Err(AppError::bad_request("apiKey: this does not look like a Mistral API key"));
+            return Err(AppError::bad_request(
+                "apiKey: this does not look like a Mistral API key",
+            ));
         }
     }
     let sealed = key.map(|k| state.secrets.seal(k));
-    let last4 = key.map(|k| k.chars().rev().take(4).collect::<Vec<_>>().into_iter().rev().collect::<String>());
+    let last4 = key.map(|k| {
+        k.chars()
+            .rev()
+            .take(4)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect::<String>()
+    });
     upsert(state, user_id, |am| {
         am.mistral_key_enc = Set(sealed);
         am.mistral_key_last4 = Set(last4);
@@ -113,15 +131,23 @@ pub struct Preferences {
     pub theme: Option<String>,
 }
 
-pub async fn update_preferences(state: &AppState, user_id: &str, p: Preferences) -> AppResult<SettingsDto> {
+pub async fn update_preferences(
+    state: &AppState,
+    user_id: &str,
+    p: Preferences,
+) -> AppResult<SettingsDto> {
     if let Some(Some(m)) = &p.default_model {
         if m.chars().count() > 100 || m.trim().is_empty() {
-            return Err(AppError::bad_request("defaultModel: use a model id of at most 100 characters"));
+            return Err(AppError::bad_request(
+                "defaultModel: use a model id of at most 100 characters",
+            ));
         }
     }
     if let Some(c) = &p.default_context {
         if c.chars().count() > 32_000 {
-            return Err(AppError::bad_request("defaultContext: use at most 32000 characters"));
+            return Err(AppError::bad_request(
+                "defaultContext: use at most 32000 characters",
+            ));
         }
     }
     let fast = match p.fast_models {
@@ -130,14 +156,18 @@ pub async fn update_preferences(state: &AppState, user_id: &str, p: Preferences)
             for m in list {
                 let m = m.trim().to_string();
                 if m.is_empty() || m.chars().count() > 100 {
-                    return Err(AppError::bad_request("fastModels: each entry must be a model id of at most 100 characters"));
+                    return Err(AppError::bad_request(
+                        "fastModels: each entry must be a model id of at most 100 characters",
+                    ));
                 }
                 if !seen.contains(&m) {
                     seen.push(m);
                 }
             }
             if seen.len() > MAX_FAST_MODELS {
-                return Err(AppError::bad_request(format!("fastModels: at most {MAX_FAST_MODELS} models")));
+                return Err(AppError::bad_request(format!(
+                    "fastModels: at most {MAX_FAST_MODELS} models"
+                )));
             }
             Some(serde_json::to_string(&seen).map_err(AppError::internal)?)
         }
@@ -208,14 +238,22 @@ pub async fn models(state: &AppState, user_id: &str, fresh: bool) -> AppResult<V
     let key = resolve_key(state, user_id).await?;
     let cache_key = sha256_hex(key.expose().as_bytes());
     if !fresh {
-        let cache = state.catalogue.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let cache = state
+            .catalogue
+            .inner
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
         if let Some((at, list)) = cache.get(&cache_key) {
             if at.elapsed() < CATALOGUE_TTL {
                 return Ok(list.clone());
             }
         }
     }
-    let cards = state.mistral.list_models(&key).await.map_err(AppError::from)?;
+    let cards = state
+        .mistral
+        .list_models(&key)
+        .await
+        .map_err(AppError::from)?;
     let mut list: Vec<ModelInfoDto> = cards.iter().map(card_to_dto).collect();
     list.sort_by(|a, b| a.id.cmp(&b.id));
     state

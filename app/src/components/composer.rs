@@ -1,0 +1,178 @@
+//! The composer: an auto-growing text box (Enter sends, Shift+Enter adds a
+//! line, never during IME composition), the model picker from the user's fast
+//! list, the Think toggle for reasoning models, and Send / Stop.
+use crate::api::settings::{get_settings, list_models};
+use crate::model::{model_can_think, ModelInfoDto, SettingsDto};
+use leptos::prelude::*;
+
+pub const FALLBACK_MODEL: &str = "mistral-small-latest";
+
+/// The user's settings and catalogue, loaded once per page in the browser.
+#[derive(Clone, Copy)]
+pub struct ModelChoices {
+    pub settings: RwSignal<Option<SettingsDto>>,
+    pub models: RwSignal<Vec<ModelInfoDto>>,
+}
+
+impl ModelChoices {
+    pub fn load() -> Self {
+        let me = Self {
+            settings: RwSignal::new(None),
+            models: RwSignal::new(vec![]),
+        };
+        Effect::new(move |prev: Option<()>| {
+            if prev.is_some() {
+                return;
+            }
+            leptos::task::spawn_local(async move {
+                if let Ok(s) = get_settings().await {
+                    let usable = s.has_key || s.server_key_available;
+                    me.settings.set(Some(s));
+                    if usable {
+                        if let Ok(list) = list_models(false).await {
+                            me.models.set(list);
+                        }
+                    }
+                }
+            });
+        });
+        me
+    }
+}
+
+#[component]
+pub fn Composer(
+    /// (text, model, think)
+    on_send: Callback<(String, String, bool)>,
+    on_stop: Callback<()>,
+    /// An answer is streaming: Send becomes Stop.
+    streaming: Signal<bool>,
+    /// The thread's model, if it has one.
+    #[prop(into)]
+    thread_model: Signal<Option<String>>,
+    choices: ModelChoices,
+) -> impl IntoView {
+    let (text, set_text) = signal(String::new());
+    let chosen_model = RwSignal::new(Option::<String>::None);
+    let think = RwSignal::new(false);
+    let area = NodeRef::<leptos::html::Textarea>::new();
+
+    let model = Memo::new(move |_| {
+        chosen_model
+            .get()
+            .or_else(|| thread_model.get())
+            .or_else(|| {
+                choices
+                    .settings
+                    .with(|s| s.as_ref().and_then(|s| s.default_model.clone()))
+            })
+            .unwrap_or_else(|| FALLBACK_MODEL.to_string())
+    });
+    let options = Memo::new(move |_| {
+        let mut list: Vec<String> = choices.settings.with(|s| {
+            s.as_ref()
+                .map(|s| s.fast_models.clone())
+                .unwrap_or_default()
+        });
+        let current = model.get();
+        if !list.contains(&current) {
+            list.insert(0, current);
+        }
+        list
+    });
+    let can_think = Memo::new(move |_| choices.models.with(|m| model_can_think(&model.get(), m)));
+    let no_key = Memo::new(move |_| {
+        choices.settings.with(|s| {
+            s.as_ref()
+                .is_some_and(|s| !s.has_key && !s.server_key_available)
+        })
+    });
+
+    let grow = move || {
+        if let Some(el) = area.get_untracked() {
+            let _ = el.style(("height", "auto"));
+            let h = el.scroll_height();
+            let _ = el.style(("height", format!("{h}px")));
+        }
+    };
+    let send = move || {
+        let t = text.get_untracked();
+        if t.trim().is_empty() || streaming.get_untracked() {
+            return;
+        }
+        on_send.run((
+            t,
+            model.get_untracked(),
+            think.get_untracked() && can_think.get_untracked(),
+        ));
+        set_text.set(String::new());
+        grow();
+    };
+    view! {
+        <div class="composer-wrap">
+            <Show when=move || no_key.get()>
+                <p class="banner" role="status" data-testid="no-key-banner">
+                    "No Mistral API key yet. " <a href="/settings/models">"Add your key in Settings → Models"</a> " to get answers."
+                </p>
+            </Show>
+            <form
+                class="composer"
+                data-testid="composer"
+                on:submit=move |ev| { ev.prevent_default(); send(); }
+            >
+                <label for="composer-input" class="visually-hidden">"Message"</label>
+                <textarea
+                    id="composer-input"
+                    data-testid="composer-input"
+                    node_ref=area
+                    rows="1"
+                    placeholder="Message Mistral…"
+                    prop:value=text
+                    on:input=move |ev| { set_text.set(event_target_value(&ev)); grow(); }
+                    on:keydown=move |ev: leptos::ev::KeyboardEvent| {
+                        if ev.is_composing() || ev.key_code() == 229 { return; }
+                        if ev.key() == "Enter" && !ev.shift_key() {
+                            ev.prevent_default();
+                            send();
+                        }
+                    }
+                ></textarea>
+                <div class="composer-bar">
+                    <label for="composer-model" class="visually-hidden">"Model"</label>
+                    <select
+                        id="composer-model"
+                        data-testid="model-picker"
+                        class="model-picker"
+                        on:change=move |ev| chosen_model.set(Some(event_target_value(&ev)))
+                    >
+                        <For each=move || options.get() key=|m| m.clone() let:m>
+                            <option value=m.clone() selected={ let m = m.clone(); move || model.get() == m }>{m.clone()}</option>
+                        </For>
+                    </select>
+                    <Show when=move || can_think.get()>
+                        <label class="think-toggle" title="Let the model reason before answering">
+                            <input type="checkbox" data-testid="think-toggle" prop:checked=think
+                                on:change=move |ev| think.set(event_target_checked(&ev)) />
+                            "Think"
+                        </label>
+                    </Show>
+                    <div class="composer-fill"></div>
+                    <Show
+                        when=move || streaming.get()
+                        fallback=move || view! {
+                            <button type="submit" class="btn btn-primary" data-testid="send" aria-label="Send message"
+                                disabled=move || text.with(|t| t.trim().is_empty())>
+                                "Send"
+                            </button>
+                        }
+                    >
+                        <button type="button" class="btn btn-danger" data-testid="stop" aria-label="Stop generating (Esc)"
+                            on:click=move |_| on_stop.run(())>
+                            "Stop"
+                        </button>
+                    </Show>
+                </div>
+            </form>
+        </div>
+    }
+}

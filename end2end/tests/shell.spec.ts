@@ -1,0 +1,166 @@
+// The app shell: every keyboard shortcut, both themes, no sideways scrolling,
+// and an automated accessibility pass (axe-core) with no serious violations.
+import { test, expect, Page } from "@playwright/test";
+import { hydrated, uniqueEmail, shot, noHorizontalOverflow } from "./helpers";
+import * as path from "path";
+
+const PASSWORD = "correct horse battery";
+const WIDE_MD = [
+  "Here is a wide table and a long code block:",
+  "",
+  "| column one | column two | column three | column four | column five | column six |",
+  "|---|---|---|---|---|---|",
+  "| a very long cell value that keeps going | another long value here | more | and more text | even more | last one |",
+  "",
+  "```rust",
+  "fn main() { let a_really_long_variable_name_that_does_not_fit = \"x\".repeat(400); println!(\"{}\", a_really_long_variable_name_that_does_not_fit); }",
+  "```",
+].join("\n");
+
+function uuid() {
+  const h = "0123456789abcdef";
+  let s = "";
+  for (let i = 0; i < 32; i++) s += h[Math.floor(Math.random() * 16)];
+  return `${s.slice(0, 8)}-${s.slice(8, 12)}-4${s.slice(13, 16)}-8${s.slice(17, 20)}-${s.slice(20, 32)}`;
+}
+
+async function setup(page: Page, info: any) {
+  const email = uniqueEmail(info, "shell");
+  expect((await page.request.post("/api/auth/email/register", { data: { email, password: PASSWORD } })).status()).toBe(201);
+  await page.request.put("/api/settings/key", { data: { apiKey: "sk-e2e-shell-0001" } });
+  const t = await page.request.post("/api/thread", { data: { action: "create", data: { name: "Wide content" } } });
+  const id = (await t.json()).thread.id;
+  const u = uuid(), a = uuid();
+  const r = await page.request.post("/api/thread", {
+    data: {
+      action: "sync",
+      messages: [
+        { idMessage: u, idThread: id, role: "user", text: "Show me something wide", date: Date.now() - 2000 },
+        { idMessage: a, idThread: id, role: "assistant", text: WIDE_MD, parentId: u, date: Date.now() - 1000 },
+      ],
+    },
+  });
+  expect((await r.json()).inserted).toBe(2);
+  return id as string;
+}
+
+async function axe(page: Page) {
+  await page.addScriptTag({ path: path.join(__dirname, "..", "node_modules", "axe-core", "axe.min.js") });
+  const violations = await page.evaluate(async () => {
+    // @ts-ignore
+    const r = await (window as any).axe.run(document, { resultTypes: ["violations"] });
+    return r.violations
+      .filter((v: any) => v.impact === "serious" || v.impact === "critical")
+      .map((v: any) => `${v.id}: ${v.help} (${v.nodes.map((n: any) => n.target.join(" ")).slice(0, 3).join(", ")})`);
+  });
+  expect(violations, violations.join("\n")).toEqual([]);
+}
+
+for (const scheme of ["light", "dark"] as const) {
+  test(`screens, overflow and accessibility in ${scheme} mode`, async ({ page }, info) => {
+    await page.emulateMedia({ colorScheme: scheme });
+    const id = await setup(page, info);
+    for (const [url, name] of [
+      ["/", "empty-state"],
+      [`/t/${id}`, "thread-wide"],
+      ["/settings/account", "settings-account"],
+      ["/settings/models", "settings-models"],
+      ["/settings/appearance", "settings-appearance"],
+    ]) {
+      await page.goto(url);
+      await hydrated(page);
+      await page.waitForTimeout(300);
+      await noHorizontalOverflow(page);
+      await shot(page, info, `${name}-${scheme}`);
+      await axe(page);
+    }
+    await page.goto(`/t/${id}`);
+    await hydrated(page);
+    await page.keyboard.press("Control+Slash");
+    await expect(page.getByTestId("shortcut-help")).toBeVisible();
+    await shot(page, info, `shortcuts-${scheme}`);
+    await axe(page);
+  });
+}
+
+test("every keyboard shortcut", async ({ page, context }, info) => {
+  await context.grantPermissions(["clipboard-read", "clipboard-write"]);
+  const id = await setup(page, info);
+  await page.goto(`/t/${id}`);
+  await hydrated(page);
+
+  await page.keyboard.press("Control+Slash");
+  await expect(page.getByTestId("shortcut-help")).toBeVisible();
+  await expect(page.getByTestId("shortcut-help")).toContainText("Copy the last answer");
+  await page.keyboard.press("Escape");
+  await expect(page.getByTestId("shortcut-help")).toHaveCount(0);
+
+  await page.keyboard.press("Shift+Escape");
+  await expect(page.getByTestId("composer-input")).toBeFocused();
+
+  await page.keyboard.press("Control+Shift+KeyC");
+  await expect.poll(() => page.evaluate(() => navigator.clipboard.readText())).toContain("Here is a wide table");
+
+  // Alt+↑ focuses the last message, Alt+↑ again the one before.
+  await page.getByTestId("thread-view").click({ position: { x: 5, y: 5 } });
+  await page.keyboard.press("Alt+ArrowUp");
+  await expect(page.locator("[data-testid='message'][data-role='assistant']")).toBeFocused();
+  await page.keyboard.press("Alt+ArrowUp");
+  await expect(page.locator("[data-testid='message'][data-role='user']")).toBeFocused();
+  await page.keyboard.press("Alt+ArrowDown");
+  await expect(page.locator("[data-testid='message'][data-role='assistant']")).toBeFocused();
+
+  // C copies the focused message, R regenerates it, ←/→ switch versions.
+  await page.evaluate(() => navigator.clipboard.writeText(""));
+  await page.keyboard.press("KeyC");
+  await expect.poll(() => page.evaluate(() => navigator.clipboard.readText())).toContain("| column one |");
+  await page.keyboard.press("KeyR");
+  const answer = page.locator("[data-testid='message'][data-role='assistant']").last();
+  await expect(answer.getByTestId("version-label")).toHaveText("2/2");
+  await expect(answer).toContainText("That is all from the fake Mistral.", { timeout: 15_000 });
+  await answer.focus();
+  await page.keyboard.press("ArrowLeft");
+  await expect(page.locator("[data-testid='message'][data-role='assistant']").last().getByTestId("version-label")).toHaveText("1/2");
+  await page.locator("[data-testid='message'][data-role='assistant']").last().focus();
+  await page.keyboard.press("ArrowRight");
+  await expect(page.locator("[data-testid='message'][data-role='assistant']").last().getByTestId("version-label")).toHaveText("2/2");
+
+  // E edits the focused question; Esc cancels.
+  await page.locator("[data-testid='message'][data-role='user']").focus();
+  await page.keyboard.press("KeyE");
+  await expect(page.getByTestId("edit-input")).toBeVisible();
+  await page.getByTestId("edit-input").press("Escape");
+  await expect(page.getByTestId("edit-input")).toHaveCount(0);
+
+  // Letters typed in the composer never trigger anything.
+  await page.getByTestId("composer-input").fill("");
+  await page.getByTestId("composer-input").type("ercrec");
+  await expect(page.getByTestId("composer-input")).toHaveValue("ercrec");
+  await expect(page.getByTestId("edit-input")).toHaveCount(0);
+
+  // Sidebar toggle.
+  await page.locator("body").click({ position: { x: 600, y: 10 } }).catch(() => {});
+  await page.keyboard.press("Control+Shift+KeyS");
+  const wide = (page.viewportSize()?.width ?? 0) >= 1024;
+  if (wide) {
+    await expect(page.locator(".app.sidebar-collapsed")).toHaveCount(1);
+    await page.keyboard.press("Control+Shift+KeyS");
+    await expect(page.locator(".app.sidebar-collapsed")).toHaveCount(0);
+  } else {
+    await expect(page.locator(".app.sidebar-open")).toHaveCount(1);
+    await page.keyboard.press("Escape");
+    await expect(page.locator(".app.sidebar-open")).toHaveCount(0);
+  }
+
+  await page.keyboard.press("Control+Alt+KeyF");
+  await expect(page.getByTestId("thread-search")).toBeFocused();
+  await page.keyboard.press("Escape");
+
+  await page.keyboard.press("Control+Alt+KeyP");
+  await expect(page).toHaveURL(/\/settings\/account$/);
+  await page.keyboard.press("Control+Alt+KeyM");
+  await expect(page).toHaveURL(/\/settings\/models$/);
+  await page.keyboard.press("Control+Alt+KeyN");
+  await expect(page).toHaveURL(/\/$/);
+  await expect(page.getByTestId("welcome-model")).toBeVisible();
+});
