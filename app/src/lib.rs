@@ -3,7 +3,7 @@
 //!
 //! The same components render on the server and hydrate in the browser; code
 //! that only makes sense in one place is gated by `ssr` / `hydrate`.
-#![recursion_limit = "256"]
+#![recursion_limit = "512"]
 
 pub mod api;
 pub mod client;

@@ -1,3 +1,4 @@
+#![recursion_limit = "512"]
 //! The browser entry point: hydrates the server-rendered [`app::App`].
 //! Nothing else belongs here; the product lives in the `app` crate.
 
