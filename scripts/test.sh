@@ -6,6 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CI="${CI:-false}"
+# Same compile-time environment as the site build (see scripts/tools.sh).
+export LEPTOS_OUTPUT_NAME=mistralchat
 START=$(date +%s)
 stage() { printf '\n==== %s (%ss elapsed) ====\n' "$*" "$(( $(date +%s) - START ))"; }
 skip() {

@@ -14,6 +14,10 @@ TOOLS="${MISTRALCHAT_TOOLS:-$HOME/.cache/mistralchat/tools}"
 CARGO_LEPTOS_VERSION="0.3.6"
 mkdir -p "$TOOLS/bin"
 export PATH="$TOOLS/bin:$HOME/.cargo/bin:$PATH"
+# leptos reads this at compile time to name the hydration files; cargo-leptos
+# sets it too, so plain cargo builds must match or they rebuild leptos with
+# another name (and the page then asks for mistralchat_bg.wasm).
+export LEPTOS_OUTPUT_NAME=mistralchat
 
 log() { printf '[tools] %s\n' "$*" >&2; }
 

@@ -114,7 +114,7 @@ pub fn render(md: &str) -> String {
                     };
                     out.push_str("<div class=\"code-block\"><div class=\"code-head\"><span class=\"code-lang\">");
                     escape(if lang.is_empty() { "text" } else { &lang }, &mut out);
-                    out.push_str("</span><button type=\"button\" class=\"code-copy\" data-copy-code=\"\" aria-label=\"Copy code\">Copy</button></div><pre><code");
+                    out.push_str("</span><button type=\"button\" class=\"code-copy\" data-copy-code=\"\" aria-label=\"Copy code\">Copy</button></div><pre tabindex=\"0\"><code");
                     if !lang.is_empty() {
                         out.push_str(" class=\"language-");
                         let clean: String = lang
@@ -167,7 +167,7 @@ pub fn render(md: &str) -> String {
                         image_depth.push(false);
                     }
                 },
-                Tag::Table(_) => out.push_str("<div class=\"table-wrap\"><table>"),
+                Tag::Table(_) => out.push_str("<div class=\"table-wrap\" tabindex=\"0\" role=\"region\" aria-label=\"Table\"><table>"),
                 Tag::TableHead => {
                     in_table_head = true;
                     out.push_str("<thead><tr>");
