@@ -229,7 +229,7 @@ fn ModelSettings(initial: SettingsDto) -> impl IntoView {
         <Show when=move || !models.get().is_empty() fallback=|| view! {
             <p class="muted">"The catalogue appears once a working key is saved."</p>
         }>
-            <div class="table-wrap">
+            <div class="table-wrap" tabindex="0" role="region" aria-label="Model catalogue">
                 <table class="catalogue" data-testid="catalogue">
                     <thead><tr>
                         <th scope="col">"Model"</th><th scope="col">"Context"</th><th scope="col">"Chat"</th>

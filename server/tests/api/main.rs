@@ -11,4 +11,5 @@ mod google;
 mod health;
 mod mistral_client;
 mod persistence;
+mod process;
 mod threads;
