@@ -151,17 +151,6 @@ pub fn build_history(
     msgs
 }
 
-async fn context_tokens(state: &AppState, user_id: &str, model: &str) -> u64 {
-    match settings::models(state, user_id, false).await {
-        Ok(list) => list
-            .iter()
-            .find(|m| m.id == model || m.aliases.iter().any(|a| a == model))
-            .map(|m| m.max_context_length)
-            .unwrap_or(FALLBACK_CONTEXT_TOKENS),
-        Err(_) => FALLBACK_CONTEXT_TOKENS,
-    }
-}
-
 async fn insert_message(
     state: &AppState,
     thread_id: &str,
@@ -217,7 +206,8 @@ async fn start_answer(
 ) -> AppResult<messages::Model> {
     let key = settings::resolve_key(state, user_id).await?;
     let turns = branch(state, &thread.id, Some(parent.id.clone())).await?;
-    let ctx_tokens = context_tokens(state, user_id, &model).await;
+    let ctx_tokens =
+        settings::cached_context_length(state, &key, &model).unwrap_or(FALLBACK_CONTEXT_TOKENS);
     let mut request = ChatRequest::new(
         model.clone(),
         build_history(&thread.context, &turns, ctx_tokens),

@@ -233,6 +233,48 @@ pub fn card_to_dto(c: &ModelCard) -> ModelInfoDto {
     }
 }
 
+/// The context length of `model` from the cached catalogue of `key`, without
+/// waiting for the network: on a miss the catalogue is fetched in the
+/// background for next time (a send must not wait for `/v1/models`).
+pub fn cached_context_length(state: &AppState, key: &Secret, model: &str) -> Option<u64> {
+    let cache_key = sha256_hex(key.expose().as_bytes());
+    let hit = {
+        let cache = state
+            .catalogue
+            .inner
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        cache
+            .get(&cache_key)
+            .filter(|(at, _)| at.elapsed() < CATALOGUE_TTL)
+            .map(|(_, list)| {
+                list.iter()
+                    .find(|m| m.id == model || m.aliases.iter().any(|a| a == model))
+                    .map(|m| m.max_context_length)
+            })
+    };
+    match hit {
+        Some(found) => found,
+        None => {
+            let state = state.clone();
+            let key = key.clone();
+            tokio::spawn(async move {
+                if let Ok(cards) = state.mistral.list_models(&key).await {
+                    let mut list: Vec<ModelInfoDto> = cards.iter().map(card_to_dto).collect();
+                    list.sort_by(|a, b| a.id.cmp(&b.id));
+                    state
+                        .catalogue
+                        .inner
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .insert(cache_key, (Instant::now(), list));
+                }
+            });
+            None
+        }
+    }
+}
+
 /// The catalogue for the user's key (cached per key).
 pub async fn models(state: &AppState, user_id: &str, fresh: bool) -> AppResult<Vec<ModelInfoDto>> {
     let key = resolve_key(state, user_id).await?;
