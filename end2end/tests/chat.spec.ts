@@ -38,7 +38,7 @@ test("send, stream, reload mid-answer, regenerate, stop", async ({ page }, info)
   await page.getByTestId("composer-input").press("Enter");
   await expect(lastAnswer(page)).toContainText("You said: word0");
   await expect(page.getByTestId("stop")).toBeVisible();
-  await page.reload();
+  await page.reload({ waitUntil: "domcontentloaded" });
   await hydrated(page);
   await expect(lastAnswer(page)).toContainText("That is all from the fake Mistral.", { timeout: 20_000 });
   await expect(lastAnswer(page)).toContainText("word39");

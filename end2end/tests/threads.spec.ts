@@ -100,6 +100,7 @@ test("sidebar paging, rename, share, revoke, delete", async ({ page, browser }, 
   await page.keyboard.press("Escape");
 
   // Delete with confirmation.
+  await openSidebar(page);
   await items.nth(1).getByTestId("thread-menu").click();
   await page.getByTestId("thread-delete").click();
   await page.getByTestId("thread-delete-confirm").click();

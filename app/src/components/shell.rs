@@ -198,15 +198,20 @@ fn focused_message() -> Option<()> {
 fn focus_selector(selector: &str) {
     #[cfg(feature = "hydrate")]
     {
-        use wasm_bindgen::JsCast;
-        if let Some(el) = document()
-            .query_selector(selector)
-            .ok()
-            .flatten()
-            .and_then(|e| e.dyn_into::<leptos::web_sys::HtmlElement>().ok())
-        {
-            let _ = el.focus();
-        }
+        // After the current update: the drawer may be opening in this tick.
+        let selector = selector.to_string();
+        leptos::task::spawn_local(async move {
+            use wasm_bindgen::JsCast;
+            crate::components::sidebar::sleep_ms(30).await;
+            if let Some(el) = document()
+                .query_selector(&selector)
+                .ok()
+                .flatten()
+                .and_then(|e| e.dyn_into::<leptos::web_sys::HtmlElement>().ok())
+            {
+                let _ = el.focus();
+            }
+        });
     }
     #[cfg(not(feature = "hydrate"))]
     let _ = selector;
