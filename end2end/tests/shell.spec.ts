@@ -67,14 +67,14 @@ for (const scheme of ["light", "dark"] as const) {
       ["/settings/models", "settings-models"],
       ["/settings/appearance", "settings-appearance"],
     ]) {
-      await page.goto(url);
+      await page.goto(url, { waitUntil: "domcontentloaded" });
       await hydrated(page);
       await page.waitForTimeout(300);
       await noHorizontalOverflow(page);
       await shot(page, info, `${name}-${scheme}`);
       await axe(page);
     }
-    await page.goto(`/t/${id}`);
+    await page.goto(`/t/${id}`, { waitUntil: "domcontentloaded" });
     await hydrated(page);
     await page.keyboard.press("Control+Slash");
     await expect(page.getByTestId("shortcut-help")).toBeVisible();
