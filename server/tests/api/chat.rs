@@ -295,10 +295,7 @@ db_test!(regenerate_and_edit_build_the_tree, |app| {
         "a sibling of the first answer"
     );
     assert_eq!(m2.model.as_deref(), Some("mistral-large-latest"));
-    assert_eq!(
-        last_chat(&app).body["model"],
-        "mistral-large-latest"
-    );
+    assert_eq!(last_chat(&app).body["model"], "mistral-large-latest");
 
     let edit = app
         .post(
