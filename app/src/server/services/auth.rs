@@ -9,7 +9,7 @@
 use crate::model::UserDto;
 use crate::server::crypto::{new_access_token, sha256_hex};
 use crate::server::db::now_ms;
-use crate::server::entities::{access_tokens, attachments, blobs, user_settings, users};
+use crate::server::entities::{access_tokens, attachments, user_settings, users};
 use crate::server::services::google::GoogleIdentity;
 use crate::server::{AppError, AppResult, AppState};
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
@@ -453,16 +453,7 @@ pub async fn delete_account(state: &AppState, user_id: &str) -> AppResult<()> {
                 users::Entity::delete_by_id(user_id.clone())
                     .exec(txn)
                     .await?;
-                for h in hashes {
-                    let still_used = attachments::Entity::find()
-                        .filter(attachments::Column::BlobSha256.eq(h.as_str()))
-                        .one(txn)
-                        .await?
-                        .is_some();
-                    if !still_used {
-                        blobs::Entity::delete_by_id(h).exec(txn).await?;
-                    }
-                }
+                crate::server::services::blobs::delete_unreferenced(txn, hashes).await?;
                 Ok(())
             })
         })

@@ -2,6 +2,7 @@
 //! already-parsed input, enforces ownership by scoping every query to the
 //! caller's user id, and returns domain values or an [`AppError`](super::AppError).
 pub mod auth;
+pub mod blobs;
 pub mod chat;
 pub mod generation;
 pub mod google;

@@ -17,7 +17,7 @@ use crate::model::{
 };
 use crate::server::crypto::random_url_token;
 use crate::server::db::now_ms;
-use crate::server::entities::{attachments, blobs, messages, shares, threads};
+use crate::server::entities::{attachments, messages, shares, threads};
 use crate::server::{AppError, AppResult, AppState};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -969,16 +969,7 @@ pub async fn delete_thread(state: &AppState, user_id: &str, thread_id: &str) -> 
         .filter(threads::Column::UserId.eq(user_id))
         .exec(&txn)
         .await?;
-    for h in hashes {
-        let still_used = attachments::Entity::find()
-            .filter(attachments::Column::BlobSha256.eq(h.as_str()))
-            .one(&txn)
-            .await?
-            .is_some();
-        if !still_used {
-            blobs::Entity::delete_by_id(h).exec(&txn).await?;
-        }
-    }
+    super::blobs::delete_unreferenced(&txn, hashes).await?;
     txn.commit().await?;
     Ok(())
 }
