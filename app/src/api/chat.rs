@@ -59,3 +59,14 @@ pub async fn stop_generation(message_id: String) -> Result<MessageDto, ServerFnE
         .await
         .sfn()
 }
+
+/// The thread's name once the title of its first exchange is written (returns
+/// at once when no title is being written).
+#[server(prefix = "/rpc", endpoint = "thread_title")]
+pub async fn thread_title(thread_id: String) -> Result<String, ServerFnError> {
+    use crate::server::error::ForServerFn;
+    let (state, me) = super::require_caller().await?;
+    crate::server::services::titles::wait_for_title(&state, me.id(), &thread_id)
+        .await
+        .sfn()
+}

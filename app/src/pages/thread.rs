@@ -2,7 +2,9 @@
 //! pages when the reader scrolls to the top (keeping the scroll position);
 //! sends, streams, stops, regenerates and edits answers; shows one branch of
 //! the message tree with ‹ n/m › switches between versions.
-use crate::api::chat::{edit_message, regenerate_message, send_message, stop_generation};
+use crate::api::chat::{
+    edit_message, regenerate_message, send_message, stop_generation, thread_title,
+};
 use crate::api::threads::load_thread_page;
 use crate::client::server_fn_message;
 use crate::components::composer::{Composer, ModelChoices};
@@ -197,6 +199,38 @@ fn ThreadView(
         }
     });
 
+    // The first answer of a new thread: once it is done, the server names
+    // the thread (a cheap model, in the background); pick the name up.
+    let saw_first_answer_stream = StoredValue::new(false);
+    Effect::new(move |_| {
+        let (count, first_status) = conv.msgs.with(|l| {
+            let first = l
+                .iter()
+                .find(|m| m.dto.with_value(|d| d.role == "assistant"))
+                .map(|m| m.status.get());
+            (l.len(), first)
+        });
+        if count != 2 {
+            return;
+        }
+        match first_status.as_deref() {
+            Some("streaming") => saw_first_answer_stream.set_value(true),
+            Some("done") if saw_first_answer_stream.get_value() => {
+                saw_first_answer_stream.set_value(false);
+                let tid = conv.thread_id.get_value();
+                leptos::task::spawn_local(async move {
+                    if let Ok(name) = thread_title(tid).await {
+                        if current.with_untracked(|t| t.name != name) {
+                            current.update(|t| t.name = name);
+                            list.replace(current.get_untracked());
+                        }
+                    }
+                });
+            }
+            _ => {}
+        }
+    });
+
     let branch = Memo::new(move |_| conv.branch());
     let streaming_id = Memo::new(move |_| {
         branch
@@ -357,7 +391,7 @@ fn ThreadView(
         let _ = ev;
     };
     view! {
-        <Title text=thread.name.clone() />
+        <Title text=move || current.with(|t| t.name.clone()) />
         <div class="thread-view" node_ref=conv.scroller on:scroll=on_scroll data-testid="thread-view">
             <div class="thread-head">
                 <h1 class="thread-title">{move || current.with(|t| t.name.clone())}</h1>

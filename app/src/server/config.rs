@@ -51,7 +51,12 @@ pub struct Config {
     pub tts_api_key: Option<Secret>,
     pub log_format: LogFormat,
     pub session_ttl_days: i64,
+    /// The cheap model that names new threads after their first exchange;
+    /// `None` (`TITLE_MODEL=off`) keeps the first line of the question.
+    pub title_model: Option<String>,
 }
+
+pub const DEFAULT_TITLE_MODEL: &str = "ministral-8b-latest";
 
 /// A configuration error names the variable and what is wrong with it.
 #[derive(Debug, thiserror::Error)]
@@ -152,6 +157,17 @@ impl Config {
                     )
                 })?,
         };
+        let title_model = match get("TITLE_MODEL").map(|v| v.trim().to_string()) {
+            None => Some(DEFAULT_TITLE_MODEL.to_string()),
+            Some(v) if matches!(v.to_ascii_lowercase().as_str(), "off" | "none" | "false") => None,
+            Some(v) if v.len() > 100 || v.chars().any(char::is_whitespace) => {
+                return Err(err(
+                    "TITLE_MODEL",
+                    format!("expected a model id or off, got {v:?}"),
+                ))
+            }
+            Some(v) => Some(v),
+        };
         let opt_url = |var: &'static str| -> Result<Option<String>, ConfigError> {
             get(var).map(|v| parse_base_url(var, &v)).transpose()
         };
@@ -184,6 +200,7 @@ impl Config {
             tts_api_key: get("TTS_API_KEY").map(Secret::new),
             log_format,
             session_ttl_days,
+            title_model,
         })
     }
 
@@ -229,6 +246,7 @@ mod tests {
         );
         assert_eq!(c.log_format, LogFormat::Text);
         assert_eq!(c.session_ttl_days, 30);
+        assert_eq!(c.title_model.as_deref(), Some(DEFAULT_TITLE_MODEL));
         assert!(!c.secure_cookies());
     }
 
@@ -258,6 +276,18 @@ mod tests {
         assert_eq!(
             cfg(&[("GOOGLE_JWKS_URL", "::")]).unwrap_err().var,
             "GOOGLE_JWKS_URL"
+        );
+        assert_eq!(
+            cfg(&[("TITLE_MODEL", "two words")]).unwrap_err().var,
+            "TITLE_MODEL"
+        );
+        assert_eq!(cfg(&[("TITLE_MODEL", "off")]).unwrap().title_model, None);
+        assert_eq!(
+            cfg(&[("TITLE_MODEL", "mistral-small-latest")])
+                .unwrap()
+                .title_model
+                .as_deref(),
+            Some("mistral-small-latest")
         );
     }
 

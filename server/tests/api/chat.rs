@@ -1,6 +1,8 @@
 //! Chat end to end: real router and database, the fake Mistral upstream.
 use crate::support::*;
+use app::server::config::DEFAULT_TITLE_MODEL;
 use app::server::entities::messages;
+use app::server::services::titles::TITLE_INSTRUCTION;
 use sea_orm::EntityTrait;
 use serde_json::json;
 use server::fakes::mistral::{echo_reply, FakeFailure};
@@ -29,13 +31,21 @@ async fn user_with_key(app: &TestApp, email: &str) -> String {
     t
 }
 
-/// The last chat completion the fake received (catalogue fetches may follow it).
+/// Whether a recorded request asked for a thread title.
+fn is_title_request(r: &server::fakes::mistral::RecordedRequest) -> bool {
+    r.messages()
+        .first()
+        .is_some_and(|(role, text)| role == "system" && text == TITLE_INSTRUCTION)
+}
+
+/// The last answer request the fake received (catalogue fetches and title
+/// requests may follow it).
 fn last_chat(app: &TestApp) -> server::fakes::mistral::RecordedRequest {
     app.mistral
         .requests()
         .into_iter()
         .rev()
-        .find(|r| r.path.ends_with("/chat/completions"))
+        .find(|r| r.path.ends_with("/chat/completions") && !is_title_request(r))
         .expect("a chat completion request")
 }
 
@@ -513,4 +523,161 @@ async fn a_restart_marks_unfinished_answers_interrupted() {
     // What a new process does at startup, against the same database.
     app::server::services::generation_recovery(&app.state).await;
     assert_eq!(row(&app, &id).await.status, "interrupted");
+}
+
+async fn thread_name(app: &TestApp, t: &str, id: &str) -> String {
+    let r = app
+        .get(&format!("/api/thread?idThread={id}"), Auth::Bearer(t))
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    r.body["thread"]["name"].as_str().unwrap().to_string()
+}
+
+/// Polls until the thread's name differs from `from` (at most ~5 s).
+async fn wait_rename(app: &TestApp, t: &str, id: &str, from: &str) -> String {
+    for _ in 0..200 {
+        let name = thread_name(app, t, id).await;
+        if name != from {
+            return name;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("thread {id} kept the name {from:?}");
+}
+
+db_test!(
+    a_new_thread_is_titled_by_the_cheap_model_after_its_first_answer,
+    |app| {
+        let t = user_with_key(&app, "title@example.com").await;
+        app.mistral
+            .configure(|c| c.reply = Some("\"Greetings and salutations\".\nSecond line".into()));
+        let r = app
+            .post(
+                "/api/chat",
+                json!({"text": "Hello there, how are you today?"}),
+                Auth::Bearer(&t),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{:?}", r.body);
+        let tid = r.body["thread"]["id"].as_str().unwrap().to_string();
+        let a = r.body["assistantMessage"]["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert_eq!(r.body["thread"]["name"], "Hello there, how are you today?");
+        let m = wait_status(&app, &a, "streaming").await;
+        assert_eq!(m.status, "done");
+        let name = wait_rename(&app, &t, &tid, "Hello there, how are you today?").await;
+        assert_eq!(name, "Greetings and salutations");
+        let titles: Vec<_> = app
+            .mistral
+            .requests()
+            .into_iter()
+            .filter(is_title_request)
+            .collect();
+        assert_eq!(titles.len(), 1, "one title request");
+        let req = &titles[0];
+        assert_eq!(req.body["model"], DEFAULT_TITLE_MODEL);
+        assert_ne!(req.body["stream"], true);
+        assert_eq!(req.api_key.as_deref(), Some(KEY));
+        let prompt = &req.messages()[1].1;
+        assert!(prompt.contains("Hello there, how are you today?") && prompt.contains("Greetings"));
+
+        // The second exchange does not rename the thread again.
+        let r = app
+            .post(
+                "/api/chat",
+                json!({"threadId": tid, "text": "And then?"}),
+                Auth::Bearer(&t),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{:?}", r.body);
+        let a2 = r.body["assistantMessage"]["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        wait_status(&app, &a2, "streaming").await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(
+            app.mistral
+                .requests()
+                .into_iter()
+                .filter(is_title_request)
+                .count(),
+            1
+        );
+        assert_eq!(
+            thread_name(&app, &t, &tid).await,
+            "Greetings and salutations"
+        );
+    }
+);
+
+#[tokio::test]
+async fn a_thread_renamed_while_answering_keeps_its_new_name() {
+    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    let t = user_with_key(&app, "rename@example.com").await;
+    app.mistral.configure(|c| {
+        c.reply = Some("Model title".into());
+        c.token_delay = Duration::from_millis(100);
+    });
+    let r = app
+        .post("/api/chat", json!({"text": "question"}), Auth::Bearer(&t))
+        .await;
+    let tid = r.body["thread"]["id"].as_str().unwrap().to_string();
+    let a = r.body["assistantMessage"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let rn = app
+        .post(
+            "/api/thread",
+            json!({"action": "update", "idThread": tid, "data": {"name": "Mine"}}),
+            Auth::Bearer(&t),
+        )
+        .await;
+    assert_eq!(rn.status, 200, "{:?}", rn.body);
+    wait_status(&app, &a, "streaming").await;
+    // The title request is made, but the user's name wins.
+    for _ in 0..100 {
+        if app.mistral.requests().iter().any(is_title_request) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(app.mistral.requests().iter().any(is_title_request));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(thread_name(&app, &t, &tid).await, "Mine");
+}
+
+#[tokio::test]
+async fn an_unusable_title_keeps_the_first_line() {
+    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    let t = user_with_key(&app, "notitle@example.com").await;
+    // Only quotes and emphasis: nothing is left once cleaned.
+    app.mistral
+        .configure(|c| c.reply = Some("** \"\" **".into()));
+    let r = app
+        .post(
+            "/api/chat",
+            json!({"text": "first line\nsecond"}),
+            Auth::Bearer(&t),
+        )
+        .await;
+    let tid = r.body["thread"]["id"].as_str().unwrap().to_string();
+    assert_eq!(r.body["thread"]["name"], "first line");
+    let a = r.body["assistantMessage"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    wait_status(&app, &a, "streaming").await;
+    for _ in 0..100 {
+        if app.mistral.requests().iter().any(is_title_request) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(app.mistral.requests().iter().any(is_title_request));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(thread_name(&app, &t, &tid).await, "first line");
 }

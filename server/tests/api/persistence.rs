@@ -151,3 +151,39 @@ db_test!(deleting_a_user_cascades_to_everything_it_owns, |app| {
         assert_eq!(app.count(t).await, 0, "{t} left orphans");
     }
 });
+
+/// The SQLite pragmas are set by the pool on every connection it opens, not on
+/// whichever connection happened to run a `PRAGMA` statement.
+#[tokio::test]
+async fn sqlite_pragmas_hold_on_every_pooled_connection() {
+    use sea_orm::TransactionTrait;
+    let dir = temp_dir();
+    let url = format!("sqlite://{}/p.db?mode=rwc", dir.0.display());
+    let db = app::server::db::connect(&url).await.unwrap();
+    // Eight open transactions hold eight distinct connections (the pool's size).
+    let mut txs = vec![];
+    for _ in 0..8 {
+        txs.push(db.begin().await.unwrap());
+    }
+    for tx in &txs {
+        let pragma =
+            |name: &str| Statement::from_string(DbBackend::Sqlite, format!("PRAGMA {name}"));
+        let row = |r: Option<sea_orm::QueryResult>| r.unwrap();
+        let sync: i32 = row(tx.query_one_raw(pragma("synchronous")).await.unwrap())
+            .try_get_by_index(0)
+            .unwrap();
+        let fk: i32 = row(tx.query_one_raw(pragma("foreign_keys")).await.unwrap())
+            .try_get_by_index(0)
+            .unwrap();
+        let timeout: i32 = row(tx.query_one_raw(pragma("busy_timeout")).await.unwrap())
+            .try_get_by_index(0)
+            .unwrap();
+        let mode: String = row(tx.query_one_raw(pragma("journal_mode")).await.unwrap())
+            .try_get_by_index(0)
+            .unwrap();
+        assert_eq!(sync, 1, "synchronous = NORMAL on every connection");
+        assert_eq!(fk, 1, "foreign keys on every connection");
+        assert_eq!(timeout, 5000, "busy timeout on every connection");
+        assert_eq!(mode.to_lowercase(), "wal");
+    }
+}

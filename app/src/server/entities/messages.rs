@@ -29,3 +29,40 @@ pub struct Model {
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
+
+impl Model {
+    /// A new message row: no answer metadata yet, created and updated at `at`.
+    pub fn new_row(
+        thread_id: &str,
+        parent_id: Option<String>,
+        role: &str,
+        text: String,
+        status: &str,
+        at: i64,
+    ) -> Model {
+        Model {
+            id: uuid::Uuid::new_v4().to_string(),
+            thread_id: thread_id.to_string(),
+            parent_id,
+            role: role.to_string(),
+            text,
+            thinking: None,
+            status: status.to_string(),
+            model: None,
+            finish_reason: None,
+            prompt_tokens: None,
+            completion_tokens: None,
+            error: None,
+            sources: None,
+            thinking_ms: None,
+            created_at: at,
+            updated_at: at,
+        }
+    }
+
+    /// Every column set, for an insert.
+    pub fn into_insert(self) -> ActiveModel {
+        use sea_orm::IntoActiveModel;
+        self.into_active_model().reset_all()
+    }
+}

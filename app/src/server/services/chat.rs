@@ -9,13 +9,20 @@
 use super::generation::GenerationJob;
 use super::settings;
 use super::threads::{find_owned, message_dto, thread_dto};
+use super::titles::{first_line_name, TitleJob};
 use crate::model::{MessageDto, SendResultDto};
+use crate::server::config::Secret;
 use crate::server::db::now_ms;
 use crate::server::entities::{messages, threads};
 use crate::server::mistral::{ChatRequest, Message, PromptMode, ReasoningEffort};
 use crate::server::{AppError, AppResult, AppState};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    TransactionTrait,
+};
+use std::collections::HashMap;
+use tokio::sync::oneshot;
 
 pub const DEFAULT_MODEL: &str = "mistral-small-latest";
 pub const MAX_TEXT_CHARS: usize = 200_000;
@@ -23,6 +30,8 @@ pub const MAX_TEXT_CHARS: usize = 200_000;
 const FALLBACK_CONTEXT_TOKENS: u64 = 32_000;
 /// Room left for the answer when trimming the history.
 const ANSWER_BUDGET_TOKENS: u64 = 4_000;
+/// Longest branch read for a history (older turns are trimmed anyway).
+const MAX_BRANCH: usize = 2_000;
 
 /// What the composer sends.
 #[derive(Debug, Clone, Default)]
@@ -79,30 +88,52 @@ pub async fn find_owned_message(
     Ok((msg, thread))
 }
 
-/// The branch ending at `leaf` (root first).
+/// The stored branch ending at `leaf` (root first): one query for the
+/// thread's parent links, one for the rows of the branch.
 async fn branch(
     state: &AppState,
     thread_id: &str,
-    leaf: Option<String>,
+    leaf: Option<&str>,
 ) -> AppResult<Vec<messages::Model>> {
-    let mut out = vec![];
-    let mut next = leaf;
+    let Some(leaf) = leaf else {
+        return Ok(vec![]);
+    };
+    let links: Vec<(String, Option<String>)> = messages::Entity::find()
+        .select_only()
+        .column(messages::Column::Id)
+        .column(messages::Column::ParentId)
+        .filter(messages::Column::ThreadId.eq(thread_id))
+        .into_tuple()
+        .all(&state.db)
+        .await?;
+    let parent_of: HashMap<&str, Option<&str>> = links
+        .iter()
+        .map(|(id, p)| (id.as_str(), p.as_deref()))
+        .collect();
+    let mut ids: Vec<String> = vec![];
+    let mut next = Some(leaf);
     while let Some(id) = next {
-        if out.len() >= 2_000 {
-            break;
-        }
-        let Some(m) = messages::Entity::find_by_id(id)
-            .filter(messages::Column::ThreadId.eq(thread_id))
-            .one(&state.db)
-            .await?
-        else {
+        let Some(parent) = parent_of.get(id) else {
             break;
         };
-        next = m.parent_id.clone();
-        out.push(m);
+        if ids.len() >= MAX_BRANCH {
+            break;
+        }
+        ids.push(id.to_string());
+        next = *parent;
     }
-    out.reverse();
-    Ok(out)
+    let mut rows = messages::Entity::find()
+        .filter(messages::Column::ThreadId.eq(thread_id))
+        .filter(messages::Column::Id.is_in(ids.clone()))
+        .all(&state.db)
+        .await?;
+    let depth: HashMap<&str, usize> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| (id.as_str(), i))
+        .collect();
+    rows.sort_by_key(|m| std::cmp::Reverse(depth.get(m.id.as_str()).copied().unwrap_or(0)));
+    Ok(rows)
 }
 
 fn estimate_tokens(text: &str) -> u64 {
@@ -151,66 +182,124 @@ pub fn build_history(
     msgs
 }
 
-async fn insert_message(
-    state: &AppState,
-    thread_id: &str,
-    parent_id: Option<String>,
-    role: &str,
-    text: String,
-    status: &str,
-    model: Option<String>,
-) -> AppResult<messages::Model> {
-    let now = now_ms();
-    Ok(messages::ActiveModel {
-        id: Set(uuid::Uuid::new_v4().to_string()),
-        thread_id: Set(thread_id.to_string()),
-        parent_id: Set(parent_id),
-        role: Set(role.to_string()),
-        text: Set(text),
-        thinking: Set(None),
-        status: Set(status.to_string()),
-        model: Set(model),
-        finish_reason: Set(None),
-        prompt_tokens: Set(None),
-        completion_tokens: Set(None),
-        error: Set(None),
-        sources: Set(None),
-        thinking_ms: Set(None),
-        created_at: Set(now),
-        updated_at: Set(now),
-    }
-    .insert(&state.db)
-    .await?)
+/// The caller's settings that chatting needs.
+struct Prefs {
+    key: Secret,
+    default_model: Option<String>,
+    default_context: String,
 }
 
-async fn touch_thread(state: &AppState, thread: &threads::Model) -> AppResult<threads::Model> {
-    let now = now_ms().max(thread.updated_at + 1);
-    threads::Entity::update_many()
-        .col_expr(threads::Column::UpdatedAt, Expr::value(now))
-        .filter(threads::Column::Id.eq(thread.id.as_str()))
-        .exec(&state.db)
-        .await?;
-    let mut t = thread.clone();
-    t.updated_at = now;
-    Ok(t)
+/// One read of the settings row: the key to answer with (an error when there
+/// is none, before anything is stored) and the defaults for new threads.
+async fn prefs(state: &AppState, user_id: &str) -> AppResult<Prefs> {
+    let row = settings::load(state, user_id).await?;
+    let key = settings::key_from_row(state, row.as_ref())?;
+    let (default_model, default_context) = row
+        .map(|r| (r.default_model, r.default_context.unwrap_or_default()))
+        .unwrap_or_default();
+    Ok(Prefs {
+        key,
+        default_model,
+        default_context,
+    })
 }
 
-/// Stores the assistant row and starts generating an answer to `parent`.
-async fn start_answer(
+/// The model of an answer: asked for, else the thread's, else the default.
+fn pick_model(asked: Option<String>, thread: &threads::Model, prefs: &Prefs) -> String {
+    asked
+        .or_else(|| thread.model.clone().filter(|m| !m.is_empty()))
+        .or_else(|| prefs.default_model.clone())
+        .unwrap_or_else(|| DEFAULT_MODEL.to_string())
+}
+
+/// What a send, regenerate or edit writes, in one transaction.
+struct Writes {
+    new_thread: Option<threads::Model>,
+    question: Option<messages::Model>,
+    answer: messages::Model,
+    thread: threads::Model,
+}
+
+/// Starts generating `answer` (the upstream request goes out at once), then
+/// stores the rows in one transaction while the model thinks: a send waits
+/// for one commit, not for the commit and then the model. The generation
+/// writes nothing until the rows are committed; if the commit fails it is
+/// stopped and the error returned.
+async fn store_and_start(
     state: &AppState,
     user_id: &str,
+    mut w: Writes,
+    key: Secret,
+    request: ChatRequest,
+    title: Option<TitleJob>,
+) -> AppResult<SendResultDto> {
+    let (stored_tx, stored_rx) = oneshot::channel();
+    let generation = state.hub.start(GenerationJob {
+        message_id: w.answer.id.clone(),
+        user_id: user_id.to_string(),
+        key,
+        request,
+        db: state.db.clone(),
+        client: state.mistral.clone(),
+        shutdown: state.shutdown.subscribe(),
+        stored: Some(stored_rx),
+        title,
+    });
+    w.thread.updated_at = w.answer.created_at.max(w.thread.updated_at + 1);
+    let result: AppResult<()> = async {
+        let txn = state.db.begin().await?;
+        if let Some(t) = w.new_thread.clone() {
+            threads::ActiveModel::from(t)
+                .reset_all()
+                .insert(&txn)
+                .await?;
+        } else {
+            threads::Entity::update_many()
+                .col_expr(threads::Column::UpdatedAt, Expr::value(w.thread.updated_at))
+                .filter(threads::Column::Id.eq(w.thread.id.as_str()))
+                .exec(&txn)
+                .await?;
+        }
+        if let Some(q) = w.question.clone() {
+            q.into_insert().insert(&txn).await?;
+        }
+        w.answer.clone().into_insert().insert(&txn).await?;
+        txn.commit().await?;
+        Ok(())
+    }
+    .await;
+    match result {
+        Ok(()) => {
+            let _ = stored_tx.send(());
+            Ok(SendResultDto {
+                thread: thread_dto(&w.thread, false),
+                user_message: w.question.map(message_dto),
+                assistant_message: message_dto(w.answer),
+            })
+        }
+        Err(e) => {
+            drop(stored_tx);
+            generation.stop();
+            Err(e)
+        }
+    }
+}
+
+/// The upstream request for an answer to the branch `turns` (root first,
+/// ending with the question).
+fn answer_request(
+    state: &AppState,
+    key: &Secret,
     thread: &threads::Model,
-    parent: &messages::Model,
-    model: String,
+    turns: &[messages::Model],
+    model: &str,
     think: bool,
-) -> AppResult<messages::Model> {
-    let key = settings::resolve_key(state, user_id).await?;
-    let turns = branch(state, &thread.id, Some(parent.id.clone())).await?;
+) -> ChatRequest {
     let ctx_tokens =
-        settings::cached_context_length(state, &key, &model).unwrap_or(FALLBACK_CONTEXT_TOKENS);
+        settings::cached_context_length(state, key, model).unwrap_or(FALLBACK_CONTEXT_TOKENS);
     let mut request = ChatRequest::new(
-        model.clone(),
-        build_history(&thread.context, &turns, ctx_tokens),
+        model.to_string(),
+        build_history(&thread.context, turns, ctx_tokens),
     );
     if think {
         if model.starts_with("magistral") {
@@ -219,78 +308,46 @@ async fn start_answer(
             request.reasoning_effort = Some(ReasoningEffort::High);
         }
     }
-    let assistant = insert_message(
-        state,
+    request
+}
+
+/// A new streaming answer row to `parent`, created just after it.
+fn answer_row(thread: &threads::Model, parent: &messages::Model, model: &str) -> messages::Model {
+    let at = now_ms().max(parent.created_at + 1);
+    let mut answer = messages::Model::new_row(
         &thread.id,
         Some(parent.id.clone()),
         "assistant",
         String::new(),
         "streaming",
-        Some(model),
-    )
-    .await?;
-    state.hub.start(GenerationJob {
-        message_id: assistant.id.clone(),
-        user_id: user_id.to_string(),
-        key,
-        request,
-        db: state.db.clone(),
-        client: state.mistral.clone(),
-        shutdown: state.shutdown.subscribe(),
-    });
-    Ok(assistant)
-}
-
-async fn pick_model(
-    state: &AppState,
-    user_id: &str,
-    asked: Option<String>,
-    thread: &threads::Model,
-) -> AppResult<String> {
-    if let Some(m) = check_model(asked)? {
-        return Ok(m);
-    }
-    if let Some(m) = thread.model.clone().filter(|m| !m.is_empty()) {
-        return Ok(m);
-    }
-    Ok(settings::get(state, user_id)
-        .await?
-        .default_model
-        .unwrap_or_else(|| DEFAULT_MODEL.to_string()))
+        at,
+    );
+    answer.model = Some(model.to_string());
+    answer
 }
 
 pub async fn send(state: &AppState, user_id: &str, input: SendInput) -> AppResult<SendResultDto> {
     let text = check_text(&input.text)?;
-    // Fail before storing anything when there is no key to answer with.
-    settings::resolve_key(state, user_id).await?;
-    let thread = match &input.thread_id {
-        Some(id) => find_owned(&state.db, user_id, id).await?,
-        None => {
-            let prefs = settings::get(state, user_id).await?;
-            let name: String = text
-                .lines()
-                .next()
-                .unwrap_or("New chat")
-                .chars()
-                .take(60)
-                .collect();
-            let now = now_ms();
-            threads::ActiveModel {
-                id: Set(uuid::Uuid::new_v4().to_string()),
-                user_id: Set(user_id.to_string()),
-                name: Set(if name.trim().is_empty() {
-                    "New chat".into()
-                } else {
-                    name
-                }),
-                context: Set(prefs.default_context.clone()),
-                model: Set(check_model(input.model.clone())?.or(prefs.default_model.clone())),
-                created_at: Set(now),
-                updated_at: Set(now),
-            }
-            .insert(&state.db)
-            .await?
-        }
+    let asked = check_model(input.model)?;
+    // Fails before storing anything when there is no key to answer with.
+    let prefs = prefs(state, user_id).await?;
+    let now = now_ms();
+    // A parent without a thread id continues the parent's thread.
+    let (thread, new_thread) = match (&input.thread_id, &input.parent_id) {
+        (Some(id), _) => (find_owned(&state.db, user_id, id).await?, false),
+        (None, Some(pid)) => (find_owned_message(state, user_id, pid).await?.1, false),
+        (None, None) => (
+            threads::Model {
+                id: uuid::Uuid::new_v4().to_string(),
+                user_id: user_id.to_string(),
+                name: first_line_name(&text),
+                context: prefs.default_context.clone(),
+                model: asked.clone().or(prefs.default_model.clone()),
+                created_at: now,
+                updated_at: now,
+            },
+            true,
+        ),
     };
     let parent_id = match input.parent_id {
         Some(pid) => {
@@ -302,6 +359,7 @@ pub async fn send(state: &AppState, user_id: &str, input: SendInput) -> AppResul
             }
             Some(p.id)
         }
+        None if new_thread => None,
         None => messages::Entity::find()
             .filter(messages::Column::ThreadId.eq(thread.id.as_str()))
             .order_by_desc(messages::Column::CreatedAt)
@@ -310,15 +368,36 @@ pub async fn send(state: &AppState, user_id: &str, input: SendInput) -> AppResul
             .await?
             .map(|m| m.id),
     };
-    let model = pick_model(state, user_id, input.model, &thread).await?;
-    let user_msg = insert_message(state, &thread.id, parent_id, "user", text, "done", None).await?;
-    let assistant = start_answer(state, user_id, &thread, &user_msg, model, input.think).await?;
-    let thread = touch_thread(state, &thread).await?;
-    Ok(SendResultDto {
-        thread: thread_dto(&thread, false),
-        user_message: Some(message_dto(user_msg)),
-        assistant_message: message_dto(assistant),
-    })
+    let model = pick_model(asked, &thread, &prefs);
+    let mut turns = branch(state, &thread.id, parent_id.as_deref()).await?;
+    let question_at = turns.last().map_or(now, |p| now.max(p.created_at + 1));
+    let question = messages::Model::new_row(
+        &thread.id,
+        parent_id,
+        "user",
+        text.clone(),
+        "done",
+        question_at,
+    );
+    turns.push(question.clone());
+    let request = answer_request(state, &prefs.key, &thread, &turns, &model, input.think);
+    let answer = answer_row(&thread, &question, &model);
+    let title = match (&state.config.title_model, new_thread) {
+        (Some(title_model), true) => Some(TitleJob {
+            thread_id: thread.id.clone(),
+            first_name: thread.name.clone(),
+            model: title_model.clone(),
+            question: text,
+        }),
+        _ => None,
+    };
+    let writes = Writes {
+        new_thread: new_thread.then(|| thread.clone()),
+        question: Some(question),
+        answer,
+        thread,
+    };
+    store_and_start(state, user_id, writes, prefs.key, request, title).await
 }
 
 /// A new answer to the same question: a sibling of `message_id`.
@@ -329,6 +408,7 @@ pub async fn regenerate(
     model: Option<String>,
     think: bool,
 ) -> AppResult<SendResultDto> {
+    let asked = check_model(model)?;
     let (old, thread) = find_owned_message(state, user_id, message_id).await?;
     if old.role != "assistant" {
         return Err(AppError::bad_request(
@@ -338,21 +418,24 @@ pub async fn regenerate(
     let parent_id = old.parent_id.clone().ok_or_else(|| {
         AppError::bad_request("messageId: this answer has no question to answer again")
     })?;
-    let (parent, _) = find_owned_message(state, user_id, &parent_id).await?;
-    let model = match check_model(model)? {
-        Some(m) => m,
-        None => old
-            .model
-            .clone()
-            .unwrap_or(pick_model(state, user_id, None, &thread).await?),
+    let prefs = prefs(state, user_id).await?;
+    let model = asked
+        .or(old.model.clone())
+        .unwrap_or_else(|| pick_model(None, &thread, &prefs));
+    let turns = branch(state, &thread.id, Some(&parent_id)).await?;
+    let parent = turns
+        .last()
+        .filter(|p| p.id == parent_id)
+        .cloned()
+        .ok_or_else(|| AppError::not_found("Message"))?;
+    let request = answer_request(state, &prefs.key, &thread, &turns, &model, think);
+    let writes = Writes {
+        new_thread: None,
+        question: None,
+        answer: answer_row(&thread, &parent, &model),
+        thread,
     };
-    let assistant = start_answer(state, user_id, &thread, &parent, model, think).await?;
-    let thread = touch_thread(state, &thread).await?;
-    Ok(SendResultDto {
-        thread: thread_dto(&thread, false),
-        user_message: None,
-        assistant_message: message_dto(assistant),
-    })
+    store_and_start(state, user_id, writes, prefs.key, request, None).await
 }
 
 /// An edited question: a new user sibling of `message_id` and a new answer.
@@ -365,31 +448,36 @@ pub async fn edit(
     think: bool,
 ) -> AppResult<SendResultDto> {
     let text = check_text(text)?;
+    let asked = check_model(model)?;
     let (old, thread) = find_owned_message(state, user_id, message_id).await?;
     if old.role != "user" {
         return Err(AppError::bad_request(
             "messageId: only your own messages can be edited",
         ));
     }
-    settings::resolve_key(state, user_id).await?;
-    let model = pick_model(state, user_id, model, &thread).await?;
-    let user_msg = insert_message(
-        state,
+    let prefs = prefs(state, user_id).await?;
+    let model = pick_model(asked, &thread, &prefs);
+    let mut turns = branch(state, &thread.id, old.parent_id.as_deref()).await?;
+    let at = turns
+        .last()
+        .map_or(now_ms(), |p| now_ms().max(p.created_at + 1));
+    let question = messages::Model::new_row(
         &thread.id,
         old.parent_id.clone(),
         "user",
         text,
         "done",
-        None,
-    )
-    .await?;
-    let assistant = start_answer(state, user_id, &thread, &user_msg, model, think).await?;
-    let thread = touch_thread(state, &thread).await?;
-    Ok(SendResultDto {
-        thread: thread_dto(&thread, false),
-        user_message: Some(message_dto(user_msg)),
-        assistant_message: message_dto(assistant),
-    })
+        at.max(old.created_at + 1),
+    );
+    turns.push(question.clone());
+    let request = answer_request(state, &prefs.key, &thread, &turns, &model, think);
+    let writes = Writes {
+        new_thread: None,
+        answer: answer_row(&thread, &question, &model),
+        question: Some(question),
+        thread,
+    };
+    store_and_start(state, user_id, writes, prefs.key, request, None).await
 }
 
 /// Stops a running generation of the caller; the partial answer is kept.

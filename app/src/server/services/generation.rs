@@ -10,6 +10,7 @@
 //! whole answer. Stop cancels the task; the partial answer is kept as
 //! `stopped`. The hub is per process: a subscriber on another replica finds no
 //! live task and falls back to the flushed row (see the SSE route).
+use super::titles::{self, PendingTitles, TitleJob};
 use crate::server::config::Secret;
 use crate::server::db::now_ms;
 use crate::server::entities::messages;
@@ -21,7 +22,7 @@ use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::sync::{broadcast, watch};
+use tokio::sync::{broadcast, oneshot, watch};
 
 /// How often the partial answer is written while tokens arrive.
 pub const FLUSH_EVERY: Duration = Duration::from_millis(500);
@@ -111,10 +112,11 @@ impl Generation {
     }
 }
 
-/// All live generations of this process.
+/// All live generations of this process, and the thread titles being written.
 #[derive(Clone, Default)]
 pub struct GenerationHub {
     live: Arc<Mutex<HashMap<String, Arc<Generation>>>>,
+    titles: PendingTitles,
 }
 
 /// Everything a generation task needs.
@@ -127,6 +129,27 @@ pub struct GenerationJob {
     pub client: MistralClient,
     /// Resolves when the server shuts down: the answer is kept as interrupted.
     pub shutdown: watch::Receiver<bool>,
+    /// Resolves once the rows of this answer are committed. The upstream
+    /// request starts at once; the task writes nothing before this (a dropped
+    /// sender means the rows were not stored: the task writes nothing at all).
+    pub stored: Option<oneshot::Receiver<()>>,
+    /// The first exchange of a new thread: name it once the answer is done.
+    pub title: Option<TitleJob>,
+}
+
+/// Whether the rows of an answer exist yet (see [`GenerationJob::stored`]).
+struct Stored {
+    pending: Option<oneshot::Receiver<()>>,
+    ok: bool,
+}
+
+impl Stored {
+    async fn wait(&mut self) -> bool {
+        if let Some(rx) = self.pending.take() {
+            self.ok = rx.await.is_ok();
+        }
+        self.ok
+    }
 }
 
 impl GenerationHub {
@@ -136,6 +159,11 @@ impl GenerationHub {
             .unwrap_or_else(|p| p.into_inner())
             .get(message_id)
             .cloned()
+    }
+
+    /// The titles being written, by thread id.
+    pub fn titles(&self) -> &PendingTitles {
+        &self.titles
     }
 
     pub fn live_count(&self) -> usize {
@@ -162,13 +190,25 @@ impl GenerationHub {
             .insert(job.message_id.clone(), generation.clone());
         let hub = self.clone();
         let g = generation.clone();
+        let mut job = job;
+        let title = job.title.take();
+        if let Some(t) = &title {
+            hub.titles.begin(&t.thread_id);
+        }
+        let (db, client, key) = (job.db.clone(), job.client.clone(), job.key.clone());
         tokio::spawn(async move {
-            run(job, g.clone(), cancel_rx).await;
+            let (status, answer) = run(job, g.clone(), cancel_rx).await;
             // Late subscribers read the finished row from the database.
             hub.live
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .remove(&g.message_id);
+            if let Some(t) = title {
+                if status == "done" {
+                    titles::write_title(&db, &client, &key, &t, &answer).await;
+                }
+                hub.titles.end(&t.thread_id);
+            }
         });
         generation
     }
@@ -242,7 +282,16 @@ enum Outcome {
     Failed(String),
 }
 
-async fn run(job: GenerationJob, g: Arc<Generation>, mut cancel: watch::Receiver<bool>) {
+/// Runs the generation; the final status and answer text.
+async fn run(
+    mut job: GenerationJob,
+    g: Arc<Generation>,
+    mut cancel: watch::Receiver<bool>,
+) -> (&'static str, String) {
+    let mut stored = Stored {
+        pending: job.stored.take(),
+        ok: true,
+    };
     let mut shutdown = job.shutdown.clone();
     let mut answer = Answer::default();
     let outcome = 'outer: {
@@ -276,7 +325,7 @@ async fn run(job: GenerationJob, g: Arc<Generation>, mut cancel: watch::Receiver
                     answer.text.push_str(&text);
                     answer.thinking.push_str(&thinking);
                     g.push(GenEvent::Delta { text, thinking });
-                    if last_flush.elapsed() >= FLUSH_EVERY {
+                    if last_flush.elapsed() >= FLUSH_EVERY && stored.wait().await {
                         flush(&job.db, &job.message_id, &answer).await;
                         last_flush = Instant::now();
                     }
@@ -318,10 +367,13 @@ async fn run(job: GenerationJob, g: Arc<Generation>, mut cancel: watch::Receiver
         ),
         Outcome::Failed(msg) => ("error", Some(msg)),
     };
-    finish(&job.db, &job.message_id, &answer, status, error.clone()).await;
+    if stored.wait().await {
+        finish(&job.db, &job.message_id, &answer, status, error.clone()).await;
+    }
     g.push(GenEvent::Done {
         status: status.to_string(),
         finish_reason: answer.finish_reason.clone(),
         error,
     });
+    (status, answer.text)
 }

@@ -9,6 +9,7 @@ pub mod google;
 pub mod rate_limit;
 pub mod settings;
 pub mod threads;
+pub mod titles;
 
 use crate::server::entities::messages;
 use crate::server::AppState;

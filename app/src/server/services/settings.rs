@@ -199,8 +199,18 @@ pub async fn update_preferences(
 /// The key to call Mistral with for this user: theirs, else the server's when
 /// the operator allows it.
 pub async fn resolve_key(state: &AppState, user_id: &str) -> AppResult<Secret> {
-    if let Some(sealed) = row(state, user_id).await?.and_then(|r| r.mistral_key_enc) {
-        return state.secrets.open(&sealed).map(Secret::new).map_err(|_| {
+    key_from_row(state, row(state, user_id).await?.as_ref())
+}
+
+/// The user's settings row (`None` before they saved anything).
+pub async fn load(state: &AppState, user_id: &str) -> AppResult<Option<user_settings::Model>> {
+    row(state, user_id).await
+}
+
+/// [`resolve_key`] for a row already read.
+pub fn key_from_row(state: &AppState, row: Option<&user_settings::Model>) -> AppResult<Secret> {
+    if let Some(sealed) = row.and_then(|r| r.mistral_key_enc.as_deref()) {
+        return state.secrets.open(sealed).map(Secret::new).map_err(|_| {
             AppError::bad_request(
                 "Your stored Mistral API key can no longer be read (the server secret changed) — enter it again in Settings → Models",
             )

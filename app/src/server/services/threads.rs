@@ -872,24 +872,11 @@ pub async fn sync_messages(
         }
         in_batch.insert(c.id.clone(), thread_id.clone());
         touched.insert(thread_id.clone());
-        to_insert.push(messages::ActiveModel {
-            id: Set(c.id),
-            thread_id: Set(thread_id),
-            parent_id: Set(c.parent_id),
-            role: Set(c.role),
-            text: Set(c.text),
-            thinking: Set(c.thinking),
-            status: Set("done".into()),
-            model: Set(None),
-            finish_reason: Set(None),
-            prompt_tokens: Set(None),
-            completion_tokens: Set(None),
-            error: Set(None),
-            sources: Set(None),
-            thinking_ms: Set(None),
-            created_at: Set(c.date),
-            updated_at: Set(c.date),
-        });
+        let mut row =
+            messages::Model::new_row(&thread_id, c.parent_id, &c.role, c.text, "done", c.date);
+        row.id = c.id;
+        row.thinking = c.thinking;
+        to_insert.push(row.into_insert());
     }
 
     let inserted = to_insert.len() as u32;
