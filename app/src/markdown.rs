@@ -85,6 +85,117 @@ fn linkify(text: &str, out: &mut String) {
     escape(rest, out);
 }
 
+/// Longest TeX typeset (longer formulas are shown as TeX).
+const MAX_TEX_CHARS: usize = 4_000;
+/// Macro definitions can expand exponentially: such TeX is shown as TeX.
+const MACRO_DEFINITIONS: &[&str] = &[
+    "\\def", "\\gdef", "\\edef", "\\xdef", "\\let", "\\newcommand", "\\renewcommand",
+    "\\providecommand", "\\futurelet", "\\expandafter",
+];
+
+/// The MathML elements the typesetter may produce.
+pub const MATHML_TAGS: &[&str] = &[
+    "math", "semantics", "mrow", "mi", "mn", "mo", "ms", "mtext", "mspace", "msub", "msup",
+    "msubsup", "munder", "mover", "munderover", "mfrac", "msqrt", "mroot", "mstyle", "merror",
+    "mpadded", "mphantom", "mtable", "mtr", "mtd", "menclose", "mmultiscripts", "mprescripts",
+    "none",
+];
+/// …and the attributes (presentation only: no links, no handlers).
+const MATHML_ATTRS: &[&str] = &[
+    "display", "displaystyle", "scriptlevel", "style", "class", "mathvariant", "stretchy",
+    "fence", "separator", "lspace", "rspace", "minsize", "maxsize", "symmetric", "movablelimits",
+    "accent", "accentunder", "largeop", "linethickness", "width", "height", "depth", "voffset",
+    "columnalign", "rowalign", "columnspacing", "rowspacing", "columnlines", "rowlines", "frame",
+    "notation", "form", "xmlns", "mathcolor", "mathbackground",
+];
+
+/// Checks generated MathML against the allowlists: every tag and attribute
+/// known, every value double-quoted and free of `url(`, `javascript:` and
+/// markup. Anything unexpected fails (the TeX is then shown as text).
+fn mathml_is_safe(html: &str) -> bool {
+    let mut rest = html;
+    while let Some(i) = rest.find('<') {
+        let after = &rest[i + 1..];
+        let Some(end) = after.find('>') else {
+            return false;
+        };
+        let tag = &after[..end];
+        let tag = tag.strip_prefix('/').unwrap_or(tag);
+        let tag = tag.strip_suffix('/').unwrap_or(tag);
+        let (name, mut attrs) = tag.split_once(' ').unwrap_or((tag, ""));
+        if !MATHML_TAGS.contains(&name) {
+            return false;
+        }
+        loop {
+            attrs = attrs.trim_start_matches(' ');
+            if attrs.is_empty() {
+                break;
+            }
+            let Some((attr, value_and_rest)) = attrs.split_once("=\"") else {
+                return false;
+            };
+            let Some((value, after_value)) = value_and_rest.split_once('"') else {
+                return false;
+            };
+            let v = value.to_ascii_lowercase();
+            if !MATHML_ATTRS.contains(&attr)
+                || v.contains("url(")
+                || v.contains("javascript")
+                || v.contains(['<', '\\', '&'])
+            {
+                return false;
+            }
+            attrs = after_value;
+        }
+        rest = &after[end + 1..];
+    }
+    true
+}
+
+/// TeX as MathML (rendered natively by the browser), or `None` when it is
+/// too long, defines macros, or the output fails [`mathml_is_safe`].
+pub fn typeset(tex: &str, display: bool) -> Option<String> {
+    if tex.chars().count() > MAX_TEX_CHARS || MACRO_DEFINITIONS.iter().any(|d| tex.contains(d)) {
+        return None;
+    }
+    use pulldown_latex::config::DisplayMode;
+    let storage = pulldown_latex::Storage::new();
+    let parser = pulldown_latex::Parser::new(tex, &storage);
+    // No annotation: the crate writes it without escaping.
+    let config = pulldown_latex::RenderConfig {
+        display_mode: if display {
+            DisplayMode::Block
+        } else {
+            DisplayMode::Inline
+        },
+        annotation: None,
+        ..Default::default()
+    };
+    let mut mathml = String::new();
+    pulldown_latex::push_mathml(&mut mathml, parser, config).ok()?;
+    mathml_is_safe(&mathml).then_some(mathml)
+}
+
+/// `$…$` / `$$…$$`: typeset, with the TeX as the accessible label's fallback
+/// text when it cannot be.
+fn math(tex: &str, display: bool, out: &mut String) {
+    let (tag, class) = if display {
+        ("div", "math math-display")
+    } else {
+        ("span", "math math-inline")
+    };
+    out.push_str(&format!("<{tag} class=\"{class}\">"));
+    match typeset(tex, display) {
+        Some(mathml) => out.push_str(&mathml),
+        None => {
+            out.push_str("<code class=\"math-tex\">");
+            escape(tex, out);
+            out.push_str("</code>");
+        }
+    }
+    out.push_str(&format!("</{tag}>"));
+}
+
 pub fn render(md: &str) -> String {
     let mut opts = Options::empty();
     opts.insert(Options::ENABLE_TABLES);
@@ -219,16 +330,8 @@ pub fn render(md: &str) -> String {
                 escape(&t, &mut out);
                 out.push_str("</code>");
             }
-            Event::InlineMath(t) => {
-                out.push_str("<span class=\"math math-inline\">");
-                escape(&t, &mut out);
-                out.push_str("</span>");
-            }
-            Event::DisplayMath(t) => {
-                out.push_str("<div class=\"math math-display\">");
-                escape(&t, &mut out);
-                out.push_str("</div>");
-            }
+            Event::InlineMath(t) => math(&t, false, &mut out),
+            Event::DisplayMath(t) => math(&t, true, &mut out),
             // Never interpreted: shown as the text the author typed.
             Event::Html(t) | Event::InlineHtml(t) => escape(&t, &mut out),
             Event::SoftBreak => out.push('\n'),
@@ -310,6 +413,15 @@ mod tests {
         ];
         let mut rest = html;
         while let Some(i) = rest.find('<') {
+            // Typeset math is checked by its own allowlist.
+            if let Some(m) = rest[i..].strip_prefix("<math") {
+                let close = m.find("</math>").expect("closed math");
+                let math = &rest[i..i + 5 + close + 7];
+                assert!(mathml_is_safe(math), "{src:?} produced {math}");
+                assert!(!math.contains("annotation") && !math.contains("<script"), "{math}");
+                rest = &rest[i + math.len()..];
+                continue;
+            }
             let tag_end = rest[i..].find('>').map(|j| i + j).unwrap_or(rest.len());
             let tag = &rest[i + 1..tag_end];
             let name: String = tag
@@ -385,13 +497,46 @@ mod tests {
     }
 
     #[test]
-    fn math_is_marked_up() {
-        let html = render("Euler: $e^{i\\pi}+1=0$\n\n$$\\int_0^1 x\\,dx$$");
-        assert!(
-            html.contains("<span class=\"math math-inline\">e^{i\\pi}+1=0</span>"),
-            "{html}"
-        );
-        assert!(html.contains("<div class=\"math math-display\">"), "{html}");
+    fn math_is_typeset_as_mathml() {
+        let html = render("Euler: $e^{i\\pi}+1=0$\n\n$$\\int_0^1 x\\,dx = \\frac{1}{2}$$");
+        assert!(html.contains("<span class=\"math math-inline\"><math"), "{html}");
+        assert!(html.contains("<div class=\"math math-display\"><math display=\"block\""), "{html}");
+        assert!(html.contains("<mfrac>"), "{html}");
+        assert!(html.contains("<mi>π</mi>") || html.contains(">π<"), "{html}");
+        assert_inert(&html, "math");
+    }
+
+    #[test]
+    fn hostile_tex_stays_inert() {
+        for tex in [
+            "$\\text{<script>alert(1)</script>}$",
+            "$x</annotation><script>alert(1)</script>$",
+            "$\\href{javascript:alert(1)}{x}$",
+            "$\\color{red\" onmouseover=\"alert(1)}{x}$",
+            "$\\mathrm{<img src=x onerror=alert(1)>}$",
+            "$$\\def\\a{\\b\\b}\\def\\b{\\c\\c}\\a$$",
+            "$\\newcommand{\\x}{\\x\\x}\\x$",
+            "$\\unknowncommand{x}$",
+            "$\\frac{1}{$",
+        ] {
+            let html = render(tex);
+            assert_inert(&html, tex);
+            assert!(!html.contains("<script"), "{tex}: {html}");
+        }
+        // Macro definitions are not expanded: shown as TeX.
+        let html = render("$\\def\\a{x}\\a$");
+        assert!(html.contains("<code class=\"math-tex\">\\def\\a{x}\\a</code>"), "{html}");
+        assert_eq!(typeset(&"x+".repeat(3_000), false), None, "too long");
+    }
+
+    #[test]
+    fn the_mathml_allowlist_rejects_unknown_markup() {
+        assert!(mathml_is_safe("<math><mi mathvariant=\"bold\">x</mi></math>"));
+        assert!(!mathml_is_safe("<math><a href=\"/x\">x</a></math>"));
+        assert!(!mathml_is_safe("<math><mi onclick=\"x\">x</mi></math>"));
+        assert!(!mathml_is_safe("<math><mi style=\"background:url(x)\">x</mi></math>"));
+        assert!(!mathml_is_safe("<math><mi style=unquoted>x</mi></math>"));
+        assert!(!mathml_is_safe("<math><mi"));
     }
 
     #[test]
