@@ -8,6 +8,7 @@
 pub mod api;
 pub mod client;
 pub mod components;
+pub mod highlight;
 pub mod markdown;
 pub mod model;
 pub mod pages;

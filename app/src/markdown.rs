@@ -1,7 +1,9 @@
 //! Markdown to safe HTML, the same on the server and in the browser.
 //!
 //! CommonMark plus GFM tables, task lists, strikethrough and autolinks, fenced
-//! code (with a language class and a copy button) and `$…$` / `$$…$$` math.
+//! code (highlighted by [`crate::highlight`], with a language class and a copy
+//! button) and `$…$` / `$$…$$` math typeset as MathML (checked against an
+//! allowlist).
 //! Safety is by construction: every piece of text is escaped, raw HTML from
 //! the model or the user is shown as text, link targets are limited to
 //! http(s)/mailto/relative URLs, and images only load from this server or
@@ -89,24 +91,87 @@ fn linkify(text: &str, out: &mut String) {
 const MAX_TEX_CHARS: usize = 4_000;
 /// Macro definitions can expand exponentially: such TeX is shown as TeX.
 const MACRO_DEFINITIONS: &[&str] = &[
-    "\\def", "\\gdef", "\\edef", "\\xdef", "\\let", "\\newcommand", "\\renewcommand",
-    "\\providecommand", "\\futurelet", "\\expandafter",
+    "\\def",
+    "\\gdef",
+    "\\edef",
+    "\\xdef",
+    "\\let",
+    "\\newcommand",
+    "\\renewcommand",
+    "\\providecommand",
+    "\\futurelet",
+    "\\expandafter",
 ];
 
 /// The MathML elements the typesetter may produce.
 pub const MATHML_TAGS: &[&str] = &[
-    "math", "semantics", "mrow", "mi", "mn", "mo", "ms", "mtext", "mspace", "msub", "msup",
-    "msubsup", "munder", "mover", "munderover", "mfrac", "msqrt", "mroot", "mstyle", "merror",
-    "mpadded", "mphantom", "mtable", "mtr", "mtd", "menclose", "mmultiscripts", "mprescripts",
+    "math",
+    "semantics",
+    "mrow",
+    "mi",
+    "mn",
+    "mo",
+    "ms",
+    "mtext",
+    "mspace",
+    "msub",
+    "msup",
+    "msubsup",
+    "munder",
+    "mover",
+    "munderover",
+    "mfrac",
+    "msqrt",
+    "mroot",
+    "mstyle",
+    "merror",
+    "mpadded",
+    "mphantom",
+    "mtable",
+    "mtr",
+    "mtd",
+    "menclose",
+    "mmultiscripts",
+    "mprescripts",
     "none",
 ];
 /// …and the attributes (presentation only: no links, no handlers).
 const MATHML_ATTRS: &[&str] = &[
-    "display", "displaystyle", "scriptlevel", "style", "class", "mathvariant", "stretchy",
-    "fence", "separator", "lspace", "rspace", "minsize", "maxsize", "symmetric", "movablelimits",
-    "accent", "accentunder", "largeop", "linethickness", "width", "height", "depth", "voffset",
-    "columnalign", "rowalign", "columnspacing", "rowspacing", "columnlines", "rowlines", "frame",
-    "notation", "form", "xmlns", "mathcolor", "mathbackground",
+    "display",
+    "displaystyle",
+    "scriptlevel",
+    "style",
+    "class",
+    "mathvariant",
+    "stretchy",
+    "fence",
+    "separator",
+    "lspace",
+    "rspace",
+    "minsize",
+    "maxsize",
+    "symmetric",
+    "movablelimits",
+    "accent",
+    "accentunder",
+    "largeop",
+    "linethickness",
+    "width",
+    "height",
+    "depth",
+    "voffset",
+    "columnalign",
+    "rowalign",
+    "columnspacing",
+    "rowspacing",
+    "columnlines",
+    "rowlines",
+    "frame",
+    "notation",
+    "form",
+    "xmlns",
+    "mathcolor",
+    "mathbackground",
 ];
 
 /// Checks generated MathML against the allowlists: every tag and attribute
@@ -204,6 +269,8 @@ pub fn render(md: &str) -> String {
     opts.insert(Options::ENABLE_MATH);
     let mut out = String::with_capacity(md.len() * 3 / 2);
     let mut in_code = false;
+    let mut code_buf = String::new();
+    let mut code_lang = String::new();
     let mut in_table_head = false;
     // Alt text of an image being rendered as a link (its URL is not allowed).
     let mut image_depth: Vec<bool> = vec![];
@@ -217,6 +284,7 @@ pub fn render(md: &str) -> String {
                 Tag::BlockQuote(_) => out.push_str("<blockquote>"),
                 Tag::CodeBlock(kind) => {
                     in_code = true;
+                    code_buf.clear();
                     let lang = match kind {
                         CodeBlockKind::Fenced(l) => {
                             l.split_whitespace().next().unwrap_or("").to_string()
@@ -236,6 +304,7 @@ pub fn render(md: &str) -> String {
                         out.push('"');
                     }
                     out.push('>');
+                    code_lang = lang;
                 }
                 Tag::List(Some(start)) => {
                     if start == 1 {
@@ -295,6 +364,7 @@ pub fn render(md: &str) -> String {
                 TagEnd::BlockQuote(_) => out.push_str("</blockquote>"),
                 TagEnd::CodeBlock => {
                     in_code = false;
+                    crate::highlight::highlight(&code_lang, &code_buf, &mut out);
                     out.push_str("</code></pre></div>");
                 }
                 TagEnd::List(true) => out.push_str("</ol>"),
@@ -319,7 +389,10 @@ pub fn render(md: &str) -> String {
                 _ => {}
             },
             Event::Text(t) => {
-                if in_code || !image_depth.is_empty() {
+                if in_code {
+                    // Highlighted as a whole at the end of the block.
+                    code_buf.push_str(&t);
+                } else if !image_depth.is_empty() {
                     escape(&t, &mut out);
                 } else {
                     linkify(&t, &mut out);
@@ -418,7 +491,10 @@ mod tests {
                 let close = m.find("</math>").expect("closed math");
                 let math = &rest[i..i + 5 + close + 7];
                 assert!(mathml_is_safe(math), "{src:?} produced {math}");
-                assert!(!math.contains("annotation") && !math.contains("<script"), "{math}");
+                assert!(
+                    !math.contains("annotation") && !math.contains("<script"),
+                    "{math}"
+                );
                 rest = &rest[i + math.len()..];
                 continue;
             }
@@ -494,15 +570,39 @@ mod tests {
         assert!(html.contains("class=\"language-rust\""), "{html}");
         assert!(html.contains("&lt;hi&gt;"), "{html}");
         assert!(html.contains("data-copy-code"), "{html}");
+        // Highlighted as one piece, escaped inside the token spans.
+        assert!(html.contains("<span class=\"tok-k\">fn</span>"), "{html}");
+        assert!(
+            html.contains("<span class=\"tok-s\">&quot;&lt;hi&gt;&quot;</span>"),
+            "{html}"
+        );
+        assert_inert(&html, "code");
+        // A block comment split over lines stays one token; unknown languages get no spans.
+        let html = render("```c\n/* a\n b */ int x;\n```");
+        assert!(
+            html.contains("<span class=\"tok-c\">/* a\n b */</span>"),
+            "{html}"
+        );
+        let html = render("```klingon\nfn x\n```");
+        assert!(!html.contains("tok-"), "{html}");
     }
 
     #[test]
     fn math_is_typeset_as_mathml() {
         let html = render("Euler: $e^{i\\pi}+1=0$\n\n$$\\int_0^1 x\\,dx = \\frac{1}{2}$$");
-        assert!(html.contains("<span class=\"math math-inline\"><math"), "{html}");
-        assert!(html.contains("<div class=\"math math-display\"><math display=\"block\""), "{html}");
+        assert!(
+            html.contains("<span class=\"math math-inline\"><math"),
+            "{html}"
+        );
+        assert!(
+            html.contains("<div class=\"math math-display\"><math display=\"block\""),
+            "{html}"
+        );
         assert!(html.contains("<mfrac>"), "{html}");
-        assert!(html.contains("<mi>π</mi>") || html.contains(">π<"), "{html}");
+        assert!(
+            html.contains("<mi>π</mi>") || html.contains(">π<"),
+            "{html}"
+        );
         assert_inert(&html, "math");
     }
 
@@ -525,16 +625,23 @@ mod tests {
         }
         // Macro definitions are not expanded: shown as TeX.
         let html = render("$\\def\\a{x}\\a$");
-        assert!(html.contains("<code class=\"math-tex\">\\def\\a{x}\\a</code>"), "{html}");
+        assert!(
+            html.contains("<code class=\"math-tex\">\\def\\a{x}\\a</code>"),
+            "{html}"
+        );
         assert_eq!(typeset(&"x+".repeat(3_000), false), None, "too long");
     }
 
     #[test]
     fn the_mathml_allowlist_rejects_unknown_markup() {
-        assert!(mathml_is_safe("<math><mi mathvariant=\"bold\">x</mi></math>"));
+        assert!(mathml_is_safe(
+            "<math><mi mathvariant=\"bold\">x</mi></math>"
+        ));
         assert!(!mathml_is_safe("<math><a href=\"/x\">x</a></math>"));
         assert!(!mathml_is_safe("<math><mi onclick=\"x\">x</mi></math>"));
-        assert!(!mathml_is_safe("<math><mi style=\"background:url(x)\">x</mi></math>"));
+        assert!(!mathml_is_safe(
+            "<math><mi style=\"background:url(x)\">x</mi></math>"
+        ));
         assert!(!mathml_is_safe("<math><mi style=unquoted>x</mi></math>"));
         assert!(!mathml_is_safe("<math><mi"));
     }

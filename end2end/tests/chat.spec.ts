@@ -31,6 +31,11 @@ test("send, stream, reload mid-answer, regenerate, stop", async ({ page }, info)
   await expect(lastAnswer(page)).toContainText("You said", { timeout: 10_000 });
   await expect(lastAnswer(page)).toHaveText(new RegExp(echo("Hello streaming").replace(/[.]/g, "\\.")));
   await expect(page.getByTestId("send")).toBeVisible();
+  // The first exchange names the thread: the cheap title model's reply (the
+  // fake echoes the title prompt, which quotes the question) replaces the
+  // first line, in the heading, the sidebar and the document title.
+  await expect(page.locator(".thread-title")).toHaveText(/^You said: Question/, { timeout: 10_000 });
+  await expect(page).toHaveTitle(/You said: Question/);
 
   // A long answer: reload while it is being written, it completes anyway.
   const long = Array.from({ length: 40 }, (_, i) => `word${i}`).join(" ");

@@ -164,3 +164,83 @@ test("every keyboard shortcut", async ({ page, context }, info) => {
   await expect(page).toHaveURL(/\/$/);
   await expect(page.getByTestId("welcome-model")).toBeVisible();
 });
+
+test("focus stays inside a dialog and goes back to where it was", async ({ page }, info) => {
+  const id = await setup(page, info);
+  await page.goto(`/t/${id}`, { waitUntil: "domcontentloaded" });
+  await hydrated(page);
+  await page.getByTestId("composer-input").focus();
+  await page.keyboard.press("Control+Slash");
+  const dialog = page.getByTestId("shortcut-help");
+  await expect(dialog).toBeVisible();
+  const inDialog = () =>
+    page.evaluate(() => !!document.activeElement?.closest("[data-testid='shortcut-help']"));
+  expect(await inDialog()).toBe(true);
+  for (let i = 0; i < 5; i++) {
+    await page.keyboard.press("Tab");
+    expect(await inDialog(), `Tab #${i + 1} left the dialog`).toBe(true);
+  }
+  for (let i = 0; i < 5; i++) {
+    await page.keyboard.press("Shift+Tab");
+    expect(await inDialog(), `Shift+Tab #${i + 1} left the dialog`).toBe(true);
+  }
+  await page.keyboard.press("Escape");
+  await expect(dialog).toHaveCount(0);
+  await expect(page.getByTestId("composer-input")).toBeFocused();
+});
+
+test("a transient failure shows a toast that says what to do", async ({ page }, info) => {
+  const id = await setup(page, info);
+  await page.goto(`/t/${id}`, { waitUntil: "domcontentloaded" });
+  await hydrated(page);
+  // The regenerate request fails on the network, as when the connection drops.
+  await page.route("**/rpc/regenerate_message**", (route) => route.abort("connectionreset"));
+  const answer = page.locator("[data-testid='message'][data-role='assistant']").last();
+  await answer.focus();
+  await page.keyboard.press("KeyR");
+  const toast = page.getByTestId("toast");
+  await expect(toast).toHaveCount(1);
+  await expect(toast).toContainText("Could not regenerate the answer");
+  await expect(toast).toContainText("Try again.");
+  await expect(page.getByTestId("toasts")).toHaveAttribute("aria-live", "polite");
+  await noHorizontalOverflow(page);
+  await shot(page, info, "toast");
+  await toast.getByRole("button", { name: "Dismiss notification" }).click();
+  await expect(toast).toHaveCount(0);
+  // Nothing was lost: still one answer, and the retry works once the network is back.
+  await expect(page.locator("[data-testid='message'][data-role='assistant']")).toHaveCount(1);
+  await page.unroute("**/rpc/regenerate_message**");
+  await answer.focus();
+  await page.keyboard.press("KeyR");
+  await expect(answer.getByTestId("version-label")).toHaveText("2/2");
+});
+
+test("the theme chosen in settings follows the user to another browser", async ({ page, browser }, info) => {
+  await page.emulateMedia({ colorScheme: "light" });
+  const email = uniqueEmail(info, "theme");
+  expect((await page.request.post("/api/auth/email/register", { data: { email, password: PASSWORD } })).status()).toBe(201);
+  await page.goto("/settings/appearance", { waitUntil: "domcontentloaded" });
+  await hydrated(page);
+  await page.getByTestId("theme-dark").check();
+  await expect(page.locator("html")).toHaveAttribute("data-theme", "dark");
+  const bg = () => page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+  const darkBg = await bg();
+  // Reload: the server renders the dark theme right away.
+  await page.goto("/", { waitUntil: "domcontentloaded" });
+  await expect(page.locator("html")).toHaveAttribute("data-theme", "dark");
+  expect(await bg()).toBe(darkBg);
+
+  // Another browser (no theme cookie), light system scheme: the saved choice wins.
+  const other = await browser.newContext({
+    baseURL: info.project.use.baseURL,
+    colorScheme: "light",
+    viewport: page.viewportSize() ?? undefined,
+  });
+  const p2 = await other.newPage();
+  expect((await p2.request.post("/api/auth/email/login", { data: { email, password: PASSWORD } })).status()).toBe(200);
+  await p2.goto("/", { waitUntil: "domcontentloaded" });
+  await hydrated(p2);
+  await expect(p2.locator("html")).toHaveAttribute("data-theme", "dark");
+  expect(await p2.evaluate(() => getComputedStyle(document.body).backgroundColor)).toBe(darkBg);
+  await other.close();
+});

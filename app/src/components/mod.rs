@@ -1,8 +1,10 @@
 //! Reusable views shared by several pages.
 pub mod composer;
+pub mod dialog;
 pub mod fast_config;
 pub mod message;
 pub mod share_dialog;
 pub mod shell;
 pub mod sidebar;
+pub mod toast;
 pub mod user_badge;

@@ -2,6 +2,7 @@
 //! optional expiry, revoke it.
 use crate::api::threads::{share_thread, unshare_thread, ShareLink};
 use crate::client::server_fn_message;
+use crate::components::dialog::Dialog;
 use crate::components::sidebar::use_thread_list;
 use crate::model::ThreadDto;
 use leptos::prelude::*;
@@ -103,14 +104,7 @@ fn ShareDialogFor(thread: ThreadDto) -> impl IntoView {
         }
     };
     view! {
-        <div class="dialog-backdrop" on:click=move |_| close()></div>
-        <div
-            class="dialog"
-            role="dialog"
-            aria-modal="true"
-            aria-labelledby="share-title"
-            data-testid="share-dialog"
-        >
+        <Dialog labelled_by="share-title" test_id="share-dialog" on_close=Callback::new(move |_| close())>
             <h2 id="share-title">"Share “" {thread.name.clone()} "”"</h2>
             <p class="muted">"Anyone with the link can read this conversation. They cannot see your other threads, your email or the thread's context."</p>
             {move || match link.get() {
@@ -153,6 +147,6 @@ fn ShareDialogFor(thread: ThreadDto) -> impl IntoView {
                 .into_any(),
             }}
             {move || error.get().map(|e| view! { <p class="form-error" role="alert">{e}</p> })}
-        </div>
+        </Dialog>
     }
 }

@@ -6,8 +6,10 @@
 //! ended while the page was open: we send the browser to sign in again.
 use crate::api::auth::current_user;
 use crate::client::hard_navigate;
+use crate::components::dialog::Dialog;
 use crate::components::share_dialog::ShareDialog;
 use crate::components::sidebar::{ThreadList, ThreadSidebarList};
+use crate::components::toast::{ToastRegion, Toasts};
 use crate::components::user_badge::UserBadge;
 use leptos::prelude::*;
 use leptos_router::components::{Outlet, A};
@@ -18,6 +20,17 @@ pub fn AppShell() -> impl IntoView {
     let user = Resource::new(|| (), |_| current_user());
     let (sidebar_open, set_sidebar_open) = signal(false);
     provide_context(ThreadList::new());
+    provide_context(Toasts::new());
+    // The theme saved for this user wins over this browser's cookie (another
+    // device, or a cookie that expired): checked once per page load.
+    #[cfg(feature = "hydrate")]
+    leptos::task::spawn_local(async move {
+        if let Ok(s) = crate::api::settings::get_settings().await {
+            if crate::theme::normalise(&s.theme) != crate::theme::current_theme() {
+                crate::theme::apply_theme(&s.theme);
+            }
+        }
+    });
     // On phones and tablets the drawer closes once a link in it is followed.
     let close_on_link = move |ev: leptos::ev::MouseEvent| {
         #[cfg(feature = "hydrate")]
@@ -145,6 +158,7 @@ pub fn AppShell() -> impl IntoView {
                 <Outlet />
             </main>
             <ShareDialog />
+            <ToastRegion />
             <Show when=move || help_open.get()>
                 <ShortcutHelp on_close=Callback::new(move |_| help_open.set(false)) />
             </Show>
@@ -163,8 +177,7 @@ fn ShortcutHelp(on_close: Callback<()>) -> impl IntoView {
         }
     });
     view! {
-        <div class="dialog-backdrop" on:click=move |_| on_close.run(())></div>
-        <div class="dialog" role="dialog" aria-modal="true" aria-labelledby="shortcuts-title" data-testid="shortcut-help">
+        <Dialog labelled_by="shortcuts-title" test_id="shortcut-help" on_close=on_close>
             <h2 id="shortcuts-title">"Keyboard shortcuts"</h2>
             <table class="shortcut-table">
                 <tbody>
@@ -179,7 +192,7 @@ fn ShortcutHelp(on_close: Callback<()>) -> impl IntoView {
             <div class="row">
                 <button type="button" class="btn" node_ref=close_btn on:click=move |_| on_close.run(())>"Close"</button>
             </div>
-        </div>
+        </Dialog>
     }
 }
 

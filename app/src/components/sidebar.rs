@@ -7,6 +7,7 @@
 //! and the server renders a skeleton instead.
 use crate::api::threads::{delete_thread, list_threads, rename_thread};
 use crate::client::server_fn_message;
+use crate::components::toast::use_toasts;
 use crate::model::ThreadDto;
 use crate::time::{group_label, local_offset_minutes, now_ms};
 use leptos::prelude::*;
@@ -239,6 +240,7 @@ pub fn ThreadSidebarList() -> impl IntoView {
 #[component]
 fn ThreadItem(thread: ThreadDto) -> impl IntoView {
     let list = use_thread_list();
+    let toasts = use_toasts();
     let params = use_params_map();
     let id = thread.id.clone();
     let is_active = {
@@ -264,10 +266,14 @@ fn ThreadItem(thread: ThreadDto) -> impl IntoView {
                 return;
             }
             let id = id.clone();
+            let old_name = old.clone();
             leptos::task::spawn_local(async move {
                 match rename_thread(id, new_name).await {
                     Ok(t) => list.replace(t),
-                    Err(e) => list.error.set(Some(server_fn_message(&e))),
+                    Err(e) => {
+                        set_draft.set(old_name);
+                        toasts.error("Could not rename the thread", &server_fn_message(&e))
+                    }
                 }
             });
         }
@@ -288,7 +294,7 @@ fn ThreadItem(thread: ThreadDto) -> impl IntoView {
                             navigate("/", Default::default());
                         }
                     }
-                    Err(e) => list.error.set(Some(server_fn_message(&e))),
+                    Err(e) => toasts.error("Could not delete the thread", &server_fn_message(&e)),
                 }
             });
         }

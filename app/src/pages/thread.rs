@@ -13,6 +13,7 @@ use crate::components::message::{
     branch_ids, children_map, LiveMessage, MessageActions, UiMessage,
 };
 use crate::components::sidebar::use_thread_list;
+use crate::components::toast::use_toasts;
 use crate::model::{MessageDto, SendResultDto, ThreadDto};
 use crate::stream::{subscribe, StreamUpdate, Subscription};
 use leptos::prelude::*;
@@ -176,6 +177,7 @@ fn ThreadView(
         scroller: NodeRef::new(),
     };
     let list = use_thread_list();
+    let toasts = use_toasts();
     let older = RwSignal::new(older);
     let loading = RwSignal::new(false);
     let choices = ModelChoices::load();
@@ -243,7 +245,7 @@ fn ThreadView(
         if let Some(id) = streaming_id.get_untracked() {
             leptos::task::spawn_local(async move {
                 if let Err(e) = stop_generation(id).await {
-                    conv.error.set(Some(server_fn_message(&e)));
+                    toasts.error("Could not stop the answer", &server_fn_message(&e));
                 }
             });
         }
@@ -272,7 +274,9 @@ fn ThreadView(
             leptos::task::spawn_local(async move {
                 match regenerate_message(id, None, false).await {
                     Ok(r) => conv.started(r),
-                    Err(e) => conv.error.set(Some(server_fn_message(&e))),
+                    Err(e) => {
+                        toasts.error("Could not regenerate the answer", &server_fn_message(&e))
+                    }
                 }
             });
         }),
@@ -280,7 +284,9 @@ fn ThreadView(
             leptos::task::spawn_local(async move {
                 match edit_message(id, text, None, false).await {
                     Ok(r) => conv.started(r),
-                    Err(e) => conv.error.set(Some(server_fn_message(&e))),
+                    Err(e) => {
+                        toasts.error("Could not send the edited message", &server_fn_message(&e))
+                    }
                 }
             });
         }),
@@ -351,7 +357,7 @@ fn ThreadView(
                             el.set_scroll_top(el.scroll_top() + grown);
                         }
                     }
-                    Err(e) => conv.error.set(Some(server_fn_message(&e))),
+                    Err(e) => toasts.error("Could not load older messages", &server_fn_message(&e)),
                 }
                 loading.set(false);
             });

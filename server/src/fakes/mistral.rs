@@ -135,6 +135,10 @@ impl FakeMistral {
             .fallback(not_found)
             .layer(axum::middleware::map_response(add_mistral_headers))
             .with_state(fake.clone());
+        // Like Mistral's own front end: small SSE writes go out at once.
+        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
         tokio::spawn(async move {
             let _ = axum::serve(listener, router).await;
         });

@@ -4,8 +4,8 @@
 //! Tokens are 256-bit random values handed to the client once; only their
 //! SHA-256 is stored, with an expiry. Every protected entry point resolves the
 //! caller through [`authenticate`], the one code path for header and cookie
-//! tokens. Password hashing (argon2id) runs on the blocking pool so it never
-//! stalls the async executor.
+//! tokens. Password hashing (argon2id) runs on a few dedicated threads so it
+//! never stalls the async executor and its memory stays bounded.
 use crate::model::UserDto;
 use crate::server::crypto::{new_access_token, sha256_hex};
 use crate::server::db::now_ms;
@@ -110,8 +110,60 @@ fn argon2() -> Argon2<'static> {
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
 }
 
+/// Work for the hashing threads.
+type HashJob = Box<dyn FnOnce() + Send>;
+
+/// Argon2 needs a 19 MiB block per hash. Hashes run on a few dedicated
+/// threads (one per core, at most 4), not on the blocking pool: a burst of
+/// sign-ups or sign-in attempts then queues instead of running hundreds at
+/// once, and memory stays at one reused block per thread (the allocator keeps
+/// a freed block in the arena of the thread that used it, so hashing on many
+/// different threads left a block behind in each).
+fn hash_threads() -> Option<&'static std::sync::mpsc::Sender<HashJob>> {
+    static TX: OnceLock<Option<std::sync::mpsc::Sender<HashJob>>> = OnceLock::new();
+    TX.get_or_init(|| {
+        let (tx, rx) = std::sync::mpsc::channel::<HashJob>();
+        let rx = std::sync::Arc::new(std::sync::Mutex::new(rx));
+        let n = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2)
+            .min(4);
+        let mut started = 0;
+        for i in 0..n {
+            let rx = rx.clone();
+            let spawned = std::thread::Builder::new()
+                .name(format!("argon2-{i}"))
+                .spawn(move || loop {
+                    let job = match rx.lock() {
+                        Ok(guard) => guard.recv(),
+                        Err(_) => return,
+                    };
+                    match job {
+                        Ok(job) => job(),
+                        Err(_) => return,
+                    }
+                });
+            if spawned.is_ok() {
+                started += 1;
+            }
+        }
+        (started > 0).then_some(tx)
+    })
+    .as_ref()
+}
+
+/// Runs `f` on a hashing thread; `None` if none could be started.
+async fn on_hash_thread<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let job: HashJob = Box::new(move || {
+        let _ = tx.send(f());
+    });
+    hash_threads()?.send(job).ok()?;
+    rx.await.ok()
+}
+
 async fn hash_password(password: Password) -> AppResult<String> {
-    tokio::task::spawn_blocking(move || {
+    on_hash_thread(move || {
         let salt = SaltString::generate(&mut rand::rngs::OsRng);
         argon2()
             .hash_password(password.0.as_bytes(), &salt)
@@ -119,7 +171,7 @@ async fn hash_password(password: Password) -> AppResult<String> {
             .map_err(AppError::internal)
     })
     .await
-    .map_err(AppError::internal)?
+    .ok_or_else(|| AppError::internal("no password hashing thread"))?
 }
 
 /// A valid hash of a random password, verified against when the account does
@@ -136,7 +188,7 @@ fn dummy_hash() -> &'static str {
 }
 
 async fn verify_password(password: String, hash: Option<String>) -> bool {
-    tokio::task::spawn_blocking(move || {
+    on_hash_thread(move || {
         let (hash, real) = match hash {
             Some(h) => (h, true),
             None => (dummy_hash().to_string(), false),

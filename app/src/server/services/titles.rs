@@ -61,18 +61,20 @@ pub fn first_line_name(question: &str) -> String {
 /// `None` when nothing usable is left.
 pub fn clean_title(raw: &str) -> Option<String> {
     let line = raw.lines().map(str::trim).find(|l| !l.is_empty())?;
-    let mut t = line.trim_start_matches('#').trim();
+    let quotes: &[char] = &['"', '\'', '“', '”', '«', '»', '`', '*', '_'];
+    let lead = |s: &'_ str| -> String {
+        s.trim_start_matches(|c: char| quotes.contains(&c) || c.is_whitespace())
+            .to_string()
+    };
+    let mut t = lead(line.trim_start_matches('#'));
     for prefix in ["Title:", "title:", "TITLE:", "Titre :", "Titre:"] {
         if let Some(rest) = t.strip_prefix(prefix) {
-            t = rest.trim();
+            t = lead(rest);
         }
     }
-    let quotes: &[char] = &['"', '\'', '“', '”', '«', '»', '`', '*', '_'];
-    let t = t
-        .trim_end_matches(|c: char| {
-            c == '.' || c == '。' || quotes.contains(&c) || c.is_whitespace()
-        })
-        .trim_start_matches(|c: char| quotes.contains(&c) || c.is_whitespace());
+    let t = t.trim_end_matches(|c: char| {
+        c == '.' || c == '。' || quotes.contains(&c) || c.is_whitespace()
+    });
     let title: String = t.chars().take(MAX_TITLE_CHARS).collect();
     let title = title.trim().to_string();
     (!title.is_empty()).then_some(title)
