@@ -244,3 +244,30 @@ test("the theme chosen in settings follows the user to another browser", async (
   expect(await p2.evaluate(() => getComputedStyle(document.body).backgroundColor)).toBe(darkBg);
   await other.close();
 });
+
+test("a swipe from the left edge opens the drawer, a swipe left closes it", async ({ page }, info) => {
+  await setup(page, info);
+  await page.goto("/", { waitUntil: "domcontentloaded" });
+  await hydrated(page);
+  const swipe = (x0: number, x1: number) =>
+    page.evaluate(([x0, x1]) => {
+      const target = document.querySelector("main")!;
+      const t = (x: number) => new Touch({ identifier: 1, target, clientX: x, clientY: 400 });
+      target.dispatchEvent(new TouchEvent("touchstart", { touches: [t(x0)], changedTouches: [t(x0)], bubbles: true }));
+      target.dispatchEvent(new TouchEvent("touchend", { touches: [], changedTouches: [t(x1)], bubbles: true }));
+    }, [x0, x1]);
+  const wide = (page.viewportSize()?.width ?? 0) >= 1024;
+  await swipe(4, 220);
+  if (wide) {
+    // The sidebar is a column here: gestures change nothing.
+    await expect(page.locator(".app.sidebar-open")).toHaveCount(0);
+    await expect(page.locator("nav.sidebar")).toBeVisible();
+    return;
+  }
+  await expect(page.locator(".app.sidebar-open")).toHaveCount(1);
+  await swipe(300, 60);
+  await expect(page.locator(".app.sidebar-open")).toHaveCount(0);
+  // A swipe that does not start at the edge (e.g. scrolling code sideways) does nothing.
+  await swipe(150, 380);
+  await expect(page.locator(".app.sidebar-open")).toHaveCount(0);
+});

@@ -101,8 +101,35 @@ pub fn AppShell() -> impl IntoView {
         ev.prevent_default();
     });
     on_cleanup(move || keys.remove());
+    // On phones and tablets a swipe from the left edge opens the drawer and a
+    // swipe to the left closes it.
+    let touch_start = StoredValue::new(None::<(f64, f64)>);
+    let on_touch_start = move |ev: leptos::ev::TouchEvent| {
+        #[cfg(feature = "hydrate")]
+        touch_start.set_value(
+            (!is_wide())
+                .then(|| ev.touches().get(0))
+                .flatten()
+                .map(|t| (t.client_x() as f64, t.client_y() as f64)),
+        );
+        #[cfg(not(feature = "hydrate"))]
+        let _ = (ev, touch_start);
+    };
+    let on_touch_end = move |ev: leptos::ev::TouchEvent| {
+        #[cfg(feature = "hydrate")]
+        if let (Some((x0, y0)), Some(t)) = (touch_start.get_value(), ev.changed_touches().get(0)) {
+            touch_start.set_value(None);
+            let (dx, dy) = (t.client_x() as f64 - x0, t.client_y() as f64 - y0);
+            if let Some(open) = swipe_action(x0, dx, dy, sidebar_open.get_untracked()) {
+                set_sidebar_open.set(open);
+            }
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = ev;
+    };
     view! {
-        <div class="app" class:sidebar-open=sidebar_open class:sidebar-collapsed=collapsed>
+        <div class="app" class:sidebar-open=sidebar_open class:sidebar-collapsed=collapsed
+            on:touchstart=on_touch_start on:touchend=on_touch_end>
             <nav class="sidebar" aria-label="Threads and account" on:click=close_on_link>
                 <div class="sidebar-top">
                     <a href="/" class="brand">"MistralChat"</a>
@@ -163,6 +190,25 @@ pub fn AppShell() -> impl IntoView {
                 <ShortcutHelp on_close=Callback::new(move |_| help_open.set(false)) />
             </Show>
         </div>
+    }
+}
+
+/// Where a drawer swipe may start: this close to the left edge (px).
+const SWIPE_EDGE: f64 = 32.0;
+/// How far a swipe must travel horizontally (px).
+const SWIPE_MIN: f64 = 60.0;
+
+/// What a finished touch gesture does to the drawer: `Some(true)` opens it
+/// (a rightward swipe from the left edge), `Some(false)` closes it (a leftward
+/// swipe while open); mostly vertical or short movements do nothing.
+pub fn swipe_action(start_x: f64, dx: f64, dy: f64, open: bool) -> Option<bool> {
+    if dx.abs() < SWIPE_MIN || dy.abs() > dx.abs() * 0.6 {
+        return None;
+    }
+    match (open, dx > 0.0) {
+        (false, true) if start_x <= SWIPE_EDGE => Some(true),
+        (true, false) => Some(false),
+        _ => None,
     }
 }
 
@@ -313,5 +359,33 @@ fn is_wide() -> bool {
     #[cfg(not(feature = "hydrate"))]
     {
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::swipe_action;
+
+    #[test]
+    fn swipes_open_and_close_the_drawer() {
+        assert_eq!(swipe_action(5.0, 150.0, 10.0, false), Some(true));
+        assert_eq!(
+            swipe_action(200.0, 150.0, 10.0, false),
+            None,
+            "not from the edge"
+        );
+        assert_eq!(swipe_action(5.0, 30.0, 0.0, false), None, "too short");
+        assert_eq!(
+            swipe_action(5.0, 100.0, 90.0, false),
+            None,
+            "mostly vertical"
+        );
+        assert_eq!(swipe_action(300.0, -120.0, 5.0, true), Some(false));
+        assert_eq!(swipe_action(5.0, 150.0, 0.0, true), None, "already open");
+        assert_eq!(
+            swipe_action(300.0, -120.0, 5.0, false),
+            None,
+            "already closed"
+        );
     }
 }

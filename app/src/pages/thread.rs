@@ -58,13 +58,22 @@ fn stick_to_bottom(el: &leptos::web_sys::HtmlDivElement, force: bool) {
     }
 }
 
+/// Live `EventSource`s are not `Send`: browser-local storage in the browser.
+/// On the server a subscription is an empty value, kept in thread-safe storage
+/// (a local value dropped by another worker thread at the end of the render
+/// would panic).
+#[cfg(feature = "hydrate")]
+type SubsStorage = LocalStorage;
+#[cfg(not(feature = "hydrate"))]
+type SubsStorage = SyncStorage;
+
 /// The page's conversation state.
 #[derive(Clone, Copy)]
 struct Conversation {
     thread_id: StoredValue<String>,
     msgs: RwSignal<Vec<UiMessage>>,
     chosen: RwSignal<HashMap<Option<String>, String>>,
-    subs: StoredValue<HashMap<String, Subscription>, LocalStorage>,
+    subs: StoredValue<HashMap<String, Subscription>, SubsStorage>,
     error: RwSignal<Option<String>>,
     scroller: NodeRef<leptos::html::Div>,
 }
@@ -172,7 +181,7 @@ fn ThreadView(
         thread_id: StoredValue::new(thread.id.clone()),
         msgs: RwSignal::new(messages.into_iter().map(UiMessage::new).collect()),
         chosen: RwSignal::new(HashMap::new()),
-        subs: StoredValue::new_local(HashMap::new()),
+        subs: StoredValue::new_with_storage(HashMap::new()),
         error: RwSignal::new(None),
         scroller: NodeRef::new(),
     };

@@ -681,3 +681,70 @@ async fn an_unusable_title_keeps_the_first_line() {
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(thread_name(&app, &t, &tid).await, "first line");
 }
+
+/// The thread page is rendered on the server's worker threads; nothing in it
+/// may be tied to the thread that started the render (a browser-only value
+/// dropped on another worker panicked in the response stream).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_thread_page_renders_on_any_worker_thread() {
+    // Panics inside a response stream do not reach the client as an error:
+    // count the ones about values dropped on the wrong thread.
+    static WRONG_THREAD_DROPS: std::sync::atomic::AtomicUsize =
+        std::sync::atomic::AtomicUsize::new(0);
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if info.to_string().contains("SendWrapper") {
+            WRONG_THREAD_DROPS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+        previous(info)
+    }));
+    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    let t = user_with_key(&app, "ssr@example.com").await;
+    let r = app
+        .post("/api/chat", json!({"text": "Render me"}), Auth::Bearer(&t))
+        .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let tid = r.body["thread"]["id"].as_str().unwrap().to_string();
+    let a = r.body["assistantMessage"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    wait_status(&app, &a, "streaming").await;
+    // Also while an answer is being written (the page subscribes to it).
+    app.mistral
+        .configure(|c| c.token_delay = Duration::from_millis(40));
+    let r = app
+        .post(
+            "/api/chat",
+            json!({"threadId": tid, "text": "And again"}),
+            Auth::Bearer(&t),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let pages = futures::future::join_all((0..24).map(|_| {
+        let (app, t, tid) = (&app, &t, &tid);
+        async move {
+            let resp = app
+                .http
+                .get(app.url(&format!("/t/{tid}")))
+                .header("cookie", format!("access_token={t}"))
+                .send()
+                .await
+                .expect("request");
+            let status = resp.status().as_u16();
+            (status, resp.text().await.map_err(|e| e.to_string()))
+        }
+    }))
+    .await;
+    for (status, body) in pages {
+        assert_eq!(status, 200);
+        let body = body.expect("the whole page arrives");
+        assert!(body.contains("Render me"), "{body}");
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(
+        WRONG_THREAD_DROPS.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "a render dropped a thread-local value on another thread"
+    );
+}
