@@ -525,6 +525,37 @@ async fn a_restart_marks_unfinished_answers_interrupted() {
     assert_eq!(row(&app, &id).await.status, "interrupted");
 }
 
+/// POSTs a chat request that must be accepted (201); its body.
+async fn accepted(
+    app: &TestApp,
+    t: &str,
+    path: &str,
+    body: serde_json::Value,
+) -> serde_json::Value {
+    let r = app.post(path, body, Auth::Bearer(t)).await;
+    assert_eq!(r.status, 201, "{path}: {:?}", r.body);
+    r.body
+}
+
+/// Waits for the answer `a` to finish and the title request that follows it.
+async fn wait_title_request(app: &TestApp, a: &str) {
+    wait_status(app, a, "streaming").await;
+    for _ in 0..100 {
+        if app.mistral.requests().iter().any(is_title_request) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(app.mistral.requests().iter().any(is_title_request));
+    // Time for the (skipped) rename to have happened.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+}
+
+/// `v[key].id` as a string.
+fn id_in(v: &serde_json::Value, key: &str) -> String {
+    v[key]["id"].as_str().unwrap().to_string()
+}
+
 async fn thread_name(app: &TestApp, t: &str, id: &str) -> String {
     let r = app
         .get(&format!("/api/thread?idThread={id}"), Auth::Bearer(t))
@@ -551,20 +582,16 @@ db_test!(
         let t = user_with_key(&app, "title@example.com").await;
         app.mistral
             .configure(|c| c.reply = Some("\"Greetings and salutations\".\nSecond line".into()));
-        let r = app
-            .post(
-                "/api/chat",
-                json!({"text": "Hello there, how are you today?"}),
-                Auth::Bearer(&t),
-            )
-            .await;
-        assert_eq!(r.status, 201, "{:?}", r.body);
-        let tid = r.body["thread"]["id"].as_str().unwrap().to_string();
-        let a = r.body["assistantMessage"]["id"]
-            .as_str()
-            .unwrap()
-            .to_string();
-        assert_eq!(r.body["thread"]["name"], "Hello there, how are you today?");
+        let r = accepted(
+            &app,
+            &t,
+            "/api/chat",
+            json!({"text": "Hello there, how are you today?"}),
+        )
+        .await;
+        let tid = id_in(&r, "thread");
+        let a = id_in(&r, "assistantMessage");
+        assert_eq!(r["thread"]["name"], "Hello there, how are you today?");
         let m = wait_status(&app, &a, "streaming").await;
         assert_eq!(m.status, "done");
         let name = wait_rename(&app, &t, &tid, "Hello there, how are you today?").await;
@@ -584,18 +611,14 @@ db_test!(
         assert!(prompt.contains("Hello there, how are you today?") && prompt.contains("Greetings"));
 
         // The second exchange does not rename the thread again.
-        let r = app
-            .post(
-                "/api/chat",
-                json!({"threadId": tid, "text": "And then?"}),
-                Auth::Bearer(&t),
-            )
-            .await;
-        assert_eq!(r.status, 201, "{:?}", r.body);
-        let a2 = r.body["assistantMessage"]["id"]
-            .as_str()
-            .unwrap()
-            .to_string();
+        let r = accepted(
+            &app,
+            &t,
+            "/api/chat",
+            json!({"threadId": tid, "text": "And then?"}),
+        )
+        .await;
+        let a2 = id_in(&r, "assistantMessage");
         wait_status(&app, &a2, "streaming").await;
         tokio::time::sleep(Duration::from_millis(200)).await;
         assert_eq!(
@@ -621,14 +644,9 @@ async fn a_thread_renamed_while_answering_keeps_its_new_name() {
         c.reply = Some("Model title".into());
         c.token_delay = Duration::from_millis(100);
     });
-    let r = app
-        .post("/api/chat", json!({"text": "question"}), Auth::Bearer(&t))
-        .await;
-    let tid = r.body["thread"]["id"].as_str().unwrap().to_string();
-    let a = r.body["assistantMessage"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let r = accepted(&app, &t, "/api/chat", json!({"text": "question"})).await;
+    let tid = id_in(&r, "thread");
+    let a = id_in(&r, "assistantMessage");
     let rn = app
         .post(
             "/api/thread",
@@ -637,16 +655,8 @@ async fn a_thread_renamed_while_answering_keeps_its_new_name() {
         )
         .await;
     assert_eq!(rn.status, 200, "{:?}", rn.body);
-    wait_status(&app, &a, "streaming").await;
-    // The title request is made, but the user's name wins.
-    for _ in 0..100 {
-        if app.mistral.requests().iter().any(is_title_request) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert!(app.mistral.requests().iter().any(is_title_request));
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    wait_title_request(&app, &a).await;
+    // The title request was made, but the user's name wins.
     assert_eq!(thread_name(&app, &t, &tid).await, "Mine");
 }
 
@@ -657,28 +667,11 @@ async fn an_unusable_title_keeps_the_first_line() {
     // Only quotes and emphasis: nothing is left once cleaned.
     app.mistral
         .configure(|c| c.reply = Some("** \"\" **".into()));
-    let r = app
-        .post(
-            "/api/chat",
-            json!({"text": "first line\nsecond"}),
-            Auth::Bearer(&t),
-        )
-        .await;
-    let tid = r.body["thread"]["id"].as_str().unwrap().to_string();
-    assert_eq!(r.body["thread"]["name"], "first line");
-    let a = r.body["assistantMessage"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    wait_status(&app, &a, "streaming").await;
-    for _ in 0..100 {
-        if app.mistral.requests().iter().any(is_title_request) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert!(app.mistral.requests().iter().any(is_title_request));
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    let r = accepted(&app, &t, "/api/chat", json!({"text": "first line\nsecond"})).await;
+    let tid = id_in(&r, "thread");
+    assert_eq!(r["thread"]["name"], "first line");
+    let a = id_in(&r, "assistantMessage");
+    wait_title_request(&app, &a).await;
     assert_eq!(thread_name(&app, &t, &tid).await, "first line");
 }
 
@@ -700,27 +693,20 @@ async fn the_thread_page_renders_on_any_worker_thread() {
     }));
     let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
     let t = user_with_key(&app, "ssr@example.com").await;
-    let r = app
-        .post("/api/chat", json!({"text": "Render me"}), Auth::Bearer(&t))
-        .await;
-    assert_eq!(r.status, 201, "{:?}", r.body);
-    let tid = r.body["thread"]["id"].as_str().unwrap().to_string();
-    let a = r.body["assistantMessage"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let r = accepted(&app, &t, "/api/chat", json!({"text": "Render me"})).await;
+    let tid = id_in(&r, "thread");
+    let a = id_in(&r, "assistantMessage");
     wait_status(&app, &a, "streaming").await;
     // Also while an answer is being written (the page subscribes to it).
     app.mistral
         .configure(|c| c.token_delay = Duration::from_millis(40));
-    let r = app
-        .post(
-            "/api/chat",
-            json!({"threadId": tid, "text": "And again"}),
-            Auth::Bearer(&t),
-        )
-        .await;
-    assert_eq!(r.status, 201, "{:?}", r.body);
+    accepted(
+        &app,
+        &t,
+        "/api/chat",
+        json!({"threadId": tid, "text": "And again"}),
+    )
+    .await;
     let pages = futures::future::join_all((0..24).map(|_| {
         let (app, t, tid) = (&app, &t, &tid);
         async move {
