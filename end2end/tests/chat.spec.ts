@@ -135,3 +135,52 @@ test("settings → models: save a key, check it, see the catalogue", async ({ pa
   expect(s.fastModels).toContain("mistral-large-latest");
   expect(JSON.stringify(s)).not.toContain("sk-settings-key-9876");
 });
+
+test("math is typeset, code is highlighted, hostile TeX stays text", async ({ page }, info) => {
+  let dialogs = 0;
+  page.on("dialog", (d) => {
+    dialogs++;
+    d.dismiss();
+  });
+  await signUpWithKey(page, "math", info);
+  const t = await page.request.post("/api/thread", { data: { action: "create", data: { name: "Math and code" } } });
+  const id = (await t.json()).thread.id;
+  const hex = () => Array.from({ length: 32 }, () => "0123456789abcdef"[Math.floor(Math.random() * 16)]).join("");
+  const uuid = () => { const h = hex(); return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-8${h.slice(17, 20)}-${h.slice(20)}`; };
+  const u = uuid(), a = uuid();
+  const answer = [
+    "Euler: $e^{i\\pi} + 1 = 0$ and a fraction:",
+    "",
+    "$$\\int_0^1 x\\,dx = \\frac{1}{2}$$",
+    "",
+    "Hostile: $\\text{<img src=x onerror=alert(1)>}$ and $x</annotation><script>alert(2)</script>$",
+    "",
+    "```rust",
+    "fn main() { let s = \"hi\"; } // done",
+    "```",
+  ].join("\n");
+  const r = await page.request.post("/api/thread", {
+    data: {
+      action: "sync",
+      messages: [
+        { idMessage: u, idThread: id, role: "user", text: "Show me", date: Date.now() - 2000 },
+        { idMessage: a, idThread: id, role: "assistant", text: answer, parentId: u, date: Date.now() - 1000 },
+      ],
+    },
+  });
+  expect((await r.json()).inserted).toBe(2);
+  await page.goto(`/t/${id}`, { waitUntil: "domcontentloaded" });
+  await hydrated(page);
+  const msg = lastAnswer(page);
+  await expect(msg.locator(".math-inline math").first()).toBeVisible();
+  await expect(msg.locator(".math-display math mfrac")).toHaveCount(1);
+  await expect(msg.locator(".code-block .tok-k").first()).toHaveText("fn");
+  await expect(msg.locator(".code-block .tok-s")).toHaveText('"hi"');
+  await expect(msg.locator(".code-block .tok-c")).toHaveText("// done");
+  await expect(msg.locator("img")).toHaveCount(0);
+  await expect(msg.locator("script")).toHaveCount(0);
+  await expect(msg).toContainText("<img src=x onerror=alert(1)>");
+  await noHorizontalOverflow(page);
+  await shot(page, info, "math-and-code");
+  expect(dialogs).toBe(0);
+});
