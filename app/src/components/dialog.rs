@@ -1,6 +1,6 @@
 //! A modal dialog: backdrop, `role="dialog"`, focus moved in on open, kept
 //! inside while it is open (Tab and Shift+Tab cycle through its controls),
-//! and given back to where it was when it closes.
+//! closed by Esc or the backdrop, and focus given back to where it was.
 use leptos::prelude::*;
 
 /// What can take focus inside a dialog.
@@ -63,6 +63,10 @@ pub fn Dialog(
     #[cfg(feature = "hydrate")]
     {
         let trap = window_event_listener(leptos::ev::keydown, move |ev| {
+            if ev.key() == "Escape" && !ev.shift_key() {
+                on_close.run(());
+                return;
+            }
             if ev.key() != "Tab" {
                 return;
             }

@@ -42,13 +42,6 @@ fn ShareDialogFor(thread: ThreadDto) -> impl IntoView {
     }
 
     let close = move || list.sharing.set(None);
-    // Esc closes the dialog wherever the focus is.
-    let esc = window_event_listener(leptos::ev::keydown, move |ev| {
-        if ev.key() == "Escape" {
-            list.sharing.set(None);
-        }
-    });
-    on_cleanup(move || esc.remove());
     let mark_shared = {
         let thread = thread.clone();
         move |shared: bool| {

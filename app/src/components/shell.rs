@@ -216,12 +216,6 @@ pub fn swipe_action(start_x: f64, dx: f64, dy: f64, open: bool) -> Option<bool> 
 #[component]
 fn ShortcutHelp(on_close: Callback<()>) -> impl IntoView {
     use crate::shortcuts::{SHORTCUTS, TEXT_KEYS};
-    let close_btn = NodeRef::<leptos::html::Button>::new();
-    Effect::new(move |_| {
-        if let Some(b) = close_btn.get() {
-            let _ = b.focus();
-        }
-    });
     view! {
         <Dialog labelled_by="shortcuts-title" test_id="shortcut-help" on_close=on_close>
             <h2 id="shortcuts-title">"Keyboard shortcuts"</h2>
@@ -236,7 +230,7 @@ fn ShortcutHelp(on_close: Callback<()>) -> impl IntoView {
                 </tbody>
             </table>
             <div class="row">
-                <button type="button" class="btn" node_ref=close_btn on:click=move |_| on_close.run(())>"Close"</button>
+                <button type="button" class="btn" on:click=move |_| on_close.run(())>"Close"</button>
             </div>
         </Dialog>
     }

@@ -192,7 +192,7 @@ struct Prefs {
 /// One read of the settings row: the key to answer with (an error when there
 /// is none, before anything is stored) and the defaults for new threads.
 async fn prefs(state: &AppState, user_id: &str) -> AppResult<Prefs> {
-    let row = settings::load(state, user_id).await?;
+    let row = settings::row(state, user_id).await?;
     let key = settings::key_from_row(state, row.as_ref())?;
     let (default_model, default_context) = row
         .map(|r| (r.default_model, r.default_context.unwrap_or_default()))
@@ -332,10 +332,16 @@ pub async fn send(state: &AppState, user_id: &str, input: SendInput) -> AppResul
     // Fails before storing anything when there is no key to answer with.
     let prefs = prefs(state, user_id).await?;
     let now = now_ms();
-    // A parent without a thread id continues the parent's thread.
-    let (thread, new_thread) = match (&input.thread_id, &input.parent_id) {
+    // The message answered: the one asked for (its thread must be the one
+    // named, if any), else the newest of the thread; a new thread has none.
+    let parent = match &input.parent_id {
+        Some(pid) => Some(find_owned_message(state, user_id, pid).await?),
+        None => None,
+    };
+    let (thread, new_thread) = match (&input.thread_id, &parent) {
         (Some(id), _) => (find_owned(&state.db, user_id, id).await?, false),
-        (None, Some(pid)) => (find_owned_message(state, user_id, pid).await?.1, false),
+        // A parent without a thread id continues the parent's thread.
+        (None, Some((_, t))) => (t.clone(), false),
         (None, None) => (
             threads::Model {
                 id: uuid::Uuid::new_v4().to_string(),
@@ -349,15 +355,12 @@ pub async fn send(state: &AppState, user_id: &str, input: SendInput) -> AppResul
             true,
         ),
     };
-    let parent_id = match input.parent_id {
-        Some(pid) => {
-            let (p, t) = find_owned_message(state, user_id, &pid).await?;
-            if t.id != thread.id {
-                return Err(AppError::bad_request(
-                    "parentId: not a message of this thread",
-                ));
-            }
-            Some(p.id)
+    let parent_id = match parent {
+        Some((p, t)) if t.id == thread.id => Some(p.id),
+        Some(_) => {
+            return Err(AppError::bad_request(
+                "parentId: not a message of this thread",
+            ))
         }
         None if new_thread => None,
         None => messages::Entity::find()

@@ -195,7 +195,8 @@ impl GenerationHub {
         if let Some(t) = &title {
             hub.titles.begin(&t.thread_id);
         }
-        let (db, client, key) = (job.db.clone(), job.client.clone(), job.key.clone());
+        // What the title needs once `run` has consumed the job.
+        let titling = title.map(|t| (t, job.db.clone(), job.client.clone(), job.key.clone()));
         tokio::spawn(async move {
             let (status, answer) = run(job, g.clone(), cancel_rx).await;
             // Late subscribers read the finished row from the database.
@@ -203,7 +204,7 @@ impl GenerationHub {
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .remove(&g.message_id);
-            if let Some(t) = title {
+            if let Some((t, db, client, key)) = titling {
                 if status == "done" {
                     titles::write_title(&db, &client, &key, &t, &answer).await;
                 }

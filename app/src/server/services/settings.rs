@@ -51,7 +51,8 @@ fn row_to_dto(state: &AppState, row: Option<user_settings::Model>) -> SettingsDt
     }
 }
 
-async fn row(state: &AppState, user_id: &str) -> AppResult<Option<user_settings::Model>> {
+/// The user's settings row (`None` before they saved anything).
+pub async fn row(state: &AppState, user_id: &str) -> AppResult<Option<user_settings::Model>> {
     Ok(user_settings::Entity::find_by_id(user_id.to_string())
         .one(&state.db)
         .await?)
@@ -200,11 +201,6 @@ pub async fn update_preferences(
 /// the operator allows it.
 pub async fn resolve_key(state: &AppState, user_id: &str) -> AppResult<Secret> {
     key_from_row(state, row(state, user_id).await?.as_ref())
-}
-
-/// The user's settings row (`None` before they saved anything).
-pub async fn load(state: &AppState, user_id: &str) -> AppResult<Option<user_settings::Model>> {
-    row(state, user_id).await
 }
 
 /// [`resolve_key`] for a row already read.
