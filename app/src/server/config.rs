@@ -54,6 +54,74 @@ pub struct Config {
     /// The cheap model that names new threads after their first exchange;
     /// `None` (`TITLE_MODEL=off`) keeps the first line of the question.
     pub title_model: Option<String>,
+    /// Peers whose `X-Forwarded-For` is believed (`TRUSTED_PROXIES`: IPs or
+    /// CIDR ranges, comma-separated). Empty: the TCP peer is the client.
+    pub trusted_proxies: Vec<IpNet>,
+    /// `ALLOW_REGISTRATION=false` closes email sign-up (403).
+    pub allow_registration: bool,
+    /// A session unused for this long ends (`SESSION_IDLE_DAYS`, default 7),
+    /// within its `session_ttl_days` lifetime.
+    pub session_idle_days: i64,
+    /// Generations one user may run at once (`MAX_GENERATIONS_PER_USER`, default 3).
+    pub max_generations_per_user: usize,
+    /// Generations the whole server runs at once (`MAX_GENERATIONS_TOTAL`, default 200).
+    pub max_generations_total: usize,
+    /// Event streams one user may hold open (`MAX_STREAMS_PER_USER`, default 20).
+    pub max_streams_per_user: usize,
+    /// Event streams the whole server holds open (`MAX_STREAMS_TOTAL`, default 2000).
+    pub max_streams_total: usize,
+    /// Answers per user per UTC day on the operator's key when
+    /// `ALLOW_SERVER_KEY=true` (`SERVER_KEY_DAILY_REQUESTS`, default 0 = unlimited).
+    pub server_key_daily_requests: u32,
+    /// Longest a whole generation may take (`GENERATION_TIMEOUT_SECS`, default 1800).
+    pub generation_timeout_secs: u64,
+    /// Longest wait between two upstream events (`GENERATION_IDLE_TIMEOUT_SECS`,
+    /// default 300: reasoning models can think quietly for minutes).
+    pub generation_idle_timeout_secs: u64,
+}
+
+/// An IP network (`10.0.0.0/8`, `::1/128`); a bare address is a /32 or /128.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IpNet {
+    pub addr: std::net::IpAddr,
+    pub prefix: u8,
+}
+
+impl IpNet {
+    pub fn parse(s: &str) -> Option<IpNet> {
+        let s = s.trim();
+        let (a, p) = match s.split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (s, None),
+        };
+        let addr: std::net::IpAddr = a.trim().parse().ok()?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = match p {
+            Some(p) => p.trim().parse::<u8>().ok().filter(|p| *p <= max)?,
+            None => max,
+        };
+        Some(IpNet { addr, prefix })
+    }
+
+    pub fn contains(&self, ip: std::net::IpAddr) -> bool {
+        use std::net::IpAddr;
+        // An IPv4 peer seen through an IPv6 socket (`::ffff:a.b.c.d`).
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
+            v4 => v4,
+        };
+        match (self.addr, ip) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                let bits = u32::MAX.checked_shl(32 - self.prefix as u32).unwrap_or(0);
+                u32::from(net) & bits == u32::from(ip) & bits
+            }
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                let bits = u128::MAX.checked_shl(128 - self.prefix as u32).unwrap_or(0);
+                u128::from(net) & bits == u128::from(ip) & bits
+            }
+            _ => false,
+        }
+    }
 }
 
 pub const DEFAULT_TITLE_MODEL: &str = "ministral-8b-latest";
@@ -105,6 +173,24 @@ fn parse_database_url(value: &str) -> Result<String, ConfigError> {
     }
     // sqlx speaks `mysql://` for MariaDB too.
     Ok(value.replacen("mariadb://", "mysql://", 1))
+}
+
+fn parse_count<T: std::str::FromStr + PartialOrd>(
+    var: &'static str,
+    value: Option<String>,
+    default: T,
+    range: std::ops::RangeInclusive<T>,
+    what: &str,
+) -> Result<T, ConfigError> {
+    match value {
+        None => Ok(default),
+        Some(v) => v
+            .trim()
+            .parse::<T>()
+            .ok()
+            .filter(|n| range.contains(n))
+            .ok_or_else(|| err(var, format!("expected {what}, got {v:?}"))),
+    }
 }
 
 fn parse_bool(var: &'static str, value: &str) -> Result<bool, ConfigError> {
@@ -168,6 +254,21 @@ impl Config {
             }
             Some(v) => Some(v),
         };
+        let trusted_proxies = match get("TRUSTED_PROXIES") {
+            None => vec![],
+            Some(list) => list
+                .split(',')
+                .filter(|p| !p.trim().is_empty())
+                .map(|p| {
+                    IpNet::parse(p).ok_or_else(|| {
+                        err(
+                            "TRUSTED_PROXIES",
+                            format!("not an IP address or CIDR range: {:?}", p.trim()),
+                        )
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+        };
         let opt_url = |var: &'static str| -> Result<Option<String>, ConfigError> {
             get(var).map(|v| parse_base_url(var, &v)).transpose()
         };
@@ -201,6 +302,67 @@ impl Config {
             log_format,
             session_ttl_days,
             title_model,
+            trusted_proxies,
+            allow_registration: parse_bool(
+                "ALLOW_REGISTRATION",
+                &get("ALLOW_REGISTRATION").unwrap_or_else(|| "true".into()),
+            )?,
+            session_idle_days: parse_count(
+                "SESSION_IDLE_DAYS",
+                get("SESSION_IDLE_DAYS"),
+                7,
+                1..=3650,
+                "a number of days (1-3650)",
+            )?,
+            max_generations_per_user: parse_count(
+                "MAX_GENERATIONS_PER_USER",
+                get("MAX_GENERATIONS_PER_USER"),
+                3,
+                1..=1000,
+                "a number (1-1000)",
+            )?,
+            max_generations_total: parse_count(
+                "MAX_GENERATIONS_TOTAL",
+                get("MAX_GENERATIONS_TOTAL"),
+                200,
+                1..=100_000,
+                "a number (1-100000)",
+            )?,
+            max_streams_per_user: parse_count(
+                "MAX_STREAMS_PER_USER",
+                get("MAX_STREAMS_PER_USER"),
+                20,
+                1..=10_000,
+                "a number (1-10000)",
+            )?,
+            max_streams_total: parse_count(
+                "MAX_STREAMS_TOTAL",
+                get("MAX_STREAMS_TOTAL"),
+                2000,
+                1..=1_000_000,
+                "a number (1-1000000)",
+            )?,
+            server_key_daily_requests: parse_count(
+                "SERVER_KEY_DAILY_REQUESTS",
+                get("SERVER_KEY_DAILY_REQUESTS"),
+                0,
+                0..=10_000_000,
+                "a number of answers per day (0 = unlimited)",
+            )?,
+            generation_timeout_secs: parse_count(
+                "GENERATION_TIMEOUT_SECS",
+                get("GENERATION_TIMEOUT_SECS"),
+                1800,
+                1..=86_400,
+                "a number of seconds (1-86400)",
+            )?,
+            generation_idle_timeout_secs: parse_count(
+                "GENERATION_IDLE_TIMEOUT_SECS",
+                get("GENERATION_IDLE_TIMEOUT_SECS"),
+                300,
+                1..=86_400,
+                "a number of seconds (1-86400)",
+            )?,
         })
     }
 
@@ -248,6 +410,12 @@ mod tests {
         assert_eq!(c.session_ttl_days, 30);
         assert_eq!(c.title_model.as_deref(), Some(DEFAULT_TITLE_MODEL));
         assert!(!c.secure_cookies());
+        assert!(c.trusted_proxies.is_empty());
+        assert!(c.allow_registration);
+        assert_eq!(c.session_idle_days, 7);
+        assert_eq!(c.max_generations_per_user, 3);
+        assert_eq!(c.server_key_daily_requests, 0);
+        assert_eq!(c.generation_idle_timeout_secs, 300);
     }
 
     #[test]
@@ -310,6 +478,39 @@ mod tests {
         let c = cfg(&[("PUBLIC_URL", "https://chat.example.com/")]).unwrap();
         assert_eq!(c.public_url, "https://chat.example.com");
         assert!(c.secure_cookies());
+    }
+
+    #[test]
+    fn limits_and_proxies_parse() {
+        let c = cfg(&[
+            ("TRUSTED_PROXIES", "127.0.0.1, 10.0.0.0/8,::1"),
+            ("ALLOW_REGISTRATION", "false"),
+            ("MAX_GENERATIONS_PER_USER", "5"),
+        ])
+        .unwrap();
+        assert_eq!(c.trusted_proxies.len(), 3);
+        assert!(!c.allow_registration);
+        assert_eq!(c.max_generations_per_user, 5);
+        let net = IpNet::parse("10.0.0.0/8").unwrap();
+        assert!(net.contains("10.200.1.2".parse().unwrap()));
+        assert!(!net.contains("11.0.0.1".parse().unwrap()));
+        assert!(net.contains("::ffff:10.1.2.3".parse().unwrap()));
+        assert!(IpNet::parse("::1")
+            .unwrap()
+            .contains("::1".parse().unwrap()));
+        assert!(IpNet::parse("0.0.0.0/0")
+            .unwrap()
+            .contains("8.8.8.8".parse().unwrap()));
+        for (var, bad) in [
+            ("TRUSTED_PROXIES", "10.0.0.0/33"),
+            ("TRUSTED_PROXIES", "proxy.local"),
+            ("MAX_GENERATIONS_PER_USER", "0"),
+            ("SERVER_KEY_DAILY_REQUESTS", "-1"),
+            ("GENERATION_IDLE_TIMEOUT_SECS", "soon"),
+            ("ALLOW_REGISTRATION", "maybe"),
+        ] {
+            assert_eq!(cfg(&[(var, bad)]).unwrap_err().var, var, "{var}={bad}");
+        }
     }
 
     #[test]

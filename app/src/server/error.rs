@@ -28,6 +28,13 @@ pub enum AppError {
         message: String,
         retry_after_secs: u64,
     },
+    /// The server is at a capacity limit (e.g. the password-hashing queue is
+    /// full): 503 with `Retry-After`.
+    #[error("{message}")]
+    Unavailable {
+        message: String,
+        retry_after_secs: u64,
+    },
     #[error("{0}")]
     NotImplemented(String),
     /// An upstream service (Mistral, Google) failed in a way the user should know about.
@@ -62,6 +69,7 @@ impl AppError {
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
             Self::Upstream(_) => StatusCode::BAD_GATEWAY,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -131,6 +139,9 @@ impl IntoResponse for AppError {
         )
             .into_response();
         if let Self::TooManyRequests {
+            retry_after_secs, ..
+        }
+        | Self::Unavailable {
             retry_after_secs, ..
         } = &self
         {
