@@ -66,6 +66,20 @@ pub fn server_fn_message(e: &leptos::prelude::ServerFnError) -> String {
     }
 }
 
+/// Percent-encodes `s` for use as one query value or path segment.
+pub fn url_component(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
 /// Copies text to the clipboard (browser only).
 pub fn copy_text(text: &str) {
     #[cfg(feature = "hydrate")]

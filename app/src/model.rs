@@ -113,7 +113,13 @@ pub struct ThreadWithMessages {
 #[serde(rename_all = "camelCase")]
 pub struct SharedThreadView {
     pub thread: SharedThreadDto,
+    /// The shared branch (or one page of it), root first.
     pub messages: Vec<MessageDto>,
+    /// Pass as `before` for the earlier messages; `None` when there are none
+    /// (always `None` when the whole branch was asked for). Left out of the
+    /// JSON when `None`, as in the reference project's shape.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
 }
 
 /// The active share of a thread.
@@ -123,6 +129,13 @@ pub struct ShareDto {
     pub share_code: String,
     /// Unix milliseconds; `None` = never expires.
     pub expires_at: Option<i64>,
+    /// The last message the link shows (messages added later stay private
+    /// until the owner shares again); `None` for an empty thread.
+    pub upto_message_id: Option<String>,
+    /// When that message was written (Unix milliseconds).
+    pub upto_at: Option<i64>,
+    /// How many messages the link shows.
+    pub message_count: u32,
 }
 
 /// A message sent by a client for `sync` (offline-first upload).

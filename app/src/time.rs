@@ -78,6 +78,23 @@ pub fn group_label(ts: i64, now: i64, offset_min: i64) -> String {
     }
 }
 
+/// A past moment in words, seen at `now`: "just now", "5 minutes ago",
+/// "3 hours ago", else the (UTC) date such as "November 21, 2026".
+pub fn relative(ts: i64, now: i64) -> String {
+    let mins = (now - ts).max(0) / 60_000;
+    match mins {
+        0 => "just now".into(),
+        1 => "1 minute ago".into(),
+        2..=59 => format!("{mins} minutes ago"),
+        60..=119 => "1 hour ago".into(),
+        120..=1439 => format!("{} hours ago", mins / 60),
+        _ => {
+            let (y, m, d) = civil_from_days(ts.div_euclid(DAY_MS));
+            format!("{} {d}, {y}", MONTHS[(m - 1) as usize])
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -96,6 +113,16 @@ mod tests {
         assert_eq!(group_label(NOW - 400 * 24 * H, NOW, 0), "October 2025");
         // 13 hours earlier is still "today" twelve time zones east.
         assert_eq!(group_label(NOW - 13 * H, NOW, 11 * 60), "Today");
+    }
+
+    #[test]
+    fn relative_times() {
+        assert_eq!(relative(NOW, NOW), "just now");
+        assert_eq!(relative(NOW + 5_000, NOW), "just now");
+        assert_eq!(relative(NOW - 60_000, NOW), "1 minute ago");
+        assert_eq!(relative(NOW - 5 * 60_000, NOW), "5 minutes ago");
+        assert_eq!(relative(NOW - 3 * H, NOW), "3 hours ago");
+        assert_eq!(relative(NOW - 2 * 24 * H, NOW), "November 19, 2026");
     }
 
     #[test]

@@ -79,6 +79,8 @@ test("sidebar paging, rename, share, revoke, delete", async ({ page, browser }, 
   await page.getByTestId("share-create").click();
   const url = await page.getByTestId("share-url").inputValue();
   expect(url).toMatch(/\/s\/[A-Za-z0-9_-]{22,}$/);
+  // A link is a snapshot, and the dialog says of what.
+  await expect(page.getByTestId("share-snapshot")).toContainText("Shows 2 messages");
   await shot(page, info, "share-dialog");
   const stranger = await browser.newContext();
   const other = await stranger.newPage();

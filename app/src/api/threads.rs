@@ -103,7 +103,21 @@ pub async fn configure_thread(
     svc::update_thread(&state, me.id(), &id, patch).await.sfn()
 }
 
-/// The share link of a thread: the active one, or a new one.
+/// The thread's active share link, unchanged, or `None`.
+#[server(prefix = "/rpc", endpoint = "thread_share")]
+pub async fn thread_share(id: String) -> Result<Option<ShareLink>, ServerFnError> {
+    use crate::server::error::ForServerFn;
+    use crate::server::services::threads as svc;
+    let (state, me) = super::require_caller().await?;
+    let share = svc::get_share(&state, me.id(), &id).await.sfn()?;
+    Ok(share.map(|share| ShareLink {
+        url: format!("{}/s/{}", state.config.public_url, share.share_code),
+        share,
+    }))
+}
+
+/// Shares the thread as it is now: a new link, or the active link moved to
+/// include the newest messages.
 #[server(prefix = "/rpc", endpoint = "share_thread")]
 pub async fn share_thread(id: String, expires_at: Option<i64>) -> Result<ShareLink, ServerFnError> {
     use crate::server::error::ForServerFn;
@@ -141,12 +155,27 @@ pub struct ShareLink {
     pub share: ShareDto,
 }
 
-/// A shared thread by its code; no account needed.
+/// Messages per page of the share page.
+pub const SHARED_PAGE: u64 = 50;
+
+/// A shared thread by its code, one page (`before`: the cursor of the
+/// previous page); no account needed.
 #[server(prefix = "/rpc", endpoint = "shared_thread")]
-pub async fn shared_thread(code: String) -> Result<crate::model::SharedThreadView, ServerFnError> {
+pub async fn shared_thread(
+    code: String,
+    before: Option<String>,
+) -> Result<crate::model::SharedThreadView, ServerFnError> {
     use crate::server::error::ForServerFn;
     use crate::server::services::threads as svc;
     let state = crate::server::state::from_context()?;
     let code = svc::ShareCode::parse(&code).sfn()?;
-    svc::get_shared(&state, &code).await.sfn()
+    let page = svc::MessagePageQuery {
+        limit: SHARED_PAGE,
+        before: before
+            .as_deref()
+            .map(svc::Cursor::parse)
+            .transpose()
+            .sfn()?,
+    };
+    svc::get_shared(&state, &code, Some(&page)).await.sfn()
 }

@@ -1,6 +1,7 @@
 //! The share dialog: create or show a thread's public link, copy it, choose an
-//! optional expiry, revoke it.
-use crate::api::threads::{share_thread, unshare_thread, ShareLink};
+//! optional expiry, revoke it. A link is a snapshot: it shows the thread up to
+//! the newest message at the time of sharing, and "Update link" moves it.
+use crate::api::threads::{share_thread, thread_share, unshare_thread, ShareLink};
 use crate::client::server_fn_message;
 use crate::components::dialog::Dialog;
 use crate::components::sidebar::use_thread_list;
@@ -28,13 +29,13 @@ fn ShareDialogFor(thread: ThreadDto) -> impl IntoView {
     let expiry_days = RwSignal::new(0i64);
     let id = thread.id.clone();
 
-    // An already shared thread shows its active link right away.
+    // An already shared thread shows its active link (unchanged) right away.
     if thread.shared {
         let id = id.clone();
         busy.set(true);
         leptos::task::spawn_local(async move {
-            match share_thread(id, None).await {
-                Ok(l) => link.set(Some(l)),
+            match thread_share(id).await {
+                Ok(l) => link.set(l),
                 Err(e) => error.set(Some(server_fn_message(&e))),
             }
             busy.set(false);
@@ -72,6 +73,23 @@ fn ShareDialogFor(thread: ThreadDto) -> impl IntoView {
             });
         }
     };
+    let update = {
+        let id = id.clone();
+        move |_| {
+            let id = id.clone();
+            busy.set(true);
+            leptos::task::spawn_local(async move {
+                match share_thread(id, None).await {
+                    Ok(l) => {
+                        link.set(Some(l));
+                        error.set(None);
+                    }
+                    Err(e) => error.set(Some(server_fn_message(&e))),
+                }
+                busy.set(false);
+            });
+        }
+    };
     let revoke = {
         let id = id.clone();
         move |_| {
@@ -99,7 +117,7 @@ fn ShareDialogFor(thread: ThreadDto) -> impl IntoView {
     view! {
         <Dialog labelled_by="share-title" test_id="share-dialog" on_close=Callback::new(move |_| close())>
             <h2 id="share-title">"Share “" {thread.name.clone()} "”"</h2>
-            <p class="muted">"Anyone with the link can read this conversation. They cannot see your other threads, your email or the thread's context."</p>
+            <p class="muted">"Anyone with the link can read this conversation as it is now: the versions you see, without reasoning or error messages. They cannot see your other threads, your email or the thread's context."</p>
             {move || match link.get() {
                 Some(l) => view! {
                     <label for="share-url">"Link"</label>
@@ -109,6 +127,7 @@ fn ShareDialogFor(thread: ThreadDto) -> impl IntoView {
                             {move || if copied.get() { "Copied" } else { "Copy" }}
                         </button>
                     </div>
+                    <p class="hint" data-testid="share-snapshot">{snapshot_sentence(&l)}</p>
                     <p class="hint">
                         {match l.share.expires_at {
                             Some(_) => "This link expires automatically.",
@@ -117,6 +136,7 @@ fn ShareDialogFor(thread: ThreadDto) -> impl IntoView {
                     </p>
                     <div class="row">
                         <button type="button" class="btn btn-danger" data-testid="share-revoke" disabled=busy on:click=revoke.clone()>"Revoke link"</button>
+                        <button type="button" class="btn" data-testid="share-update" disabled=busy on:click=update.clone()>"Update link"</button>
                         <button type="button" class="btn" on:click=move |_| close()>"Done"</button>
                     </div>
                 }
@@ -141,5 +161,22 @@ fn ShareDialogFor(thread: ThreadDto) -> impl IntoView {
             }}
             {move || error.get().map(|e| view! { <p class="form-error" role="alert">{e}</p> })}
         </Dialog>
+    }
+}
+
+/// What the link shows, in words: how many messages, up to when.
+fn snapshot_sentence(l: &ShareLink) -> String {
+    let n = l.share.message_count;
+    let messages = if n == 1 {
+        "1 message".to_string()
+    } else {
+        format!("{n} messages")
+    };
+    match l.share.upto_at {
+        Some(at) => format!(
+            "Shows {messages}, up to {}. Messages added later stay private until you update the link.",
+            crate::time::relative(at, crate::time::now_ms())
+        ),
+        None => "Shows no messages yet. Messages added later stay private until you update the link.".to_string(),
     }
 }

@@ -65,7 +65,16 @@ async fn get_thread(
             ));
         }
         let code = ShareCode::parse(code)?;
-        return Ok(ok(threads::get_shared(&state, &code).await?));
+        let before = p.before.as_deref().map(Cursor::parse).transpose()?;
+        let page = if p.limit.is_some() || before.is_some() {
+            Some(MessagePageQuery {
+                limit: parse_limit(p.limit.as_deref(), DEFAULT_MESSAGE_PAGE, MAX_MESSAGE_PAGE)?,
+                before,
+            })
+        } else {
+            None
+        };
+        return Ok(ok(threads::get_shared(&state, &code, page.as_ref()).await?));
     }
     // Everything else is the caller's own data.
     let me = auth::authenticate_headers(&state, &headers).await?;

@@ -264,6 +264,7 @@ db_test!(deleting_the_account_leaves_no_rows_behind, |app| {
         created_at: Set(1),
         expires_at: Set(None),
         revoked_at: Set(None),
+        upto_message_id: Set(None),
     }
     .insert(&app.db)
     .await

@@ -139,6 +139,7 @@ db_test!(deleting_a_user_cascades_to_everything_it_owns, |app| {
         created_at: Set(1),
         expires_at: Set(None),
         revoked_at: Set(None),
+        upto_message_id: Set(None),
     }
     .insert(&app.db)
     .await

@@ -294,7 +294,23 @@ db_test!(share_unshare_and_the_public_page, |app| {
         )
         .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
-    assert_eq!(keys(&r.body), names(&["expiresAt", "shareCode"]));
+    assert_eq!(
+        keys(&r.body),
+        names(&[
+            "expiresAt",
+            "messageCount",
+            "shareCode",
+            "uptoAt",
+            "uptoMessageId"
+        ])
+    );
+    assert_eq!(
+        (
+            r.body["messageCount"].clone(),
+            r.body["uptoMessageId"].clone()
+        ),
+        (json!(2), json!(m2))
+    );
     assert_eq!(r.body["expiresAt"], Value::Null);
     let code = r.body["shareCode"].as_str().unwrap().to_string();
     assert!(code.len() >= 22, "at least 128 random bits: {code}");
@@ -309,7 +325,7 @@ db_test!(share_unshare_and_the_public_page, |app| {
             Auth::Bearer(&t),
         )
         .await;
-    assert_eq!(again.body, json!({"shareCode": code, "expiresAt": null}));
+    assert_eq!(again.body, r.body);
     assert_eq!(app.count("shares").await, 1);
 
     let list = app.get("/api/thread", Auth::Bearer(&t)).await;
@@ -374,7 +390,10 @@ db_test!(share_unshare_and_the_public_page, |app| {
             Auth::Bearer(&t),
         )
         .await;
-    assert_eq!(r.body, json!({"shareCode": code, "expiresAt": later}));
+    assert_eq!(
+        (r.body["shareCode"].clone(), r.body["expiresAt"].clone()),
+        (json!(code), json!(later))
+    );
     let row = shares::Entity::find().one(&app.db).await.unwrap().unwrap();
     assert_eq!(row.expires_at, Some(later));
     let r = app
@@ -470,6 +489,156 @@ db_test!(share_unshare_and_the_public_page, |app| {
             "{unknown}"
         );
     }
+});
+
+async fn share(app: &TestApp, t: &str, thread: &str) -> Value {
+    let r = app
+        .post(
+            "/api/thread",
+            json!({"action": "share", "idThread": thread}),
+            Auth::Bearer(t),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    r.body
+}
+
+fn ids_of(page: &Value) -> Vec<String> {
+    page["messages"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no messages: {page}"))
+        .iter()
+        .map(|m| m["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+db_test!(a_share_is_a_snapshot_of_the_owners_branch, |app| {
+    let t = app.register("snap@example.com").await;
+    let sid = create_named(&app, &t, "Snap").await;
+    let [q1, old, new, q2, a2, q3] = [uuid(), uuid(), uuid(), uuid(), uuid(), uuid()];
+    let mut thought = msg(&new, &sid, Some(&q1), "assistant", "new answer", 3_000);
+    thought["thinking"] = json!("SECRET THOUGHTS");
+    let r = sync(
+        &app,
+        &t,
+        vec![
+            msg(&q1, &sid, None, "user", "first question", 1_000),
+            msg(&old, &sid, Some(&q1), "assistant", "OLD VERSION", 2_000),
+            thought,
+            msg(&q2, &sid, Some(&new), "user", "second question", 4_000),
+            msg(&a2, &sid, Some(&q2), "assistant", "partial answer", 5_000),
+        ],
+    )
+    .await;
+    assert_eq!(r.body["inserted"], 5, "{:?}", r.body);
+    // The last answer failed half-way: its error text is the owner's business.
+    messages::Entity::update_many()
+        .col_expr(messages::Column::Status, Expr::value("interrupted"))
+        .col_expr(
+            messages::Column::Error,
+            Expr::value(Some("SECRET ERROR TEXT")),
+        )
+        .filter(messages::Column::Id.eq(a2.as_str()))
+        .exec(&app.db)
+        .await
+        .unwrap();
+
+    let s = share(&app, &t, &sid).await;
+    assert_eq!(
+        (s["messageCount"].clone(), s["uptoMessageId"].clone()),
+        (json!(4), json!(a2)),
+        "{s}"
+    );
+    let code = s["shareCode"].as_str().unwrap().to_string();
+    let page = app
+        .get(&format!("/api/thread?shareCode={code}"), Auth::None)
+        .await;
+    assert_eq!(page.status, 200, "{:?}", page.body);
+    // The active branch only: the newest version at the fork, not the old one.
+    assert_eq!(
+        ids_of(&page.body),
+        vec![q1.clone(), new.clone(), q2.clone(), a2.clone()]
+    );
+    let text = page.body.to_string();
+    for hidden in ["OLD VERSION", "SECRET THOUGHTS", "SECRET ERROR TEXT"] {
+        assert!(!text.contains(hidden), "share shows {hidden}: {text}");
+    }
+    for m in page.body["messages"].as_array().unwrap() {
+        assert_eq!((&m["thinking"], &m["error"]), (&Value::Null, &Value::Null));
+    }
+
+    // A message added after the share stays private…
+    let r = sync(
+        &app,
+        &t,
+        vec![msg(&q3, &sid, Some(&a2), "user", "LATER QUESTION", 6_000)],
+    )
+    .await;
+    assert_eq!(r.body["inserted"], 1, "{:?}", r.body);
+    let page = app
+        .get(&format!("/api/thread?shareCode={code}"), Auth::None)
+        .await;
+    assert_eq!(ids_of(&page.body).len(), 4);
+    assert!(!page.body.to_string().contains("LATER QUESTION"));
+    // …until the owner shares again (same code, moved snapshot).
+    let s = share(&app, &t, &sid).await;
+    assert_eq!(s["shareCode"], json!(code));
+    assert_eq!(s["messageCount"], json!(5));
+    let all = app
+        .get(&format!("/api/thread?shareCode={code}"), Auth::None)
+        .await;
+    assert_eq!(
+        ids_of(&all.body),
+        vec![q1.clone(), new.clone(), q2.clone(), a2.clone(), q3.clone()]
+    );
+    assert_eq!(all.body.get("nextCursor"), None, "whole branch: no cursor");
+
+    // Paged like the thread API: newest `limit` first, then older pages.
+    let p1 = app
+        .get(&format!("/api/thread?shareCode={code}&limit=2"), Auth::None)
+        .await;
+    assert_eq!(ids_of(&p1.body), vec![a2.clone(), q3.clone()]);
+    let c1 = p1.body["nextCursor"].as_str().unwrap().to_string();
+    let p2 = app
+        .get(
+            &format!("/api/thread?shareCode={code}&limit=2&before={}", enc(&c1)),
+            Auth::None,
+        )
+        .await;
+    assert_eq!(ids_of(&p2.body), vec![new.clone(), q2.clone()]);
+    let c2 = p2.body["nextCursor"].as_str().unwrap().to_string();
+    let p3 = app
+        .get(
+            &format!("/api/thread?shareCode={code}&limit=2&before={}", enc(&c2)),
+            Auth::None,
+        )
+        .await;
+    assert_eq!(ids_of(&p3.body), vec![q1.clone()]);
+    assert_eq!(p3.body.get("nextCursor"), None);
+    // A cursor from another thread (or made up) is a 400, not a leak.
+    let foreign = "MTAwMDpub3QtaW4tdGhpcy10aHJlYWQ";
+    let bad = app
+        .get(
+            &format!("/api/thread?shareCode={code}&limit=2&before={foreign}"),
+            Auth::None,
+        )
+        .await;
+    assert_eq!(bad.status, 400, "{:?}", bad.body);
+    assert!(bad.error().starts_with("before"), "{:?}", bad.body);
+
+    // A link made before snapshots existed shows the branch as it is now.
+    shares::Entity::update_many()
+        .col_expr(
+            shares::Column::UptoMessageId,
+            Expr::value(Option::<String>::None),
+        )
+        .exec(&app.db)
+        .await
+        .unwrap();
+    let legacy = app
+        .get(&format!("/api/thread?shareCode={code}"), Auth::None)
+        .await;
+    assert_eq!(ids_of(&legacy.body).len(), 5);
 });
 
 db_test!(sync_is_idempotent_and_checks_every_message, |app| {

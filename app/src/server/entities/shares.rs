@@ -10,6 +10,9 @@ pub struct Model {
     pub created_at: i64,
     pub expires_at: Option<i64>,
     pub revoked_at: Option<i64>,
+    /// The last message the link shows; `None` for links made before
+    /// snapshots existed (they show the branch the owner sees now).
+    pub upto_message_id: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

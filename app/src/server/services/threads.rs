@@ -23,8 +23,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use sea_orm::sea_query::{BinOper, Expr, ExprTrait, Func};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, QueryTrait, Select, Set, SqlErr, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, QueryTrait, Select, Set, SqlErr, TransactionTrait,
 };
 use std::collections::{HashMap, HashSet};
 
@@ -549,9 +549,72 @@ pub async fn get_thread(
     })
 }
 
+/// Parent links of every message of a thread: `(id, parent id, created at)`.
+async fn message_links<C: ConnectionTrait>(
+    db: &C,
+    thread_id: &str,
+) -> AppResult<Vec<(String, Option<String>, i64)>> {
+    Ok(messages::Entity::find()
+        .select_only()
+        .column(messages::Column::Id)
+        .column(messages::Column::ParentId)
+        .column(messages::Column::CreatedAt)
+        .filter(messages::Column::ThreadId.eq(thread_id))
+        .into_tuple()
+        .all(db)
+        .await?)
+}
+
+/// The ids of the branch the owner sees by default (the newest version at
+/// every fork, as the thread page shows it), root first.
+fn default_branch(links: &[(String, Option<String>, i64)]) -> Vec<String> {
+    use crate::components::message::{branch_ids, children_map};
+    branch_ids(&children_map(links), &HashMap::new())
+}
+
+/// The ids from the root down to `leaf` (root first); empty when `leaf` is
+/// not a message of these links.
+fn branch_to(links: &[(String, Option<String>, i64)], leaf: &str) -> Vec<String> {
+    let parent_of: HashMap<&str, Option<&str>> = links
+        .iter()
+        .map(|(id, p, _)| (id.as_str(), p.as_deref()))
+        .collect();
+    let mut ids = vec![];
+    let mut next = Some(leaf);
+    while let Some(id) = next {
+        let Some(parent) = parent_of.get(id) else {
+            break;
+        };
+        // A cycle (only possible through hand-edited rows) ends the walk.
+        if ids.len() > links.len() {
+            break;
+        }
+        ids.push(id.to_string());
+        next = *parent;
+    }
+    ids.reverse();
+    ids
+}
+
+/// What a share reader may see of a message: no reasoning, no error texts.
+fn shared_message_dto(m: messages::Model) -> MessageDto {
+    MessageDto {
+        thinking: None,
+        error: None,
+        ..message_dto(m)
+    }
+}
+
 /// A shared thread for anyone holding an active code: no owner, no system
-/// prompt. Unknown, revoked and expired codes all answer 404.
-pub async fn get_shared(state: &AppState, code: &ShareCode) -> AppResult<SharedThreadView> {
+/// prompt, only the branch the owner shared (root to the share's message),
+/// without reasoning or error texts, and nothing added after the share.
+/// Unknown, revoked and expired codes all answer 404. `page` pages the
+/// branch like [`get_thread`] (newest `limit` before the cursor).
+pub async fn get_shared(
+    state: &AppState,
+    code: &ShareCode,
+    page: Option<&MessagePageQuery>,
+) -> AppResult<SharedThreadView> {
     let share = shares::Entity::find()
         .filter(shares::Column::Code.eq(code.as_str()))
         .filter(active_share_condition(now_ms()))
@@ -562,7 +625,53 @@ pub async fn get_shared(state: &AppState, code: &ShareCode) -> AppResult<SharedT
         .one(&state.db)
         .await?
         .ok_or_else(shared_not_found)?;
-    let rows = all_messages_select(&thread.id).all(&state.db).await?;
+    let links = message_links(&state.db, &thread.id).await?;
+    let mut ids = match &share.upto_message_id {
+        Some(leaf) => branch_to(&links, leaf),
+        None => default_branch(&links),
+    };
+    let mut next_cursor = None;
+    if let Some(page) = page {
+        if let Some(c) = &page.before {
+            let pos = ids.iter().position(|id| *id == c.id).ok_or_else(|| {
+                AppError::bad_request(
+                    "before: not a valid cursor — pass nextCursor from the previous page unchanged",
+                )
+            })?;
+            ids.truncate(pos);
+        }
+        let limit = page.limit as usize;
+        if ids.len() > limit {
+            ids.drain(..ids.len() - limit);
+            next_cursor = Some(ids[0].clone());
+        }
+    }
+    let mut rows = vec![];
+    for chunk in ids.chunks(IN_CHUNK) {
+        rows.extend(
+            messages::Entity::find()
+                .filter(messages::Column::ThreadId.eq(thread.id.as_str()))
+                .filter(messages::Column::Id.is_in(chunk.iter().cloned()))
+                .all(&state.db)
+                .await?,
+        );
+    }
+    let position: HashMap<&str, usize> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| (id.as_str(), i))
+        .collect();
+    rows.sort_by_key(|m| position.get(m.id.as_str()).copied().unwrap_or(usize::MAX));
+    let next_cursor = match next_cursor {
+        Some(first) => rows.iter().find(|m| m.id == first).map(|m| {
+            Cursor {
+                at: m.created_at,
+                id: m.id.clone(),
+            }
+            .encode()
+        }),
+        None => None,
+    };
     Ok(SharedThreadView {
         thread: SharedThreadDto {
             id: thread.id,
@@ -571,7 +680,13 @@ pub async fn get_shared(state: &AppState, code: &ShareCode) -> AppResult<SharedT
             created_at: thread.created_at,
             updated_at: thread.updated_at,
         },
-        messages: rows.into_iter().map(message_dto).collect(),
+        messages: rows
+            .into_iter()
+            // A failed answer has nothing to show once its error is hidden.
+            .filter(|m| !(m.role == "assistant" && m.text.is_empty()))
+            .map(shared_message_dto)
+            .collect(),
+        next_cursor,
     })
 }
 
@@ -658,8 +773,44 @@ pub async fn update_thread(
     owned_dto(&state.db, &thread).await
 }
 
-/// Returns the thread's active share (moving its expiry to `expires_at`
-/// when given) or creates one.
+/// What the owner's share dialog shows about a share.
+async fn share_dto<C: ConnectionTrait>(db: &C, share: &shares::Model) -> AppResult<ShareDto> {
+    let links = message_links(db, &share.thread_id).await?;
+    let ids = match &share.upto_message_id {
+        Some(leaf) => branch_to(&links, leaf),
+        None => default_branch(&links),
+    };
+    let upto_at = ids
+        .last()
+        .and_then(|leaf| links.iter().find(|(id, _, _)| id == leaf))
+        .map(|(_, _, at)| *at);
+    Ok(ShareDto {
+        share_code: share.code.clone(),
+        expires_at: share.expires_at,
+        upto_message_id: ids.last().cloned(),
+        upto_at,
+        message_count: ids.len() as u32,
+    })
+}
+
+/// The thread's active share, if any, unchanged (what the share dialog
+/// shows when it opens).
+pub async fn get_share(
+    state: &AppState,
+    user_id: &str,
+    thread_id: &str,
+) -> AppResult<Option<ShareDto>> {
+    let thread = find_owned(&state.db, user_id, thread_id).await?;
+    match active_share(&state.db, &thread.id, now_ms()).await? {
+        Some(share) => Ok(Some(share_dto(&state.db, &share).await?)),
+        None => Ok(None),
+    }
+}
+
+/// Shares the thread as the owner sees it now: a snapshot of the default
+/// branch up to its newest message. An active share keeps its code and
+/// moves its snapshot (and its expiry to `expires_at` when given); otherwise
+/// a new code is made.
 pub async fn share_thread(
     state: &AppState,
     user_id: &str,
@@ -673,39 +824,35 @@ pub async fn share_thread(
         ));
     }
     let thread = find_owned(&state.db, user_id, thread_id).await?;
-    if let Some(share) = active_share(&state.db, &thread.id, now).await? {
-        let expires_at = match expires_at {
-            Some(e) => {
-                shares::Entity::update_many()
-                    .col_expr(shares::Column::ExpiresAt, Expr::value(Some(e)))
-                    .filter(shares::Column::Id.eq(share.id.as_str()))
-                    .filter(shares::Column::ThreadId.eq(thread.id.as_str()))
-                    .exec(&state.db)
-                    .await?;
-                Some(e)
-            }
-            None => share.expires_at,
-        };
-        return Ok(ShareDto {
-            share_code: share.code,
-            expires_at,
-        });
+    let leaf = default_branch(&message_links(&state.db, &thread.id).await?)
+        .last()
+        .cloned();
+    if let Some(mut share) = active_share(&state.db, &thread.id, now).await? {
+        let mut update = shares::Entity::update_many()
+            .col_expr(shares::Column::UptoMessageId, Expr::value(leaf.clone()))
+            .filter(shares::Column::Id.eq(share.id.as_str()))
+            .filter(shares::Column::ThreadId.eq(thread.id.as_str()));
+        if let Some(e) = expires_at {
+            update = update.col_expr(shares::Column::ExpiresAt, Expr::value(Some(e)));
+            share.expires_at = Some(e);
+        }
+        update.exec(&state.db).await?;
+        share.upto_message_id = leaf;
+        return share_dto(&state.db, &share).await;
     }
-    let code = ShareCode::generate();
-    shares::Entity::insert(shares::ActiveModel {
-        id: Set(Uuid::new_v4().0),
-        thread_id: Set(thread.id.clone()),
-        code: Set(code.0.clone()),
-        created_at: Set(now),
-        expires_at: Set(expires_at),
-        revoked_at: Set(None),
-    })
-    .exec_without_returning(&state.db)
-    .await?;
-    Ok(ShareDto {
-        share_code: code.0,
+    let share = shares::Model {
+        id: Uuid::new_v4().0,
+        thread_id: thread.id.clone(),
+        code: ShareCode::generate().0,
+        created_at: now,
         expires_at,
-    })
+        revoked_at: None,
+        upto_message_id: leaf,
+    };
+    shares::Entity::insert(shares::ActiveModel::from(share.clone()).reset_all())
+        .exec_without_returning(&state.db)
+        .await?;
+    share_dto(&state.db, &share).await
 }
 
 /// Revokes every share of an owned thread.
