@@ -282,16 +282,27 @@ pub fn typeset(tex: &str, display: bool) -> Option<String> {
     mathml_is_safe(&mathml).then_some(mathml)
 }
 
-/// `$…$` / `$$…$$`: typeset, with the TeX as the accessible label's fallback
-/// text when it cannot be.
-fn math(tex: &str, display: bool, out: &mut String) {
+/// Formulas typeset per message; later ones are shown as TeX. Typesetting
+/// costs far more per character than the rest of the renderer, so this keeps
+/// a message of thousands of tiny formulas (`$a$a$a…`) as cheap as prose.
+const MAX_TYPESET_FORMULAS: usize = 1_000;
+
+/// `$…$` / `$$…$$`: typeset while `budget` lasts, else (or when it cannot be
+/// typeset) shown as TeX.
+fn math(tex: &str, display: bool, budget: &mut usize, out: &mut String) {
     let (tag, class) = if display {
         ("div", "math math-display")
     } else {
         ("span", "math math-inline")
     };
     out.push_str(&format!("<{tag} class=\"{class}\">"));
-    match typeset(tex, display) {
+    let typeset = if *budget > 0 {
+        *budget -= 1;
+        typeset(tex, display)
+    } else {
+        None
+    };
+    match typeset {
         Some(mathml) => out.push_str(&mathml),
         None => {
             out.push_str("<code class=\"math-tex\">");
@@ -326,6 +337,7 @@ pub fn render(md: &str) -> String {
     let mut link_depth = 0usize;
     // The image whose alt text is being written, if any.
     let mut image: Option<OpenImage> = None;
+    let mut formulas_left = MAX_TYPESET_FORMULAS;
     for ev in Parser::new_ext(md, opts) {
         // Inside an image everything is alt text, an attribute value (or the
         // text of a blocked image): each nested event adds escaped plain text
@@ -490,8 +502,8 @@ pub fn render(md: &str) -> String {
                 escape(&t, &mut out);
                 out.push_str("</code>");
             }
-            Event::InlineMath(t) => math(&t, false, &mut out),
-            Event::DisplayMath(t) => math(&t, true, &mut out),
+            Event::InlineMath(t) => math(&t, false, &mut formulas_left, &mut out),
+            Event::DisplayMath(t) => math(&t, true, &mut formulas_left, &mut out),
             // Never interpreted: shown as the text the author typed.
             Event::Html(t) | Event::InlineHtml(t) => escape(&t, &mut out),
             Event::SoftBreak => out.push('\n'),

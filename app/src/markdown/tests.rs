@@ -217,6 +217,21 @@ fn hostile_tex_stays_inert() {
 }
 
 #[test]
+fn formulas_past_the_budget_are_shown_as_tex() {
+    let html = render(&"$x$ ".repeat(MAX_TYPESET_FORMULAS + 2));
+    assert_eq!(
+        html.matches("<math").count(),
+        MAX_TYPESET_FORMULAS,
+        "typeset"
+    );
+    assert_eq!(
+        html.matches("<code class=\"math-tex\">x</code>").count(),
+        2,
+        "the rest as TeX"
+    );
+}
+
+#[test]
 fn the_mathml_allowlist_rejects_unknown_markup() {
     assert!(mathml_is_safe(
         "<math><mi mathvariant=\"bold\">x</mi></math>"
@@ -700,13 +715,15 @@ fn hostile_inputs() -> Vec<(&'static str, String)> {
         table.push_str("| 1 | *2* | `3` |\n");
     }
     cases.push(("long table", table));
-    let header = "|a".repeat(SIZE / 8);
+    let header = "|a".repeat(SIZE / 6 - 1);
     cases.push((
         "wide table",
-        format!("{header}|\n{}|\n{header}|\n", "|-".repeat(SIZE / 8)),
+        format!("{header}|\n{}|\n{header}|\n", "|-".repeat(SIZE / 6 - 1)),
     ));
     let tex = format!("${}x{}$\n\n", "{".repeat(1_990), "}".repeat(1_990));
     cases.push(("deep TeX braces", tex.repeat(SIZE / tex.len())));
+    let long = format!("$${}$$\n\n", "\\frac{a}{\\sqrt{b}}^2_x ".repeat(150));
+    cases.push(("long formulas", long.repeat(SIZE / long.len())));
     let sqrt = format!("${}x{}$\n\n", "\\sqrt{".repeat(600), "}".repeat(600));
     cases.push(("nested \\sqrt", sqrt.repeat(SIZE / sqrt.len())));
     for (name, code) in [
