@@ -305,12 +305,49 @@ fn browser_url(value: &str) -> String {
         .to_ascii_lowercase()
 }
 
+/// Elements written without an end tag.
+const VOID: &[&str] = &["br", "hr", "img", "input"];
+
+/// The tags of `html` balance: every element opened is closed, in order, and
+/// nothing is closed that was not opened here. The output is injected inside
+/// the message's container, so a stray `</div>` would end it early and let the
+/// rest lay itself over the page (and break hydration). Text and attribute
+/// values are escaped, so every `<` starts a tag of ours.
+fn tags_balance(html: &str) -> Result<(), String> {
+    let mut open: Vec<&str> = vec![];
+    let mut rest = html;
+    while let Some(i) = rest.find('<') {
+        let after = &rest[i + 1..];
+        let end = after.find('>').ok_or("unterminated tag")?;
+        let tag = &after[..end];
+        if let Some(name) = tag.strip_prefix('/') {
+            match open.pop() {
+                Some(top) if top == name => {}
+                top => return Err(format!("</{name}> closes {top:?}")),
+            }
+        } else {
+            let name = tag.split([' ', '/']).next().unwrap_or("");
+            if !VOID.contains(&name) && !tag.ends_with('/') {
+                open.push(name);
+            }
+        }
+        rest = &after[end + 1..];
+    }
+    match open.last() {
+        Some(name) => Err(format!("<{name}> left open")),
+        None => Ok(()),
+    }
+}
+
 /// Parses `html` as a body fragment and checks every element and attribute;
 /// panics with the markdown source and the HTML on the first problem.
 pub(super) fn assert_safe_html(html: &str, src: &str) {
     use scraper::node::Node;
-    let fragment = scraper::Html::parse_fragment(html);
     let fail = |what: String| -> ! { panic!("{what}\nmarkdown: {src:?}\nhtml: {html}") };
+    if let Err(e) = tags_balance(html) {
+        fail(format!("unbalanced: {e}"));
+    }
+    let fragment = scraper::Html::parse_fragment(html);
     for node in fragment.tree.nodes() {
         match node.value() {
             Node::Text(text) => {
@@ -581,6 +618,9 @@ fn the_parser_check_catches_what_it_must() {
         "<span class=\"blocked-image\">[image: <a>x</a>]</span>",
         "<p class=\"x\">y</p>",
         "<svg><circle onload=alert(1)></svg>",
+        "<p>a</div><div>b</p>",
+        "<p><em>a</p>",
+        "<code>a",
     ] {
         let caught = std::panic::catch_unwind(|| assert_safe_html(bad, "test"));
         assert!(caught.is_err(), "not caught: {bad}");
