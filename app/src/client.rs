@@ -129,7 +129,10 @@ mod tests {
         assert_eq!(safe_redirect(None), "/");
         // Percent-encoded bytes are path data, not syntax.
         assert_eq!(safe_redirect(Some("/%09/evil.com".into())), "/%09/evil.com");
-        assert_eq!(safe_redirect(Some("/%2F%2Fevil.com".into())), "/%2F%2Fevil.com");
+        assert_eq!(
+            safe_redirect(Some("/%2F%2Fevil.com".into())),
+            "/%2F%2Fevil.com"
+        );
         // What the URL parser strips, we strip; the result must still be a path.
         assert_eq!(safe_redirect(Some(" /x".into())), "/x");
         assert_eq!(safe_redirect(Some("/t/1\n".into())), "/t/1");

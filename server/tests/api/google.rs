@@ -300,7 +300,11 @@ async fn google_sign_in_is_limited_per_address() {
         .await;
     assert_eq!(r.status, 429, "{:?}", r.body);
     assert!(r.headers.contains_key("retry-after"));
-    assert!(r.error().contains("Too many Google sign-ins"), "{:?}", r.body);
+    assert!(
+        r.error().contains("Too many Google sign-ins"),
+        "{:?}",
+        r.body
+    );
 }
 
 /// Collects everything a `tracing` subscriber writes.

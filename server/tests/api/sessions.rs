@@ -69,8 +69,17 @@ async fn concurrent_guesses_for_one_account_get_at_most_ten_tries() {
     });
     let results = futures::future::join_all(guesses).await;
     let count = |s: u16| results.iter().filter(|r| r.status == s).count();
-    assert_eq!(count(401) + count(429), 50, "{:?}", results.iter().map(|r| r.status).collect::<Vec<_>>());
-    assert_eq!(count(401), 10, "only ten guesses may reach the password check");
+    assert_eq!(
+        count(401) + count(429),
+        50,
+        "{:?}",
+        results.iter().map(|r| r.status).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        count(401),
+        10,
+        "only ten guesses may reach the password check"
+    );
     assert!(results
         .iter()
         .filter(|r| r.status == 429)
@@ -84,13 +93,22 @@ async fn the_limit_is_per_normalised_email_and_a_success_resets_it() {
     let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
     app.register("norm@example.com").await;
     for i in 0..9 {
-        let spelled = if i % 2 == 0 { "  NORM@Example.com" } else { "norm@EXAMPLE.COM " };
+        let spelled = if i % 2 == 0 {
+            "  NORM@Example.com"
+        } else {
+            "norm@EXAMPLE.COM "
+        };
         assert_eq!(login(&app, spelled, "wrong-pass", &[]).await.status, 401);
     }
     // Nine failures, then the owner signs in: the count starts over.
     assert_eq!(login(&app, "norm@example.com", PW, &[]).await.status, 200);
     for _ in 0..10 {
-        assert_eq!(login(&app, "Norm@example.com", "wrong-pass", &[]).await.status, 401);
+        assert_eq!(
+            login(&app, "Norm@example.com", "wrong-pass", &[])
+                .await
+                .status,
+            401
+        );
     }
     assert_eq!(login(&app, "norm@example.com", PW, &[]).await.status, 429);
 }
@@ -174,7 +192,12 @@ async fn an_undeclared_local_proxy_does_not_lock_everyone_out() {
     }
     assert_eq!(login(&app, "local@example.com", PW, &[]).await.status, 200);
     for _ in 0..10 {
-        assert_eq!(login(&app, "local@example.com", "wrong-pass", &[]).await.status, 401);
+        assert_eq!(
+            login(&app, "local@example.com", "wrong-pass", &[])
+                .await
+                .status,
+            401
+        );
     }
     assert_eq!(login(&app, "local@example.com", PW, &[]).await.status, 429);
 }
@@ -247,7 +270,10 @@ async fn closed_registration_answers_403_and_the_page_hides_the_switch() {
     let open = TestApp::spawn(Backend::Sqlite).await.unwrap();
     let html = open.get("/login", Auth::None).await;
     assert!(
-        html.body.as_str().unwrap().contains("data-testid=\"auth-switch\""),
+        html.body
+            .as_str()
+            .unwrap()
+            .contains("data-testid=\"auth-switch\""),
         "the switch is rendered when sign-up is open"
     );
 
@@ -296,12 +322,16 @@ db_test!(sessions_unused_for_the_idle_period_end, |app| {
     set_last_used(&app, &idle, now_ms() - 8 * DAY_MS).await;
     set_last_used(&app, &recent, now_ms() - 6 * DAY_MS).await;
     assert_eq!(
-        app.get("/api/auth/validate", Auth::Cookie(&idle)).await.status,
+        app.get("/api/auth/validate", Auth::Cookie(&idle))
+            .await
+            .status,
         401
     );
     assert_eq!(app.get("/api/user", Auth::Bearer(&idle)).await.status, 401);
     assert_eq!(
-        app.get("/api/auth/validate", Auth::Cookie(&recent)).await.status,
+        app.get("/api/auth/validate", Auth::Cookie(&recent))
+            .await
+            .status,
         200
     );
     // Using it moved its idle clock forward.
@@ -328,70 +358,87 @@ db_test!(purge_deletes_expired_and_idle_tokens_only, |app| {
     assert!(!token_row(&app, &live).await.user_id.is_empty());
     assert_eq!(auth::purge_expired(&app.state).await.unwrap(), 0);
     assert_eq!(
-        app.get("/api/auth/validate", Auth::Cookie(&live)).await.status,
+        app.get("/api/auth/validate", Auth::Cookie(&live))
+            .await
+            .status,
         200
     );
 });
 
-db_test!(sign_out_everywhere_ends_every_session_of_the_account, |app| {
-    let a = app.register("all@example.com").await;
-    let b = app
-        .post(
-            "/api/auth/email/login",
-            json!({"email": "all@example.com", "password": PW}),
-            Auth::None,
-        )
-        .await
-        .cookie_token()
-        .unwrap();
-    let other = app.register("bystander@example.com").await;
-    let r = app
-        .post("/api/auth/logout?all=true", json!({}), Auth::Cookie(&a))
-        .await;
-    assert_eq!(r.status, 200, "{:?}", r.body);
-    assert!(r.set_cookie().unwrap().contains("Max-Age=0"));
-    for t in [&a, &b] {
-        assert_eq!(app.get("/api/auth/validate", Auth::Bearer(t)).await.status, 401);
-    }
-    assert_eq!(
-        app.get("/api/auth/validate", Auth::Bearer(&other)).await.status,
-        200
-    );
-    // Without a session there is nothing to end everywhere.
-    let r = app
-        .post("/api/auth/logout?all=true", json!({}), Auth::None)
-        .await;
-    assert_eq!(r.status, 401);
-    let r = app
-        .post("/api/auth/logout?all=maybe", json!({}), Auth::Bearer(&other))
-        .await;
-    assert_eq!(r.status, 400);
-    assert!(r.error().contains("all"));
+db_test!(
+    sign_out_everywhere_ends_every_session_of_the_account,
+    |app| {
+        let a = app.register("all@example.com").await;
+        let b = app
+            .post(
+                "/api/auth/email/login",
+                json!({"email": "all@example.com", "password": PW}),
+                Auth::None,
+            )
+            .await
+            .cookie_token()
+            .unwrap();
+        let other = app.register("bystander@example.com").await;
+        let r = app
+            .post("/api/auth/logout?all=true", json!({}), Auth::Cookie(&a))
+            .await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        assert!(r.set_cookie().unwrap().contains("Max-Age=0"));
+        for t in [&a, &b] {
+            assert_eq!(
+                app.get("/api/auth/validate", Auth::Bearer(t)).await.status,
+                401
+            );
+        }
+        assert_eq!(
+            app.get("/api/auth/validate", Auth::Bearer(&other))
+                .await
+                .status,
+            200
+        );
+        // Without a session there is nothing to end everywhere.
+        let r = app
+            .post("/api/auth/logout?all=true", json!({}), Auth::None)
+            .await;
+        assert_eq!(r.status, 401);
+        let r = app
+            .post(
+                "/api/auth/logout?all=maybe",
+                json!({}),
+                Auth::Bearer(&other),
+            )
+            .await;
+        assert_eq!(r.status, 400);
+        assert!(r.error().contains("all"));
 
-    // The Settings button's server function does the same.
-    let c = app
-        .post(
-            "/api/auth/email/login",
-            json!({"email": "bystander@example.com", "password": PW}),
-            Auth::None,
-        )
-        .await
-        .cookie_token()
-        .unwrap();
-    let r = app
-        .request(
-            reqwest::Method::POST,
-            "/rpc/sign_out_everywhere",
-            None,
-            Auth::Cookie(&c),
-            &[("content-type", "application/x-www-form-urlencoded")],
-        )
-        .await;
-    assert_eq!(r.status, 200, "{:?}", r.body);
-    for t in [&c, &other] {
-        assert_eq!(app.get("/api/auth/validate", Auth::Bearer(t)).await.status, 401);
+        // The Settings button's server function does the same.
+        let c = app
+            .post(
+                "/api/auth/email/login",
+                json!({"email": "bystander@example.com", "password": PW}),
+                Auth::None,
+            )
+            .await
+            .cookie_token()
+            .unwrap();
+        let r = app
+            .request(
+                reqwest::Method::POST,
+                "/rpc/sign_out_everywhere",
+                None,
+                Auth::Cookie(&c),
+                &[("content-type", "application/x-www-form-urlencoded")],
+            )
+            .await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        for t in [&c, &other] {
+            assert_eq!(
+                app.get("/api/auth/validate", Auth::Bearer(t)).await.status,
+                401
+            );
+        }
     }
-});
+);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn behind_https_the_cookie_is_host_prefixed_and_the_old_name_still_works() {
@@ -422,12 +469,21 @@ async fn behind_https_the_cookie_is_host_prefixed_and_the_old_name_still_works()
     let with_cookie = |c: String| {
         let app = &app;
         async move {
-            app.request(reqwest::Method::GET, "/api/user", None, Auth::None, &[("cookie", &c)])
-                .await
-                .status
+            app.request(
+                reqwest::Method::GET,
+                "/api/user",
+                None,
+                Auth::None,
+                &[("cookie", &c)],
+            )
+            .await
+            .status
         }
     };
-    assert_eq!(with_cookie(format!("__Host-access_token={token}")).await, 200);
+    assert_eq!(
+        with_cookie(format!("__Host-access_token={token}")).await,
+        200
+    );
     // The reference project's clients send `access_token`.
     assert_eq!(with_cookie(format!("access_token={token}")).await, 200);
     assert_eq!(
@@ -452,46 +508,62 @@ async fn behind_https_the_cookie_is_host_prefixed_and_the_old_name_still_works()
         .iter()
         .filter_map(|v| v.to_str().ok())
         .collect();
-    assert!(cleared.iter().any(|c| c.starts_with("__Host-access_token=;") && c.contains("Max-Age=0")), "{cleared:?}");
-    assert!(cleared.iter().any(|c| c.starts_with("access_token=;") && c.contains("Max-Age=0")), "{cleared:?}");
-    assert_eq!(with_cookie(format!("__Host-access_token={token}")).await, 401);
+    assert!(
+        cleared
+            .iter()
+            .any(|c| c.starts_with("__Host-access_token=;") && c.contains("Max-Age=0")),
+        "{cleared:?}"
+    );
+    assert!(
+        cleared
+            .iter()
+            .any(|c| c.starts_with("access_token=;") && c.contains("Max-Age=0")),
+        "{cleared:?}"
+    );
+    assert_eq!(
+        with_cookie(format!("__Host-access_token={token}")).await,
+        401
+    );
 }
 
-db_test!(only_a_bearer_token_is_exempt_from_the_cross_site_check, |app| {
-    let t = app.register("scope@example.com").await;
-    let cookie = format!("access_token={t}");
-    for authorization in ["Basic eDp5", "Bearer ", "Token abc"] {
-        let r = app
-            .request(
-                reqwest::Method::POST,
-                "/api/auth/logout",
-                Some(json!({})),
-                Auth::None,
-                &[
-                    ("cookie", &cookie),
-                    ("authorization", authorization),
-                    ("origin", "https://evil.example"),
-                ],
-            )
-            .await;
-        assert_eq!(r.status, 403, "{authorization:?}: {:?}", r.body);
+db_test!(
+    only_a_bearer_token_is_exempt_from_the_cross_site_check,
+    |app| {
+        let t = app.register("scope@example.com").await;
+        let cookie = format!("access_token={t}");
+        for authorization in ["Basic eDp5", "Bearer ", "Token abc"] {
+            let r = app
+                .request(
+                    reqwest::Method::POST,
+                    "/api/auth/logout",
+                    Some(json!({})),
+                    Auth::None,
+                    &[
+                        ("cookie", &cookie),
+                        ("authorization", authorization),
+                        ("origin", "https://evil.example"),
+                    ],
+                )
+                .await;
+            assert_eq!(r.status, 403, "{authorization:?}: {:?}", r.body);
+        }
+        // A header that is not a usable Bearer token never falls back to the cookie.
+        for authorization in ["Bearer ", "Basic eDp5"] {
+            let r = app
+                .request(
+                    reqwest::Method::GET,
+                    "/api/auth/validate",
+                    None,
+                    Auth::None,
+                    &[("cookie", &cookie), ("authorization", authorization)],
+                )
+                .await;
+            assert_eq!(r.status, 401, "{authorization:?}");
+        }
+        assert_eq!(
+            app.get("/api/auth/validate", Auth::Cookie(&t)).await.status,
+            200,
+            "the session survived"
+        );
     }
-    // A header that is not a usable Bearer token never falls back to the cookie.
-    for authorization in ["Bearer ", "Basic eDp5"] {
-        let r = app
-            .request(
-                reqwest::Method::GET,
-                "/api/auth/validate",
-                None,
-                Auth::None,
-                &[("cookie", &cookie), ("authorization", authorization)],
-            )
-            .await;
-        assert_eq!(r.status, 401, "{authorization:?}");
-    }
-    assert_eq!(
-        app.get("/api/auth/validate", Auth::Cookie(&t)).await.status,
-        200,
-        "the session survived"
-    );
-});
+);

@@ -56,9 +56,7 @@ pub struct Email(String);
 impl Email {
     pub fn parse(raw: &str) -> AppResult<Self> {
         if raw.trim().len() > MAX_EMAIL_LEN {
-            return Err(AppError::bad_request(
-                "email: use at most 254 characters",
-            ));
+            return Err(AppError::bad_request("email: use at most 254 characters"));
         }
         let e = raw.trim().to_lowercase();
         let valid = e.len() <= MAX_EMAIL_LEN
@@ -323,9 +321,7 @@ fn server_busy() -> AppError {
 }
 
 /// Runs `f` on a hashing thread: 503 when the queue is full.
-async fn on_hash_thread<T: Send + 'static>(
-    f: impl FnOnce() -> T + Send + 'static,
-) -> AppResult<T> {
+async fn on_hash_thread<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> AppResult<T> {
     let pool = hash_pool().ok_or_else(|| AppError::internal("no password hashing thread"))?;
     pool.run(f).await.map_err(|e| match e {
         HashPoolError::Busy => server_busy(),
@@ -661,8 +657,9 @@ pub fn token_from_headers(headers: &HeaderMap) -> Option<String> {
     match authorization_header(headers) {
         AuthorizationHeader::Bearer(t) => Some(t),
         AuthorizationHeader::Invalid => None,
-        AuthorizationHeader::Absent => cookie_value(headers, HOST_COOKIE_NAME)
-            .or_else(|| cookie_value(headers, COOKIE_NAME)),
+        AuthorizationHeader::Absent => {
+            cookie_value(headers, HOST_COOKIE_NAME).or_else(|| cookie_value(headers, COOKIE_NAME))
+        }
     }
 }
 
@@ -900,10 +897,7 @@ mod tests {
         );
         let long = format!("{}@example.com", "a".repeat(243));
         assert_eq!(long.len(), 255);
-        assert!(Email::parse(&long)
-            .unwrap_err()
-            .to_string()
-            .contains("254"));
+        assert!(Email::parse(&long).unwrap_err().to_string().contains("254"));
         assert!(Email::parse(&long[1..]).is_ok());
         for bad in [
             "",
@@ -942,7 +936,14 @@ mod tests {
 
     #[test]
     fn an_authorization_header_that_is_not_a_bearer_token_disables_the_cookie() {
-        for value in ["Basic xyz", "Bearer ", "Bearer    ", "bearer", "Token abc", ""] {
+        for value in [
+            "Basic xyz",
+            "Bearer ",
+            "Bearer    ",
+            "bearer",
+            "Token abc",
+            "",
+        ] {
             let mut h = HeaderMap::new();
             h.insert("cookie", "access_token=fromcookie".parse().unwrap());
             h.insert("authorization", value.parse().unwrap());

@@ -183,14 +183,12 @@ impl GoogleVerifier {
                 "Google's signing keys could not be loaded — please try again".into(),
             ));
         }
-        resp.json::<JwkSet>()
-            .await
-            .map_err(|e| {
-                AppError::Upstream(format!(
-                    "Google's signing keys are malformed: {}",
-                    without_url(e)
-                ))
-            })
+        resp.json::<JwkSet>().await.map_err(|e| {
+            AppError::Upstream(format!(
+                "Google's signing keys are malformed: {}",
+                without_url(e)
+            ))
+        })
     }
 
     /// The key for `kid`, from the cache or, once, from a fresh JWKS.

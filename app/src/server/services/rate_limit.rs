@@ -242,11 +242,7 @@ impl RateLimiter {
 /// The client's address: the TCP peer, unless the peer is a trusted proxy,
 /// in which case the right-most `X-Forwarded-For` address that is not itself
 /// a trusted proxy (everything left of it could be forged by the client).
-pub fn client_ip(
-    peer: IpAddr,
-    forwarded_for: &[&str],
-    trusted_proxies: &[IpNet],
-) -> IpAddr {
+pub fn client_ip(peer: IpAddr, forwarded_for: &[&str], trusted_proxies: &[IpNet]) -> IpAddr {
     let trusted = |ip: IpAddr| trusted_proxies.iter().any(|net| net.contains(ip));
     let peer = canonical(peer);
     if !trusted(peer) {
@@ -320,7 +316,10 @@ mod tests {
         let k = keys(&[("email:a@b.c", LOGIN_PER_EMAIL)]);
         let t0 = Instant::now();
         for i in 0..LOGIN_PER_EMAIL.max {
-            assert!(l.try_acquire_at(&k, t0).is_ok(), "attempt {i} must be allowed");
+            assert!(
+                l.try_acquire_at(&k, t0).is_ok(),
+                "attempt {i} must be allowed"
+            );
         }
         let wait = l
             .try_acquire_at(&k, t0 + Duration::from_secs(60))
@@ -392,14 +391,18 @@ mod tests {
         let victim = keys(&[("email:victim@x.y", LOGIN_PER_EMAIL)]);
         for i in 0..20_000u32 {
             let now = t0 + Duration::from_millis(i as u64);
-            let _ = l.try_acquire_at(&keys(&[(&format!("email:{i}@spray"), LOGIN_PER_EMAIL)]), now);
+            let _ = l.try_acquire_at(
+                &keys(&[(&format!("email:{i}@spray"), LOGIN_PER_EMAIL)]),
+                now,
+            );
             if i % 100 == 0 {
                 let _ = l.try_acquire_at(&victim, now);
             }
             assert!(l.len() <= 1000, "{} keys after {i}", l.len());
         }
         assert!(
-            l.try_acquire_at(&victim, t0 + Duration::from_secs(20)).is_err(),
+            l.try_acquire_at(&victim, t0 + Duration::from_secs(20))
+                .is_err(),
             "the victim's recent failures survived the spray"
         );
     }
