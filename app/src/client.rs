@@ -46,12 +46,52 @@ pub fn hard_navigate(to: &str) {
 #[cfg(feature = "hydrate")]
 use leptos::prelude::window;
 
-/// Keeps redirects on this site: only absolute paths, never `//host`.
+/// Longest `?redirect=` target kept; anything longer goes home.
+const MAX_REDIRECT_LEN: usize = 2048;
+
+/// Keeps redirects on this site: the target, read the way a browser's URL
+/// parser (WHATWG) reads it, must be a path on this origin; otherwise `/`.
+///
+/// The parser strips leading/trailing C0 controls and spaces, deletes every
+/// ASCII tab and newline anywhere (so `/\t/evil.com` *is* `//evil.com`), and
+/// treats `\` like `/` in http(s) URLs. So: strip like the parser, then accept
+/// only `/` followed by something other than `/`, with no backslash, no
+/// control character left, and no `.`/`..` segment (which could collapse the
+/// path into `//host` for code that later reads the parsed path).
+/// Percent-encoded bytes stay inert path data (`/%09/x` is a path).
 pub fn safe_redirect(target: Option<String>) -> String {
-    match target {
-        Some(t) if t.starts_with('/') && !t.starts_with("//") && !t.starts_with("/\\") => t,
-        _ => "/".to_string(),
+    target
+        .as_deref()
+        .and_then(same_origin_path)
+        .unwrap_or_else(|| "/".to_string())
+}
+
+fn same_origin_path(raw: &str) -> Option<String> {
+    if raw.len() > MAX_REDIRECT_LEN {
+        return None;
     }
+    let is_c0_or_space = |c: char| c <= ' ';
+    let cleaned: String = raw
+        .trim_matches(is_c0_or_space)
+        .chars()
+        .filter(|c| !matches!(c, '\t' | '\n' | '\r'))
+        .collect();
+    // `//host` is scheme-relative: another origin.
+    if !cleaned.starts_with('/') || cleaned.starts_with("//") {
+        return None;
+    }
+    if cleaned.contains('\\') || cleaned.chars().any(|c| c.is_control()) {
+        return None;
+    }
+    let path = cleaned.split(['?', '#']).next().unwrap_or_default();
+    let dot_segment = path.split('/').any(|seg| {
+        let seg = seg.to_ascii_lowercase().replace("%2e", ".");
+        seg == "." || seg == ".."
+    });
+    if dot_segment {
+        return None;
+    }
+    Some(cleaned)
 }
 
 /// Splits a server function error of the form `"STATUS|message"`.
@@ -98,9 +138,43 @@ mod tests {
     #[test]
     fn redirects_stay_on_site() {
         assert_eq!(safe_redirect(Some("/t/123?x=1".into())), "/t/123?x=1");
-        assert_eq!(safe_redirect(Some("//evil.com".into())), "/");
-        assert_eq!(safe_redirect(Some("https://evil.com".into())), "/");
-        assert_eq!(safe_redirect(Some("/\\evil.com".into())), "/");
+        assert_eq!(safe_redirect(Some("/".into())), "/");
+        assert_eq!(safe_redirect(Some("/settings#a".into())), "/settings#a");
         assert_eq!(safe_redirect(None), "/");
+        // Percent-encoded bytes are path data, not syntax.
+        assert_eq!(safe_redirect(Some("/%09/evil.com".into())), "/%09/evil.com");
+        assert_eq!(
+            safe_redirect(Some("/%2F%2Fevil.com".into())),
+            "/%2F%2Fevil.com"
+        );
+        // What the URL parser strips, we strip; the result must still be a path.
+        assert_eq!(safe_redirect(Some(" /x".into())), "/x");
+        assert_eq!(safe_redirect(Some("/t/1\n".into())), "/t/1");
+        assert_eq!(safe_redirect(Some("\u{0}/x".into())), "/x");
+        for evil in [
+            "//evil.com",
+            "/\t/evil.com",
+            "/\n/evil.com",
+            "/\r\n/evil.com",
+            "\t//evil.com",
+            " //evil.com",
+            "\\/evil.com",
+            "/\\evil.com",
+            "\\\\evil.com",
+            "/x\\y",
+            "https://evil.com",
+            "https:evil.com",
+            "javascript:alert(1)",
+            "evil.com",
+            "",
+            "/x\u{0}//evil.com",
+            "/..//evil.com",
+            "/a/../..//evil.com",
+            "/%2e%2E//evil.com",
+            "/./x",
+        ] {
+            assert_eq!(safe_redirect(Some(evil.into())), "/", "{evil:?}");
+        }
+        assert_eq!(safe_redirect(Some(format!("/{}", "a".repeat(3000)))), "/");
     }
 }

@@ -8,13 +8,25 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use std::time::Instant;
 
+/// The path as it may appear in logs: a share link (`/s/CODE`) is a
+/// password for its thread, so it is written as `/s/:code`. (Share codes
+/// otherwise travel only in query strings and bodies, which are never logged.)
+pub fn loggable_path(path: &str) -> std::borrow::Cow<'_, str> {
+    if path.starts_with("/s/") {
+        std::borrow::Cow::Borrowed("/s/:code")
+    } else {
+        std::borrow::Cow::Borrowed(path)
+    }
+}
+
 /// One log line per request: id, method, path (never the query string, which
-/// may carry share codes), status and latency. Headers are never logged, so
-/// tokens and keys cannot leak through here.
+/// may carry share codes; share links redacted by [`loggable_path`]), status
+/// and latency. Headers are never logged, so tokens and keys cannot leak
+/// through here.
 pub async fn log_requests(req: Request, next: Next) -> Response {
     let start = Instant::now();
     let method = req.method().clone();
-    let path = req.uri().path().to_string();
+    let path = loggable_path(req.uri().path()).into_owned();
     let id = req
         .headers()
         .get("x-request-id")
@@ -38,12 +50,17 @@ fn is_write(method: &Method) -> bool {
 
 /// Whether a state-changing request comes from a page of another site.
 ///
-/// Requests with an `Authorization` header are not ambient-credential requests
-/// (a foreign page cannot add that header without a CORS preflight we never
-/// grant), so only cookie-style requests are checked: `Sec-Fetch-Site` when the
-/// browser sends it, else `Origin` against `PUBLIC_URL` or the request's own host.
+/// Requests carrying a non-empty `Bearer` token are not ambient-credential
+/// requests (a foreign page cannot add that header without a CORS preflight
+/// we never grant) and are authenticated by that token alone, so they are
+/// exempt. Every other request is checked, whatever other `Authorization`
+/// header it has: `Sec-Fetch-Site` when the browser sends it, else `Origin`
+/// against `PUBLIC_URL` or the request's own host.
 pub fn is_cross_site(headers: &HeaderMap, public_url: &str) -> bool {
-    if headers.contains_key(header::AUTHORIZATION) {
+    if matches!(
+        auth::authorization_header(headers),
+        auth::AuthorizationHeader::Bearer(_)
+    ) {
         return false;
     }
     if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
@@ -233,6 +250,47 @@ mod tests {
             ]),
             p
         ));
+        // Only a usable Bearer token earns the exemption.
+        for value in ["Basic x", "Bearer ", "Bearer", "Token x"] {
+            assert!(
+                is_cross_site(
+                    &h(&[("origin", "https://evil.example"), ("authorization", value)]),
+                    p
+                ),
+                "{value:?}"
+            );
+            assert!(is_cross_site(
+                &h(&[("sec-fetch-site", "cross-site"), ("authorization", value)]),
+                p
+            ));
+        }
+    }
+
+    #[test]
+    fn share_codes_never_reach_the_log() {
+        assert_eq!(loggable_path("/s/AbC123xyz"), "/s/:code");
+        assert_eq!(loggable_path("/s/AbC123xyz/more"), "/s/:code");
+        assert_eq!(loggable_path("/t/123"), "/t/123");
+        assert_eq!(loggable_path("/api/thread"), "/api/thread");
+        assert_eq!(loggable_path("/settings"), "/settings");
+    }
+
+    #[test]
+    fn login_redirects_after_decoding_stay_on_site() {
+        for (query, expected) in [
+            ("%2Ft%2F1", "/t/1"),
+            ("%2F%09%2Fevil.com", "/"),
+            ("%2F%0A%2Fevil.com", "/"),
+            ("%5C%2Fevil.com", "/"),
+            ("%2F%2Fevil.com", "/"),
+            ("https%3Aevil.com", "/"),
+        ] {
+            assert_eq!(
+                app::client::safe_redirect(Some(urldecode(query))),
+                expected,
+                "{query}"
+            );
+        }
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Startup and shutdown: configuration → logging → secret → database →
-//! listener → serve until SIGINT/SIGTERM, then drain with a deadline.
+//! listener → serve until SIGINT/SIGTERM, then drain with a deadline. While
+//! serving, a background task purges expired and idle sessions hourly.
 use app::server::config::{Config, LogFormat};
 use app::server::{db, AppState};
 use axum::serve::ListenerExt;
@@ -27,6 +28,31 @@ pub enum StartupError {
 
 /// How long in-flight requests get after a shutdown signal.
 pub const DRAIN_DEADLINE: Duration = Duration::from_secs(10);
+
+/// How often expired and idle session tokens are deleted.
+pub const SESSION_PURGE_INTERVAL: Duration = Duration::from_secs(3600);
+
+/// Deletes expired and idle tokens every `every` (first after one period:
+/// tokens are already refused when expired, the purge only keeps the table
+/// small) until the server shuts down.
+pub fn spawn_session_purge(state: AppState, every: Duration) -> tokio::task::JoinHandle<()> {
+    let mut shutdown = state.shutdown.subscribe();
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = ticks.tick() => {}
+                _ = shutdown.wait_for(|stopping| *stopping) => return,
+            }
+            match app::server::services::auth::purge_expired(&state).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(purged = n, "deleted expired and idle sessions"),
+                Err(e) => tracing::warn!(error = %e, "session purge failed; retrying next hour"),
+            }
+        }
+    })
+}
 
 pub fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
@@ -115,6 +141,7 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), StartupError> {
     let shutdown_state = state.clone();
+    spawn_session_purge(state.clone(), SESSION_PURGE_INTERVAL);
     let router = crate::routes::router(state);
     // Small SSE writes must not wait for Nagle's algorithm.
     let listener = listener.tap_io(|tcp| {

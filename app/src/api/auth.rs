@@ -1,4 +1,5 @@
-//! Session server functions: who is signed in, sign out, delete the account.
+//! Session server functions: who is signed in, sign out (here or on every
+//! device), delete the account, and what the login page may offer.
 use crate::model::UserDto;
 use leptos::prelude::*;
 
@@ -6,6 +7,8 @@ use leptos::prelude::*;
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct LoginOptions {
     pub google_client_id: Option<String>,
+    /// `false` when `ALLOW_REGISTRATION=false`: the page offers sign-in only.
+    pub allow_registration: bool,
 }
 
 #[cfg(feature = "ssr")]
@@ -24,8 +27,10 @@ async fn caller() -> Result<Option<crate::server::services::auth::AuthUser>, Ser
 fn clear_session_cookie(state: &crate::server::AppState) {
     use crate::server::services::auth;
     let resp = expect_context::<leptos_axum::ResponseOptions>();
-    if let Ok(v) = axum::http::HeaderValue::from_str(&auth::clear_cookie(state)) {
-        resp.append_header(axum::http::header::SET_COOKIE, v);
+    for cookie in auth::clear_cookies(state) {
+        if let Ok(v) = axum::http::HeaderValue::from_str(&cookie) {
+            resp.append_header(axum::http::header::SET_COOKIE, v);
+        }
     }
 }
 
@@ -42,6 +47,7 @@ pub async fn login_config() -> Result<LoginOptions, ServerFnError> {
     let state = crate::server::state::from_context()?;
     Ok(LoginOptions {
         google_client_id: state.config.google_client_id.clone(),
+        allow_registration: state.config.allow_registration,
     })
 }
 
@@ -52,9 +58,22 @@ pub async fn sign_out() -> Result<(), ServerFnError> {
     use crate::server::services::auth;
     let state = crate::server::state::from_context()?;
     let headers: axum::http::HeaderMap = leptos_axum::extract().await?;
-    if let Some(token) = auth::token_from_headers(&headers) {
+    for token in auth::presented_tokens(&headers) {
         auth::logout(&state, &token).await.sfn()?;
     }
+    clear_session_cookie(&state);
+    Ok(())
+}
+
+/// Ends every session of the signed-in account (this browser included).
+#[server(prefix = "/rpc", endpoint = "sign_out_everywhere")]
+pub async fn sign_out_everywhere() -> Result<(), ServerFnError> {
+    use crate::server::{error::ForServerFn, services::auth, AppError};
+    let state = crate::server::state::from_context()?;
+    let me = caller()
+        .await?
+        .ok_or_else(|| AppError::unauthorized().to_server_fn_error())?;
+    auth::logout_all(&state, me.id()).await.sfn()?;
     clear_session_cookie(&state);
     Ok(())
 }

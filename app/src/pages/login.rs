@@ -2,7 +2,8 @@
 //!
 //! The form posts to the public JSON API (`/api/auth/email/*`), which sets the
 //! HttpOnly session cookie; then the browser loads the `?redirect=` target
-//! (checked to stay on this site).
+//! (checked to stay on this site). With `ALLOW_REGISTRATION=false` the
+//! "Create an account" switch is not rendered.
 use crate::api::auth::login_config;
 use crate::client::{hard_navigate, post_json, safe_redirect};
 use leptos::prelude::*;
@@ -111,33 +112,42 @@ pub fn LoginPage() -> impl IntoView {
                         }}
                     </button>
                 </form>
-                <p class="auth-switch">
-                    {move || if mode.get() == Mode::SignIn { "New here? " } else { "Already have an account? " }}
-                    <button
-                        type="button"
-                        class="link-button"
-                        data-testid="auth-switch"
-                        on:click=move |_| {
-                            set_error.set(None);
-                            set_mode.update(|m| *m = if *m == Mode::SignIn { Mode::Register } else { Mode::SignIn });
-                        }
-                    >
-                        {move || if mode.get() == Mode::SignIn { "Create an account" } else { "Sign in" }}
-                    </button>
-                </p>
+                // Both depend on the server's configuration: rendered on the
+                // server, so a closed sign-up never shows its switch.
                 <Suspense fallback=|| ()>
                     {move || Suspend::new(async move {
-                        config.await.ok().and_then(|c| c.google_client_id).map(|client_id| view! {
-                            <div class="divider"><span>"or"</span></div>
-                            <div
-                                id="google-signin"
-                                data-client-id=client_id
-                                data-redirect=move || redirect.get()
-                            ></div>
-                            <p class="form-error" role="alert" id="google-error" hidden=true></p>
-                            <Script src="/google-signin.js" defer="true" />
-                            <Script src="https://accounts.google.com/gsi/client" async_="true" defer="true" />
-                        })
+                        let options = config.await.ok();
+                        let allow_registration = options.as_ref().is_none_or(|c| c.allow_registration);
+                        let google_client_id = options.and_then(|c| c.google_client_id);
+                        view! {
+                            <Show when=move || allow_registration>
+                                <p class="auth-switch" data-testid="auth-switch-row">
+                                    {move || if mode.get() == Mode::SignIn { "New here? " } else { "Already have an account? " }}
+                                    <button
+                                        type="button"
+                                        class="link-button"
+                                        data-testid="auth-switch"
+                                        on:click=move |_| {
+                                            set_error.set(None);
+                                            set_mode.update(|m| *m = if *m == Mode::SignIn { Mode::Register } else { Mode::SignIn });
+                                        }
+                                    >
+                                        {move || if mode.get() == Mode::SignIn { "Create an account" } else { "Sign in" }}
+                                    </button>
+                                </p>
+                            </Show>
+                            {google_client_id.map(|client_id| view! {
+                                <div class="divider"><span>"or"</span></div>
+                                <div
+                                    id="google-signin"
+                                    data-client-id=client_id
+                                    data-redirect=move || redirect.get()
+                                ></div>
+                                <p class="form-error" role="alert" id="google-error" hidden=true></p>
+                                <Script src="/google-signin.js" defer="true" />
+                                <Script src="https://accounts.google.com/gsi/client" async_="true" defer="true" />
+                            })}
+                        }
                     })}
                 </Suspense>
             </div>

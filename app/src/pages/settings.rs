@@ -1,5 +1,5 @@
 //! `/settings/*`: account settings (models and appearance come later).
-use crate::api::auth::{current_user, expected_confirmation, DeleteAccount};
+use crate::api::auth::{current_user, expected_confirmation, DeleteAccount, SignOutEverywhere};
 use crate::client::{hard_navigate, server_fn_message};
 use crate::model::UserDto;
 use leptos::prelude::*;
@@ -31,8 +31,11 @@ fn AccountDetails(user: UserDto) -> impl IntoView {
     let (confirm_open, set_confirm_open) = signal(false);
     let (typed, set_typed) = signal(String::new());
     let delete = ServerAction::<DeleteAccount>::new();
+    let sign_out_everywhere = ServerAction::<SignOutEverywhere>::new();
     Effect::new(move |_| {
-        if let Some(Ok(())) = delete.value().get() {
+        let deleted = matches!(delete.value().get(), Some(Ok(())));
+        let signed_out = matches!(sign_out_everywhere.value().get(), Some(Ok(())));
+        if deleted || signed_out {
             hard_navigate("/login");
         }
     });
@@ -53,6 +56,27 @@ fn AccountDetails(user: UserDto) -> impl IntoView {
             <dt>"Sign-in method"</dt>
             <dd>{provider}</dd>
         </dl>
+        <div class="sessions">
+            <h2>"Sessions"</h2>
+            <p class="muted">
+                "Signs you out on every device and browser where you are signed in, this one included. "
+                "A session you have not used for a while ends by itself."
+            </p>
+            <button
+                type="button"
+                class="btn btn-ghost"
+                data-testid="sign-out-everywhere"
+                disabled=move || sign_out_everywhere.pending().get()
+                on:click=move |_| {
+                    sign_out_everywhere.dispatch(SignOutEverywhere {});
+                }
+            >
+                "Sign out of all devices"
+            </button>
+            {move || sign_out_everywhere.value().get().and_then(|r| r.err()).map(|e| view! {
+                <p class="form-error" role="alert">{server_fn_message(&e)}</p>
+            })}
+        </div>
         <div class="danger-zone">
             <h2>"Delete account"</h2>
             <p class="muted">

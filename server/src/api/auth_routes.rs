@@ -1,15 +1,19 @@
 //! `/api/auth/*` and `/api/user`: the reference project's auth contract.
+//!
+//! Sign-in, registration and Google sign-in are limited per client address
+//! ([`client_ip`]: the TCP peer, or `X-Forwarded-For` from `TRUSTED_PROXIES`).
 use super::{ApiJson, Caller};
 use app::server::services::auth::{self, IssuedToken};
+use app::server::services::rate_limit;
 use app::server::{AppError, AppResult, AppState};
-use axum::extract::{ConnectInfo, State};
+use axum::extract::{ConnectInfo, RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -22,10 +26,38 @@ pub fn router() -> Router<AppState> {
         .route("/api/user", get(user))
 }
 
-fn with_cookie(status: StatusCode, cookie: String) -> Response {
+/// The client's address for per-address limits (`None`: see
+/// [`rate_limit::limited_address`]).
+pub fn client_ip(state: &AppState, peer: SocketAddr, headers: &HeaderMap) -> Option<IpAddr> {
+    let forwarded: Vec<&str> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    let proxies = &state.config.trusted_proxies;
+    if proxies.is_empty() && !forwarded.is_empty() && peer.ip().is_loopback() {
+        warn_undeclared_proxy();
+    }
+    rate_limit::limited_address(peer.ip(), &forwarded, proxies)
+}
+
+/// Once per process: a local proxy forwards addresses we were not told to trust.
+fn warn_undeclared_proxy() {
+    static WARNED: std::sync::Once = std::sync::Once::new();
+    WARNED.call_once(|| {
+        tracing::warn!(
+            "a local reverse proxy sends X-Forwarded-For but TRUSTED_PROXIES is empty: \
+             per-address sign-in limits are off until it is set (e.g. TRUSTED_PROXIES=127.0.0.1)"
+        );
+    });
+}
+
+fn with_cookies(status: StatusCode, cookies: Vec<String>) -> Response {
     let mut resp = (status, Json(json!({"ok": true}))).into_response();
-    if let Ok(v) = HeaderValue::from_str(&cookie) {
-        resp.headers_mut().insert(header::SET_COOKIE, v);
+    for cookie in cookies {
+        if let Ok(v) = HeaderValue::from_str(&cookie) {
+            resp.headers_mut().append(header::SET_COOKIE, v);
+        }
     }
     resp.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -33,7 +65,7 @@ fn with_cookie(status: StatusCode, cookie: String) -> Response {
 }
 
 fn signed_in(state: &AppState, status: StatusCode, issued: &IssuedToken) -> Response {
-    with_cookie(status, auth::session_cookie(state, issued))
+    with_cookies(status, vec![auth::session_cookie(state, issued)])
 }
 
 #[derive(Deserialize)]
@@ -45,9 +77,19 @@ struct RegisterBody {
 
 async fn register(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     ApiJson(body): ApiJson<RegisterBody>,
 ) -> AppResult<Response> {
-    let issued = auth::register(&state, &body.email, &body.password, body.name.as_deref()).await?;
+    let ip = client_ip(&state, peer, &headers);
+    let issued = auth::register_from(
+        &state,
+        &body.email,
+        &body.password,
+        body.name.as_deref(),
+        ip,
+    )
+    .await?;
     Ok(signed_in(&state, StatusCode::CREATED, &issued))
 }
 
@@ -60,10 +102,11 @@ struct LoginBody {
 async fn login(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     ApiJson(body): ApiJson<LoginBody>,
 ) -> AppResult<Response> {
-    let ip = peer.ip().to_string();
-    let issued = auth::login(&state, &body.email, &body.password, Some(&ip)).await?;
+    let ip = client_ip(&state, peer, &headers);
+    let issued = auth::login(&state, &body.email, &body.password, ip).await?;
     Ok(signed_in(&state, StatusCode::OK, &issued))
 }
 
@@ -75,12 +118,17 @@ struct GoogleBody {
 
 async fn google_token(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     ApiJson(body): ApiJson<GoogleBody>,
 ) -> AppResult<Response> {
     if !state.google.enabled() {
         return Err(AppError::NotImplemented(
             "Google sign-in is not configured on this server (set GOOGLE_CLIENT_ID)".into(),
         ));
+    }
+    if let Some(ip) = client_ip(&state, peer, &headers) {
+        auth::limit_google_sign_in(&state, ip)?;
     }
     let who = match (body.id_token.as_deref(), body.access_token.as_deref()) {
         (Some(t), _) if !t.is_empty() => state.google.verify_id_token(t).await?,
@@ -103,14 +151,58 @@ async fn user(Caller(me): Caller) -> Json<app::model::UserDto> {
     Json(auth::to_dto(&me.user))
 }
 
-async fn logout(State(state): State<AppState>, headers: HeaderMap) -> AppResult<Response> {
-    if let Some(token) = auth::token_from_headers(&headers) {
-        auth::logout(&state, &token).await?;
+/// `?all=true` (or `1`) signs the account out on every device; it needs a
+/// valid session. Without it, the presented token(s) end; no session is fine.
+fn wants_all(query: Option<&str>) -> AppResult<bool> {
+    let mut all = false;
+    for (k, v) in query
+        .unwrap_or_default()
+        .split('&')
+        .filter_map(|kv| kv.split_once('=').or(Some((kv, ""))))
+    {
+        if k == "all" {
+            all = match v {
+                "true" | "1" => true,
+                "false" | "0" => false,
+                _ => return Err(AppError::bad_request("all: use all=true or all=false")),
+            };
+        }
     }
-    Ok(with_cookie(StatusCode::OK, auth::clear_cookie(&state)))
+    Ok(all)
+}
+
+async fn logout(
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> AppResult<Response> {
+    if wants_all(query.as_deref())? {
+        let me = auth::authenticate_headers(&state, &headers).await?;
+        auth::logout_all(&state, me.id()).await?;
+    } else {
+        for token in auth::presented_tokens(&headers) {
+            auth::logout(&state, &token).await?;
+        }
+    }
+    Ok(with_cookies(StatusCode::OK, auth::clear_cookies(&state)))
 }
 
 async fn delete_account(State(state): State<AppState>, Caller(me): Caller) -> AppResult<Response> {
     auth::delete_account(&state, me.id()).await?;
-    Ok(with_cookie(StatusCode::OK, auth::clear_cookie(&state)))
+    Ok(with_cookies(StatusCode::OK, auth::clear_cookies(&state)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn logout_all_flag() {
+        assert!(!wants_all(None).unwrap());
+        assert!(!wants_all(Some("")).unwrap());
+        assert!(wants_all(Some("all=true")).unwrap());
+        assert!(wants_all(Some("x=1&all=1")).unwrap());
+        assert!(!wants_all(Some("all=false")).unwrap());
+        assert!(wants_all(Some("all=yes")).is_err());
+    }
 }

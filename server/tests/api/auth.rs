@@ -370,10 +370,13 @@ db_test!(brute_force_is_rate_limited, |app| {
     assert!(r.error().contains("Too many"));
 });
 
+/// People behind one NAT share an address: other accounts' failures from it
+/// must not refuse a correct password (they did on main, after ten).
 #[tokio::test]
-async fn failures_from_one_ip_are_limited_across_emails() {
-    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
-    for i in 0..10 {
+async fn other_accounts_failures_never_lock_out_a_correct_password() {
+    let app = crate::sessions::direct_clients().await;
+    app.register("colleague@example.com").await;
+    for i in 0..20 {
         let r = app
             .post(
                 "/api/auth/email/login",
@@ -381,16 +384,16 @@ async fn failures_from_one_ip_are_limited_across_emails() {
                 Auth::None,
             )
             .await;
-        assert_eq!(r.status, 401);
+        assert_eq!(r.status, 401, "attempt {i}");
     }
     let r = app
         .post(
             "/api/auth/email/login",
-            json!({"email": "fresh@example.com", "password": PW}),
+            json!({"email": "colleague@example.com", "password": PW}),
             Auth::None,
         )
         .await;
-    assert_eq!(r.status, 429);
+    assert_eq!(r.status, 200, "{:?}", r.body);
 }
 
 db_test!(cross_site_cookie_writes_are_refused, |app| {

@@ -277,3 +277,80 @@ async fn without_a_client_id_google_sign_in_is_501() {
     assert_eq!(r.status, 501);
     assert!(r.error().contains("GOOGLE_CLIENT_ID"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn google_sign_in_is_limited_per_address() {
+    let app = crate::sessions::direct_clients().await;
+    for i in 0..60 {
+        let r = app
+            .post(
+                "/api/auth/google/token",
+                json!({"id_token": format!("not-a-jwt-{i}")}),
+                Auth::None,
+            )
+            .await;
+        assert_eq!(r.status, 401, "attempt {i}: {:?}", r.body);
+    }
+    let r = app
+        .post(
+            "/api/auth/google/token",
+            json!({"id_token": "not-a-jwt"}),
+            Auth::None,
+        )
+        .await;
+    assert_eq!(r.status, 429, "{:?}", r.body);
+    assert!(r.headers.contains_key("retry-after"));
+    assert!(
+        r.error().contains("Too many Google sign-ins"),
+        "{:?}",
+        r.body
+    );
+}
+
+/// Collects everything a `tracing` subscriber writes.
+#[derive(Clone, Default)]
+struct CapturedLog(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for CapturedLog {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// reqwest's errors print their URL, which for tokeninfo carries
+/// `?access_token=…`: the logged error must not.
+#[tokio::test(flavor = "current_thread")]
+async fn google_tokens_never_reach_the_log() {
+    let log = CapturedLog::default();
+    let writer = log.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::INFO)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    // Port 1 is closed: the request fails inside reqwest.
+    let app = TestApp::spawn_with(Backend::Sqlite, |c| {
+        c.google_tokeninfo_url = "http://127.0.0.1:1/tokeninfo".into();
+        c.google_jwks_url = "http://127.0.0.1:1/oauth2/v3/certs".into();
+    })
+    .await
+    .unwrap();
+    let secret = "ya29.SECRET-ACCESS-TOKEN";
+    let err = app
+        .state
+        .google
+        .verify_access_token(secret)
+        .await
+        .unwrap_err();
+    assert_eq!(err.status().as_u16(), 502);
+    assert!(!format!("{err:?}").contains("SECRET"));
+    let written = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
+    assert!(written.contains("tokeninfo unreachable"), "{written}");
+    assert!(!written.contains("SECRET"), "token in the log: {written}");
+    assert!(!written.contains("access_token="), "{written}");
+}

@@ -2,15 +2,24 @@
 //! tokens, sign-out and account deletion.
 //!
 //! Tokens are 256-bit random values handed to the client once; only their
-//! SHA-256 is stored, with an expiry. Every protected entry point resolves the
-//! caller through [`authenticate`], the one code path for header and cookie
-//! tokens. Password hashing (argon2id) runs on a few dedicated threads so it
-//! never stalls the async executor and its memory stays bounded.
+//! SHA-256 is stored, with an expiry (`SESSION_TTL_DAYS`) and an idle timeout
+//! (`SESSION_IDLE_DAYS`: a token unused that long stops working and is purged
+//! by [`purge_expired`], which the server runs hourly). Every protected entry
+//! point resolves the caller through [`authenticate`], the one code path for
+//! header and cookie tokens; when an `Authorization` header is present the
+//! cookie is never consulted. Password hashing (argon2id) runs on a few
+//! dedicated threads behind a bounded queue ([`MAX_HASH_JOBS`]), so it never
+//! stalls the async executor, its memory stays bounded, and a flood is refused
+//! with 503 instead of queueing without end. Sign-in attempts are counted in
+//! [`rate_limit`](super::rate_limit) *before* any hashing.
 use crate::model::UserDto;
 use crate::server::crypto::{new_access_token, sha256_hex};
 use crate::server::db::now_ms;
 use crate::server::entities::{access_tokens, attachments, user_settings, users};
 use crate::server::services::google::GoogleIdentity;
+use crate::server::services::rate_limit::{
+    Limit, Limited, Reservation, GOOGLE_PER_IP, LOGIN_PER_EMAIL, LOGIN_PER_IP, REGISTER_PER_IP,
+};
 use crate::server::{AppError, AppResult, AppState};
 use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
@@ -19,9 +28,24 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QuerySelect, Set, TransactionTrait,
 };
-use std::sync::OnceLock;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 
+/// The session cookie on plain http, and the name the reference project's
+/// clients send: always accepted.
 pub const COOKIE_NAME: &str = "access_token";
+/// The session cookie when `PUBLIC_URL` is https. The `__Host-` prefix makes
+/// browsers refuse it unless it is `Secure`, `Path=/` and has no `Domain`, so a
+/// sibling subdomain cannot plant or overwrite it.
+pub const HOST_COOKIE_NAME: &str = "__Host-access_token";
+/// Longest email address (RFC 5321 path limit); longer input is refused with
+/// 400 before anything else happens.
+pub const MAX_EMAIL_LEN: usize = 254;
+/// Password hashes queued or running at once, over all hashing threads. One
+/// hash takes tens of milliseconds, so a full queue is about a second of
+/// work; beyond it requests get 503 at once instead of joining the queue.
+pub const MAX_HASH_JOBS: usize = 64;
 /// `last_used_at` is refreshed at most this often, so reads don't become writes.
 const LAST_USED_GRANULARITY_MS: i64 = 60_000;
 
@@ -31,8 +55,11 @@ pub struct Email(String);
 
 impl Email {
     pub fn parse(raw: &str) -> AppResult<Self> {
+        if raw.trim().len() > MAX_EMAIL_LEN {
+            return Err(AppError::bad_request("email: use at most 254 characters"));
+        }
         let e = raw.trim().to_lowercase();
-        let valid = e.len() <= 254
+        let valid = e.len() <= MAX_EMAIL_LEN
             && !e.chars().any(|c| c.is_whitespace() || c.is_control())
             && match e.split_once('@') {
                 Some((local, domain)) => {
@@ -192,18 +219,36 @@ type HashJob = Box<dyn FnOnce() + Send>;
 /// sign-ups or sign-in attempts then queues instead of running hundreds at
 /// once, and memory stays at one reused block per thread (the allocator keeps
 /// a freed block in the arena of the thread that used it, so hashing on many
-/// different threads left a block behind in each).
-fn hash_threads() -> Option<&'static std::sync::mpsc::Sender<HashJob>> {
-    static TX: OnceLock<Option<std::sync::mpsc::Sender<HashJob>>> = OnceLock::new();
-    TX.get_or_init(|| {
+/// different threads left a block behind in each). The queue itself is
+/// bounded by `max_jobs`.
+struct HashPool {
+    tx: std::sync::mpsc::Sender<HashJob>,
+    /// Jobs queued or running.
+    jobs: Arc<AtomicUsize>,
+    max_jobs: usize,
+}
+
+/// Why a job did not run.
+#[derive(Debug, PartialEq, Eq)]
+enum HashPoolError {
+    Busy,
+    Stopped,
+}
+
+/// Decrements the job count when the job has run (or was dropped unrun).
+struct JobSlot(Arc<AtomicUsize>);
+impl Drop for JobSlot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+impl HashPool {
+    fn start(threads: usize, max_jobs: usize) -> Option<HashPool> {
         let (tx, rx) = std::sync::mpsc::channel::<HashJob>();
-        let rx = std::sync::Arc::new(std::sync::Mutex::new(rx));
-        let n = std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(2)
-            .min(4);
+        let rx = Arc::new(std::sync::Mutex::new(rx));
         let mut started = 0;
-        for i in 0..n {
+        for i in 0..threads {
             let rx = rx.clone();
             let spawned = std::thread::Builder::new()
                 .name(format!("argon2-{i}"))
@@ -221,25 +266,71 @@ fn hash_threads() -> Option<&'static std::sync::mpsc::Sender<HashJob>> {
                 started += 1;
             }
         }
-        (started > 0).then_some(tx)
+        (started > 0).then(|| HashPool {
+            tx,
+            jobs: Arc::new(AtomicUsize::new(0)),
+            max_jobs,
+        })
+    }
+
+    /// Runs `f` on a hashing thread, or refuses at once when `max_jobs` are
+    /// already queued or running.
+    async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, HashPoolError> {
+        // Take a slot only if one is free (never over-count under contention).
+        let max = self.max_jobs;
+        if self
+            .jobs
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                (n < max).then_some(n + 1)
+            })
+            .is_err()
+        {
+            return Err(HashPoolError::Busy);
+        }
+        let slot = JobSlot(self.jobs.clone());
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let job: HashJob = Box::new(move || {
+            let _slot = slot;
+            let _ = tx.send(f());
+        });
+        self.tx.send(job).map_err(|_| HashPoolError::Stopped)?;
+        rx.await.map_err(|_| HashPoolError::Stopped)
+    }
+}
+
+fn hash_pool() -> Option<&'static HashPool> {
+    static POOL: OnceLock<Option<HashPool>> = OnceLock::new();
+    POOL.get_or_init(|| {
+        let n = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2)
+            .min(4);
+        HashPool::start(n, MAX_HASH_JOBS)
     })
     .as_ref()
 }
 
-/// Runs `f` on a hashing thread; `None` if none could be started.
-async fn on_hash_thread<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Option<T> {
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    let job: HashJob = Box::new(move || {
-        let _ = tx.send(f());
-    });
-    hash_threads()?.send(job).ok()?;
-    rx.await.ok()
+fn server_busy() -> AppError {
+    AppError::Unavailable {
+        message: "The server is busy — please try again in a few seconds".into(),
+        retry_after_secs: 5,
+    }
+}
+
+/// Runs `f` on a hashing thread: 503 when the queue is full.
+async fn on_hash_thread<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> AppResult<T> {
+    let pool = hash_pool().ok_or_else(|| AppError::internal("no password hashing thread"))?;
+    pool.run(f).await.map_err(|e| match e {
+        HashPoolError::Busy => server_busy(),
+        HashPoolError::Stopped => AppError::internal("password hashing thread stopped"),
+    })
 }
 
 async fn hash_password(password: Password) -> AppResult<String> {
-    on_hash_thread(move || hash_phc(password.0.as_bytes()).map_err(AppError::internal))
-        .await
-        .ok_or_else(|| AppError::internal("no password hashing thread"))?
+    on_hash_thread(move || hash_phc(password.0.as_bytes()).map_err(AppError::internal)).await?
 }
 
 /// A valid hash of a random password, verified against when the account does
@@ -249,7 +340,7 @@ fn dummy_hash() -> &'static str {
     H.get_or_init(|| hash_phc(new_access_token().as_bytes()).unwrap_or_default())
 }
 
-async fn verify_password(password: String, hash: Option<String>) -> bool {
+async fn verify_password(password: String, hash: Option<String>) -> AppResult<bool> {
     on_hash_thread(move || {
         let (hash, real) = match hash {
             Some(h) => (h, true),
@@ -260,7 +351,6 @@ async fn verify_password(password: String, hash: Option<String>) -> bool {
         matches && real
     })
     .await
-    .unwrap_or(false)
 }
 
 /// Creates a token row for `user_id` and returns the raw token.
@@ -284,17 +374,59 @@ pub async fn issue_token(state: &AppState, user_id: &str) -> AppResult<IssuedTok
     })
 }
 
+/// Takes one slot of each `(key, limit)`, or says how long to wait.
+fn reserve(state: &AppState, keys: &[(String, Limit)], what: &str) -> AppResult<Reservation> {
+    state
+        .login_limiter
+        .try_acquire(keys)
+        .map_err(|Limited { retry_after_secs }| AppError::TooManyRequests {
+            message: format!(
+                "{what} — try again in {} min",
+                retry_after_secs.div_ceil(60)
+            ),
+            retry_after_secs,
+        })
+}
+
+/// Registration with no client address (tools and benchmarks).
 pub async fn register(
     state: &AppState,
     email: &str,
     password: &str,
     name: Option<&str>,
 ) -> AppResult<IssuedToken> {
+    register_from(state, email, password, name, None).await
+}
+
+/// Creates an email account and signs it in. Refused with 403 when
+/// `ALLOW_REGISTRATION=false`, with 429 past [`REGISTER_PER_IP`] attempts
+/// from `client_ip`.
+pub async fn register_from(
+    state: &AppState,
+    email: &str,
+    password: &str,
+    name: Option<&str>,
+    client_ip: Option<IpAddr>,
+) -> AppResult<IssuedToken> {
+    if !state.config.allow_registration {
+        return Err(AppError::Forbidden(
+            "Registration is closed on this server — ask its operator for an account".into(),
+        ));
+    }
     let email = Email::parse(email)?;
     let password = Password::parse(password)?;
     let name = name.map(str::trim).filter(|n| !n.is_empty());
     if name.is_some_and(|n| n.chars().count() > 200) {
         return Err(AppError::bad_request("name: use at most 200 characters"));
+    }
+    if let Some(ip) = client_ip {
+        // Counted whether or not it succeeds: a 409 tells whether an email
+        // has an account, so probing is limited too.
+        let _counted = reserve(
+            state,
+            &[(format!("register-ip:{ip}"), REGISTER_PER_IP)],
+            "Too many sign-ups from this address",
+        )?;
     }
     let exists = users::Entity::find()
         .filter(users::Column::Email.eq(email.as_str()))
@@ -350,47 +482,71 @@ fn invalid_login() -> AppError {
     AppError::Unauthorized("Invalid email or password".into())
 }
 
+/// Password sign-in. The attempt takes its slot in the limiter (per
+/// normalised email and per client address) *before* the password is hashed,
+/// so concurrent guesses cannot all slip past the check; a success gives the
+/// slot back and forgets the account's failures.
 pub async fn login(
     state: &AppState,
     email: &str,
     password: &str,
-    client_ip: Option<&str>,
+    client_ip: Option<IpAddr>,
 ) -> AppResult<IssuedToken> {
-    let email_key = format!("email:{}", email.trim().to_lowercase());
-    let mut keys = vec![email_key.clone()];
+    if email.trim().len() > MAX_EMAIL_LEN {
+        return Err(AppError::bad_request("email: use at most 254 characters"));
+    }
+    let parsed = Email::parse(email).ok();
+    let email_key = format!(
+        "email:{}",
+        parsed
+            .as_ref()
+            .map(|e| e.as_str().to_string())
+            .unwrap_or_else(|| email.trim().to_lowercase())
+    );
+    let mut keys = vec![(email_key.clone(), LOGIN_PER_EMAIL)];
     if let Some(ip) = client_ip {
-        keys.push(format!("ip:{ip}"));
+        keys.push((format!("ip:{ip}"), LOGIN_PER_IP));
     }
-    if let Some(wait) = state.login_limiter.check(&keys) {
-        return Err(AppError::TooManyRequests {
-            message: format!(
-                "Too many failed sign-in attempts — try again in {} min",
-                wait.div_ceil(60)
-            ),
-            retry_after_secs: wait,
-        });
-    }
-    let user = match Email::parse(email) {
-        Ok(e) => {
-            users::Entity::find()
-                .filter(users::Column::Email.eq(e.as_str()))
-                .one(&state.db)
-                .await?
-        }
-        Err(_) => None,
+    let reservation = reserve(state, &keys, "Too many failed sign-in attempts")?;
+    // No account can have a malformed address: a failure, without hashing.
+    let Some(email) = parsed else {
+        return Err(invalid_login());
     };
-    let hash = user.as_ref().and_then(|u| u.password_hash.clone());
-    let ok = verify_password(password.to_string(), hash).await;
-    match (ok, user) {
-        (true, Some(u)) => {
+    let outcome = async {
+        let user = users::Entity::find()
+            .filter(users::Column::Email.eq(email.as_str()))
+            .one(&state.db)
+            .await?;
+        let hash = user.as_ref().and_then(|u| u.password_hash.clone());
+        let ok = verify_password(password.to_string(), hash).await?;
+        Ok::<_, AppError>(user.filter(|_| ok))
+    }
+    .await;
+    match outcome {
+        Ok(Some(u)) => {
+            state.login_limiter.refund(reservation);
             state.login_limiter.clear(&email_key);
             issue_token(state, &u.id).await
         }
-        _ => {
-            state.login_limiter.record_failure(&keys);
-            Err(invalid_login())
+        // The reservation stays: it is the recorded failure.
+        Ok(None) => Err(invalid_login()),
+        // Not the caller's failure (busy, database): give the slot back.
+        Err(e) => {
+            state.login_limiter.refund(reservation);
+            Err(e)
         }
     }
+}
+
+/// Counts a Google sign-in attempt from `client_ip` (before Google is asked):
+/// 429 past [`GOOGLE_PER_IP`].
+pub fn limit_google_sign_in(state: &AppState, client_ip: IpAddr) -> AppResult<()> {
+    let _counted = reserve(
+        state,
+        &[(format!("google-ip:{client_ip}"), GOOGLE_PER_IP)],
+        "Too many Google sign-ins from this address",
+    )?;
+    Ok(())
 }
 
 /// Finds or creates the account for a verified Google identity (by `sub`),
@@ -457,18 +613,75 @@ pub async fn google_sign_in(state: &AppState, who: GoogleIdentity) -> AppResult<
     issue_token(state, &user_id).await
 }
 
-/// The raw token from `Authorization: Bearer …` or, failing that, the cookie.
+/// What a request's `Authorization` header says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthorizationHeader {
+    Absent,
+    /// Exactly one header of the form `Bearer <non-empty token>`.
+    Bearer(String),
+    /// Any other scheme, an empty token, several headers, or non-ASCII bytes.
+    Invalid,
+}
+
+pub fn authorization_header(headers: &HeaderMap) -> AuthorizationHeader {
+    let mut all = headers.get_all(axum::http::header::AUTHORIZATION).iter();
+    let Some(first) = all.next() else {
+        return AuthorizationHeader::Absent;
+    };
+    if all.next().is_some() {
+        return AuthorizationHeader::Invalid;
+    }
+    let Ok(v) = first.to_str() else {
+        return AuthorizationHeader::Invalid;
+    };
+    let v = v.trim();
+    match v.get(..7) {
+        Some(scheme) if scheme.eq_ignore_ascii_case("bearer ") => {
+            let token = v[7..].trim();
+            if token.is_empty() {
+                AuthorizationHeader::Invalid
+            } else {
+                AuthorizationHeader::Bearer(token.to_string())
+            }
+        }
+        _ => AuthorizationHeader::Invalid,
+    }
+}
+
+/// The raw token from `Authorization: Bearer …`, or from the session cookie
+/// when there is no `Authorization` header at all. A header that is present
+/// but not a usable Bearer token means no token: the cookie is never the
+/// fallback, so the CSRF exemption for header-authenticated requests
+/// ([`AuthorizationHeader::Bearer`]) can never apply to a cookie session.
 pub fn token_from_headers(headers: &HeaderMap) -> Option<String> {
-    if let Some(v) = headers
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-    {
-        let v = v.trim();
-        if v.len() > 7 && v[..7].eq_ignore_ascii_case("bearer ") {
-            return Some(v[7..].trim().to_string()).filter(|t| !t.is_empty());
+    match authorization_header(headers) {
+        AuthorizationHeader::Bearer(t) => Some(t),
+        AuthorizationHeader::Invalid => None,
+        AuthorizationHeader::Absent => {
+            cookie_value(headers, HOST_COOKIE_NAME).or_else(|| cookie_value(headers, COOKIE_NAME))
         }
     }
-    cookie_value(headers, COOKIE_NAME)
+}
+
+/// Every session token a request presents, for sign-out: the Bearer token,
+/// or (without an `Authorization` header) both cookies, since a browser may
+/// hold the `__Host-` one and the old one.
+pub fn presented_tokens(headers: &HeaderMap) -> Vec<String> {
+    match authorization_header(headers) {
+        AuthorizationHeader::Bearer(t) => vec![t],
+        AuthorizationHeader::Invalid => vec![],
+        AuthorizationHeader::Absent => {
+            let mut tokens: Vec<String> = vec![];
+            for name in [HOST_COOKIE_NAME, COOKIE_NAME] {
+                if let Some(t) = cookie_value(headers, name) {
+                    if !tokens.contains(&t) {
+                        tokens.push(t);
+                    }
+                }
+            }
+            tokens
+        }
+    }
 }
 
 pub fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
@@ -495,7 +708,7 @@ pub async fn authenticate(state: &AppState, token: &str) -> AppResult<AuthUser> 
         .one(&state.db)
         .await?
         .ok_or_else(AppError::unauthorized)?;
-    if row.expires_at <= now {
+    if row.expires_at <= now || row.last_used_at < idle_cutoff(state, now) {
         return Err(AppError::unauthorized());
     }
     let user = users::Entity::find_by_id(row.user_id.clone())
@@ -520,6 +733,11 @@ pub async fn authenticate_headers(state: &AppState, headers: &HeaderMap) -> AppR
     authenticate(state, &token).await
 }
 
+/// Tokens last used before this instant have been idle too long.
+fn idle_cutoff(state: &AppState, now: i64) -> i64 {
+    now - state.config.session_idle_days * 24 * 3600 * 1000
+}
+
 /// Deletes the presented token (other sessions stay signed in).
 pub async fn logout(state: &AppState, token: &str) -> AppResult<()> {
     access_tokens::Entity::delete_many()
@@ -527,6 +745,31 @@ pub async fn logout(state: &AppState, token: &str) -> AppResult<()> {
         .exec(&state.db)
         .await?;
     Ok(())
+}
+
+/// Signs `user_id` out everywhere: deletes every token of the account.
+pub async fn logout_all(state: &AppState, user_id: &str) -> AppResult<u64> {
+    let done = access_tokens::Entity::delete_many()
+        .filter(access_tokens::Column::UserId.eq(user_id))
+        .exec(&state.db)
+        .await?;
+    Ok(done.rows_affected)
+}
+
+/// Deletes tokens past their lifetime or idle longer than
+/// `SESSION_IDLE_DAYS`; returns how many. Run periodically by the server.
+pub async fn purge_expired(state: &AppState) -> AppResult<u64> {
+    use sea_orm::Condition;
+    let now = now_ms();
+    let done = access_tokens::Entity::delete_many()
+        .filter(
+            Condition::any()
+                .add(access_tokens::Column::ExpiresAt.lte(now))
+                .add(access_tokens::Column::LastUsedAt.lt(idle_cutoff(state, now))),
+        )
+        .exec(&state.db)
+        .await?;
+    Ok(done.rows_affected)
 }
 
 /// Deletes the account and everything it owns in one transaction. Rows that
@@ -572,10 +815,20 @@ pub async fn delete_account(state: &AppState, user_id: &str) -> AppResult<()> {
     Ok(())
 }
 
-/// `Set-Cookie` value for a new session.
+/// The session cookie's name: `__Host-access_token` behind https.
+pub fn cookie_name(state: &AppState) -> &'static str {
+    if state.config.secure_cookies() {
+        HOST_COOKIE_NAME
+    } else {
+        COOKIE_NAME
+    }
+}
+
+/// `Set-Cookie` value for a new session (never a `Domain`: host-only).
 pub fn session_cookie(state: &AppState, issued: &IssuedToken) -> String {
     format!(
-        "{COOKIE_NAME}={}; HttpOnly; SameSite=Lax; Path=/; Max-Age={}{}",
+        "{}={}; HttpOnly; SameSite=Lax; Path=/; Max-Age={}{}",
+        cookie_name(state),
         issued.token,
         issued.max_age_secs,
         if state.config.secure_cookies() {
@@ -586,16 +839,23 @@ pub fn session_cookie(state: &AppState, issued: &IssuedToken) -> String {
     )
 }
 
-/// `Set-Cookie` value that removes the session cookie.
-pub fn clear_cookie(state: &AppState) -> String {
-    format!(
-        "{COOKIE_NAME}=; HttpOnly; SameSite=Lax; Path=/; Max-Age=0{}",
-        if state.config.secure_cookies() {
-            "; Secure"
-        } else {
-            ""
-        }
-    )
+/// `Set-Cookie` values that remove the session cookie (behind https also the
+/// old `access_token` name a browser may still hold).
+pub fn clear_cookies(state: &AppState) -> Vec<String> {
+    let secure = state.config.secure_cookies();
+    let mut names = vec![cookie_name(state)];
+    if secure {
+        names.push(COOKIE_NAME);
+    }
+    names
+        .into_iter()
+        .map(|name| {
+            format!(
+                "{name}=; HttpOnly; SameSite=Lax; Path=/; Max-Age=0{}",
+                if secure { "; Secure" } else { "" }
+            )
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -635,6 +895,10 @@ mod tests {
             Email::parse("  Ada@Example.COM ").unwrap().as_str(),
             "ada@example.com"
         );
+        let long = format!("{}@example.com", "a".repeat(243));
+        assert_eq!(long.len(), 255);
+        assert!(Email::parse(&long).unwrap_err().to_string().contains("254"));
+        assert!(Email::parse(&long[1..]).is_ok());
         for bad in [
             "",
             "ada",
@@ -668,7 +932,85 @@ mod tests {
         assert_eq!(token_from_headers(&h).as_deref(), Some("fromcookie"));
         h.insert("authorization", "Bearer fromheader".parse().unwrap());
         assert_eq!(token_from_headers(&h).as_deref(), Some("fromheader"));
-        h.insert("authorization", "Basic xyz".parse().unwrap());
-        assert_eq!(token_from_headers(&h).as_deref(), Some("fromcookie"));
+    }
+
+    #[test]
+    fn an_authorization_header_that_is_not_a_bearer_token_disables_the_cookie() {
+        for value in [
+            "Basic xyz",
+            "Bearer ",
+            "Bearer    ",
+            "bearer",
+            "Token abc",
+            "",
+        ] {
+            let mut h = HeaderMap::new();
+            h.insert("cookie", "access_token=fromcookie".parse().unwrap());
+            h.insert("authorization", value.parse().unwrap());
+            assert_eq!(token_from_headers(&h), None, "{value:?}");
+            assert_ne!(
+                authorization_header(&h),
+                AuthorizationHeader::Absent,
+                "{value:?}"
+            );
+        }
+        let mut h = HeaderMap::new();
+        h.append("authorization", "Bearer a".parse().unwrap());
+        h.append("authorization", "Bearer b".parse().unwrap());
+        assert_eq!(authorization_header(&h), AuthorizationHeader::Invalid);
+        let mut h = HeaderMap::new();
+        h.insert("authorization", "BEARER  tok ".parse().unwrap());
+        assert_eq!(
+            authorization_header(&h),
+            AuthorizationHeader::Bearer("tok".into())
+        );
+    }
+
+    #[test]
+    fn the_host_cookie_is_preferred_and_the_old_name_still_accepted() {
+        let mut h = HeaderMap::new();
+        h.insert("cookie", "access_token=old".parse().unwrap());
+        assert_eq!(token_from_headers(&h).as_deref(), Some("old"));
+        h.insert(
+            "cookie",
+            "access_token=old; __Host-access_token=new".parse().unwrap(),
+        );
+        assert_eq!(token_from_headers(&h).as_deref(), Some("new"));
+        assert_eq!(presented_tokens(&h), vec!["new".to_string(), "old".into()]);
+    }
+
+    #[test]
+    fn a_full_hash_queue_refuses_at_once_and_recovers() {
+        let pool = HashPool::start(1, 2).unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+            let release_rx = Arc::new(std::sync::Mutex::new(release_rx));
+            // Two jobs that block until released fill the pool (one running, one queued).
+            let mut held = Vec::new();
+            for _ in 0..2 {
+                let rx = release_rx.clone();
+                held.push(pool.run(move || {
+                    let _ = rx.lock().unwrap().recv();
+                    7
+                }));
+            }
+            let mut held: Vec<_> = held.into_iter().map(Box::pin).collect();
+            // Poll each once so it takes its slot and is sent to the thread.
+            for f in held.iter_mut() {
+                assert!(futures::poll!(f.as_mut()).is_pending());
+            }
+            assert_eq!(pool.run(|| 1).await, Err(HashPoolError::Busy));
+            release_tx.send(()).unwrap();
+            release_tx.send(()).unwrap();
+            for f in held {
+                assert_eq!(f.await, Ok(7));
+            }
+            assert_eq!(pool.jobs.load(Ordering::SeqCst), 0);
+            assert_eq!(pool.run(|| 2).await, Ok(2));
+        });
     }
 }

@@ -5,6 +5,10 @@
 //! JWKS. Both must be minted for `GOOGLE_CLIENT_ID` (the reference project
 //! accepted tokens issued to any app) and carry a verified email. The stable
 //! account key is the subject (`sub`), never the email.
+//!
+//! An access token travels in the tokeninfo query string, and reqwest's
+//! errors print their URL: every reqwest error here goes through
+//! [`without_url`] before it is logged or kept, so tokens never reach logs.
 use crate::server::AppError;
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{decode, decode_header, Algorithm, DecodingKey, Validation};
@@ -77,6 +81,11 @@ struct IdClaims {
     picture: Option<String>,
 }
 
+/// The error without the request URL (which may carry `?access_token=`).
+pub fn without_url(e: reqwest::Error) -> reqwest::Error {
+    e.without_url()
+}
+
 fn rejected(why: &str) -> AppError {
     tracing::info!(reason = why, "google credential rejected");
     AppError::Unauthorized("Google sign-in failed — please try again".into())
@@ -125,6 +134,7 @@ impl GoogleVerifier {
             .send()
             .await
             .map_err(|e| {
+                let e = without_url(e);
                 tracing::warn!(error = %e, "tokeninfo unreachable");
                 AppError::Upstream("Google could not be reached — please try again".into())
             })?;
@@ -164,6 +174,7 @@ impl GoogleVerifier {
             .send()
             .await
             .map_err(|e| {
+                let e = without_url(e);
                 tracing::warn!(error = %e, "jwks unreachable");
                 AppError::Upstream("Google could not be reached — please try again".into())
             })?;
@@ -172,9 +183,12 @@ impl GoogleVerifier {
                 "Google's signing keys could not be loaded — please try again".into(),
             ));
         }
-        resp.json::<JwkSet>()
-            .await
-            .map_err(|e| AppError::Upstream(format!("Google's signing keys are malformed: {e}")))
+        resp.json::<JwkSet>().await.map_err(|e| {
+            AppError::Upstream(format!(
+                "Google's signing keys are malformed: {}",
+                without_url(e)
+            ))
+        })
     }
 
     /// The key for `kid`, from the cache or, once, from a fresh JWKS.
