@@ -12,4 +12,5 @@ mod health;
 mod mistral_client;
 mod persistence;
 mod process;
+mod security_headers;
 mod threads;
