@@ -26,6 +26,7 @@ use leptos_router::{path, SsrMode};
 
 /// The HTML document around the app (server-rendered only).
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    use_request_nonce();
     let theme = theme::current_theme();
     view! {
         <!DOCTYPE html>
@@ -46,6 +47,23 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <App />
             </body>
         </html>
+    }
+}
+
+/// Renders this page with the CSP nonce the server's security-headers
+/// middleware minted for the request (a request extension), so the
+/// `Content-Security-Policy` header and every inline script Leptos writes
+/// (the hydration module, streamed resource data) carry the same value.
+/// Without the middleware (unit tests), Leptos keeps the nonce it generated
+/// itself. Must run before `<HydrationScripts>` is built.
+fn use_request_nonce() {
+    #[cfg(feature = "ssr")]
+    {
+        let nonce = use_context::<axum::http::request::Parts>()
+            .and_then(|parts| parts.extensions.get::<leptos::nonce::Nonce>().cloned());
+        if let Some(nonce) = nonce {
+            provide_context(nonce);
+        }
     }
 }
 

@@ -32,3 +32,36 @@ export async function openSidebar(page: Page) {
   if (!open) await toggle.click();
   await expect(page.locator(".app.sidebar-open")).toHaveCount(1);
 }
+
+/**
+ * Records every Content-Security-Policy violation the page reports (the
+ * `securitypolicyviolation` event, in every document the page loads) and
+ * every console message about the CSP or the Permissions-Policy header.
+ * Returns the live list; a clean flow leaves it empty. Within one document
+ * the events are also kept in `window.__cspViolations` (directive, blocked
+ * URI) for tests that provoke a violation on purpose.
+ */
+export async function trackCspViolations(page: Page): Promise<string[]> {
+  const seen: string[] = [];
+  await page.exposeFunction("__reportCspViolation", (v: string) => {
+    seen.push(v);
+  });
+  await page.addInitScript(() => {
+    const w = window as any;
+    w.__cspViolations = [];
+    document.addEventListener(
+      "securitypolicyviolation",
+      (e: SecurityPolicyViolationEvent) => {
+        const v = { directive: e.violatedDirective, effective: e.effectiveDirective, blocked: e.blockedURI };
+        w.__cspViolations.push(v);
+        w.__reportCspViolation(`${location.pathname}: ${v.directive} blocked ${v.blocked || "inline"}`);
+      },
+      true,
+    );
+  });
+  page.on("console", (m) => {
+    const text = m.text();
+    if (/Content[ -]Security[ -]Policy|Permissions[ -]Policy/i.test(text)) seen.push(`console ${m.type()}: ${text}`);
+  });
+  return seen;
+}

@@ -5,4 +5,5 @@ pub mod api;
 pub mod fakes;
 pub mod middleware;
 pub mod routes;
+pub mod security_headers;
 pub mod startup;

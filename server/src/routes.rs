@@ -1,15 +1,14 @@
 //! The axum router: JSON API under `/api`, server functions under `/rpc`,
-//! Leptos SSR pages, static files, and the middleware stack around them.
-use crate::{api, middleware as mw};
+//! Leptos SSR pages, static files, and the middleware stack around them
+//! (security headers and the CSP nonce come from [`security_headers`]).
+use crate::{api, middleware as mw, security_headers};
 use app::server::AppState;
 use app::{shell, App};
 use axum::extract::DefaultBodyLimit;
-use axum::http::{header, HeaderValue};
 use axum::Router;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::set_header::SetResponseHeaderLayer;
 
 /// Request bodies above this are refused with 413.
 pub const BODY_LIMIT: usize = 10 * 1024 * 1024;
@@ -46,17 +45,11 @@ pub fn with_middleware(routes: Router<AppState>, state: AppState) -> Router {
         ))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(CatchPanicLayer::custom(mw::panic_response))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        ))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::REFERRER_POLICY,
-            HeaderValue::from_static("strict-origin-when-cross-origin"),
-        ))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::X_FRAME_OPTIONS,
-            HeaderValue::from_static("DENY"),
+        // Outside the panic catcher and the body limit, so their answers get
+        // the headers too.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            security_headers::add_security_headers,
         ))
         .layer(axum::middleware::from_fn(mw::log_requests))
         .layer(PropagateRequestIdLayer::x_request_id())

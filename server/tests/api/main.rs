@@ -12,5 +12,6 @@ mod health;
 mod mistral_client;
 mod persistence;
 mod process;
+mod security_headers;
 mod sessions;
 mod threads;
