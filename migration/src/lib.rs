@@ -7,6 +7,7 @@
 pub use sea_orm_migration::prelude::*;
 
 mod m20261121_000001_init;
+mod m20261130_000005_server_key_uses;
 pub mod types;
 
 pub struct Migrator;
@@ -14,6 +15,9 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261121_000001_init::Migration)]
+        vec![
+            Box::new(m20261121_000001_init::Migration),
+            Box::new(m20261130_000005_server_key_uses::Migration),
+        ]
     }
 }
