@@ -109,7 +109,10 @@ async fn concurrent_sends_beyond_the_per_user_cap_get_429_and_store_nothing() {
         (accepted.len(), refused.len()),
         (2, 4),
         "{:?}",
-        results.iter().map(|r| (r.status, r.error())).collect::<Vec<_>>()
+        results
+            .iter()
+            .map(|r| (r.status, r.error()))
+            .collect::<Vec<_>>()
     );
     for r in &refused {
         assert_eq!(
@@ -198,7 +201,11 @@ async fn open_event_streams_are_capped_and_given_back_on_disconnect() {
         .get(&format!("/api/generations/{a}/events"), Auth::Bearer(&t))
         .await;
     assert_eq!(r3.status, 429, "{:?}", r3.body);
-    assert!(r3.error().contains("2 live answer streams"), "{}", r3.error());
+    assert!(
+        r3.error().contains("2 live answer streams"),
+        "{}",
+        r3.error()
+    );
 
     // The server-wide cap: one more reader from someone else fits, then none.
     let other = user_with_key(&app, "other-streams@example.com").await;
@@ -211,7 +218,10 @@ async fn open_event_streams_are_capped_and_given_back_on_disconnect() {
     let (s, _held) = open(&app, &other, &o2).await;
     assert_eq!(s, 200);
     let full = app
-        .get(&format!("/api/generations/{o}/events"), Auth::Bearer(&other))
+        .get(
+            &format!("/api/generations/{o}/events"),
+            Auth::Bearer(&other),
+        )
         .await;
     assert_eq!(full.status, 503, "{:?}", full.body);
 
@@ -287,7 +297,11 @@ db_test_with!(
             r.error()
         );
         assert!(r.headers.contains_key("retry-after"));
-        assert_eq!(app.count("threads").await, 2, "a refused send stores nothing");
+        assert_eq!(
+            app.count("threads").await,
+            2,
+            "a refused send stores nothing"
+        );
         // Regenerating is an answer too.
         let r = app
             .post(
@@ -419,69 +433,69 @@ async fn an_endless_error_body_ends_the_answer() {
     let m = wait_status(&app, &a, "streaming", Duration::from_secs(5)).await;
     assert_eq!(m.status, "error");
     let error = m.error.unwrap_or_default();
-    assert!(
-        error.starts_with("Mistral rejected the request"),
-        "{error}"
-    );
+    assert!(error.starts_with("Mistral rejected the request"), "{error}");
     assert!(error.chars().count() < 400, "{error}");
 }
 
-db_test!(an_abandoned_streaming_row_is_interrupted_for_its_readers, |app| {
-    let t = user_with_key(&app, "abandoned@example.com").await;
-    let r = send(&app, &t, "finish quickly").await;
-    let a = id_in(&r.body, "assistantMessage");
-    let done = wait_status(&app, &a, "streaming", Duration::from_secs(5)).await;
-    // What a replica that died mid-answer leaves behind: `streaming`, not
-    // touched for an hour, and no task anywhere.
-    messages::Entity::update_many()
-        .col_expr(messages::Column::Status, Expr::value("streaming"))
-        .col_expr(
-            messages::Column::UpdatedAt,
-            Expr::value(done.updated_at - 3_600_000),
-        )
-        .filter(messages::Column::Id.eq(a.as_str()))
-        .exec(&app.db)
-        .await
-        .unwrap();
-    let (status, sse) = open(&app, &t, &a).await;
-    assert_eq!(status, 200);
-    let (text, _, done_ev, _) = sse.unwrap().collect().await;
-    assert_eq!(done_ev["status"], "interrupted");
-    assert_eq!(text, done.text, "the partial answer is kept");
-    let m = row(&app, &a).await;
-    assert_eq!(m.status, "interrupted");
-    assert_eq!(
-        m.error.as_deref(),
-        Some("The answer stopped arriving and was interrupted")
-    );
+db_test!(
+    an_abandoned_streaming_row_is_interrupted_for_its_readers,
+    |app| {
+        let t = user_with_key(&app, "abandoned@example.com").await;
+        let r = send(&app, &t, "finish quickly").await;
+        let a = id_in(&r.body, "assistantMessage");
+        let done = wait_status(&app, &a, "streaming", Duration::from_secs(5)).await;
+        // What a replica that died mid-answer leaves behind: `streaming`, not
+        // touched for an hour, and no task anywhere.
+        messages::Entity::update_many()
+            .col_expr(messages::Column::Status, Expr::value("streaming"))
+            .col_expr(
+                messages::Column::UpdatedAt,
+                Expr::value(done.updated_at - 3_600_000),
+            )
+            .filter(messages::Column::Id.eq(a.as_str()))
+            .exec(&app.db)
+            .await
+            .unwrap();
+        let (status, sse) = open(&app, &t, &a).await;
+        assert_eq!(status, 200);
+        let (text, _, done_ev, _) = sse.unwrap().collect().await;
+        assert_eq!(done_ev["status"], "interrupted");
+        assert_eq!(text, done.text, "the partial answer is kept");
+        let m = row(&app, &a).await;
+        assert_eq!(m.status, "interrupted");
+        assert_eq!(
+            m.error.as_deref(),
+            Some("The answer stopped arriving and was interrupted")
+        );
 
-    // A row another replica is still writing keeps being followed.
-    messages::Entity::update_many()
-        .col_expr(messages::Column::Status, Expr::value("streaming"))
-        .col_expr(
-            messages::Column::UpdatedAt,
-            Expr::value(app::server::db::now_ms()),
-        )
-        .filter(messages::Column::Id.eq(a.as_str()))
-        .exec(&app.db)
-        .await
-        .unwrap();
-    let (_, sse) = open(&app, &t, &a).await;
-    let mut sse = sse.unwrap();
-    let first = sse.next().await.unwrap();
-    assert_eq!(first.event, "snapshot");
-    assert_eq!(first.data["status"], "streaming");
-    tokio::time::sleep(Duration::from_millis(1200)).await;
-    assert_eq!(row(&app, &a).await.status, "streaming", "not abandoned yet");
-    messages::Entity::update_many()
-        .col_expr(messages::Column::Status, Expr::value("done"))
-        .filter(messages::Column::Id.eq(a.as_str()))
-        .exec(&app.db)
-        .await
-        .unwrap();
-    let (_, _, done_ev, _) = sse.collect().await;
-    assert_eq!(done_ev["status"], "done");
-});
+        // A row another replica is still writing keeps being followed.
+        messages::Entity::update_many()
+            .col_expr(messages::Column::Status, Expr::value("streaming"))
+            .col_expr(
+                messages::Column::UpdatedAt,
+                Expr::value(app::server::db::now_ms()),
+            )
+            .filter(messages::Column::Id.eq(a.as_str()))
+            .exec(&app.db)
+            .await
+            .unwrap();
+        let (_, sse) = open(&app, &t, &a).await;
+        let mut sse = sse.unwrap();
+        let first = sse.next().await.unwrap();
+        assert_eq!(first.event, "snapshot");
+        assert_eq!(first.data["status"], "streaming");
+        tokio::time::sleep(Duration::from_millis(1200)).await;
+        assert_eq!(row(&app, &a).await.status, "streaming", "not abandoned yet");
+        messages::Entity::update_many()
+            .col_expr(messages::Column::Status, Expr::value("done"))
+            .filter(messages::Column::Id.eq(a.as_str()))
+            .exec(&app.db)
+            .await
+            .unwrap();
+        let (_, _, done_ev, _) = sse.collect().await;
+        assert_eq!(done_ev["status"], "done");
+    }
+);
 
 #[tokio::test]
 async fn deleting_a_thread_stops_its_answer_first() {
@@ -565,7 +579,10 @@ db_test!(odd_upstream_values_never_leave_a_row_streaming, |app| {
     let (_, sse) = open(&app, &t, &a).await;
     let (text, thinking, done, _) = sse.unwrap().collect().await;
     assert_eq!(done["status"], "done", "{done}");
-    assert_eq!((text.as_str(), thinking.as_str()), ("Hello world", "Thinking"));
+    assert_eq!(
+        (text.as_str(), thinking.as_str()),
+        ("Hello world", "Thinking")
+    );
     let m = wait_status(&app, &a, "streaming", Duration::from_secs(5)).await;
     assert_eq!(m.status, "done");
     assert_eq!(m.text, "Hello world");

@@ -649,7 +649,11 @@ async fn an_endless_error_body_is_read_up_to_a_cap() {
         matches!(err, MistralError::Unavailable { attempts: 2, .. }),
         "{err:?}"
     );
-    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
 }
 
 #[tokio::test]

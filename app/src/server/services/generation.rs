@@ -360,7 +360,12 @@ impl GenerationHub {
     /// A place for one more generation of `user_id`, checked before anything
     /// is stored: 429 when the user already has `per_user` answers being
     /// written, 503 when the server runs `total`.
-    pub fn reserve_generation(&self, user_id: &str, per_user: usize, total: usize) -> AppResult<Slot> {
+    pub fn reserve_generation(
+        &self,
+        user_id: &str,
+        per_user: usize,
+        total: usize,
+    ) -> AppResult<Slot> {
         self.generations
             .try_take(user_id, per_user, total)
             .map_err(|full| match full {
@@ -433,7 +438,10 @@ impl GenerationHub {
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        tracing::warn!(count = stopped.len(), "stopped generations did not end in time");
+        tracing::warn!(
+            count = stopped.len(),
+            "stopped generations did not end in time"
+        );
     }
 
     /// Stops the generations answering in `thread_id` (before the thread is
@@ -643,8 +651,8 @@ async fn run(
                     }
                 }
                 Some(Ok(StreamEvent::Finish { reason })) => {
-                    answer.finish_reason = Some(fit_column(&reason, FINISH_REASON_CHARS))
-                        .filter(|r| !r.is_empty());
+                    answer.finish_reason =
+                        Some(fit_column(&reason, FINISH_REASON_CHARS)).filter(|r| !r.is_empty());
                 }
                 Some(Ok(StreamEvent::Usage {
                     prompt_tokens,
@@ -696,7 +704,8 @@ async fn run(
 /// allow (plus [`STALE_GRACE`]) is abandoned: its process died, or its final
 /// write kept failing.
 pub fn is_abandoned(row: &messages::Model, deadlines: Deadlines, now: i64) -> bool {
-    let ms = |d: Duration| i64::try_from(d.saturating_add(STALE_GRACE).as_millis()).unwrap_or(i64::MAX);
+    let ms =
+        |d: Duration| i64::try_from(d.saturating_add(STALE_GRACE).as_millis()).unwrap_or(i64::MAX);
     row.status == "streaming"
         && (now.saturating_sub(row.updated_at) > ms(deadlines.idle)
             || now.saturating_sub(row.created_at) > ms(deadlines.total))
@@ -794,13 +803,16 @@ mod tests {
         })
         .await;
         assert_eq!(r, Ok(3));
-        let r: Result<(), (u32, String)> =
-            with_retries(3, Duration::from_millis(1), || async { Err("down".to_string()) }).await;
+        let r: Result<(), (u32, String)> = with_retries(3, Duration::from_millis(1), || async {
+            Err("down".to_string())
+        })
+        .await;
         assert_eq!(r, Err((3, "down".to_string())));
     }
 
     fn row(status: &str, created_at: i64, updated_at: i64) -> messages::Model {
-        let mut m = messages::Model::new_row("t", None, "assistant", String::new(), status, created_at);
+        let mut m =
+            messages::Model::new_row("t", None, "assistant", String::new(), status, created_at);
         m.updated_at = updated_at;
         m
     }
@@ -813,9 +825,21 @@ mod tests {
         };
         let now = 1_000_000_000;
         let grace = STALE_GRACE.as_millis() as i64;
-        assert!(!is_abandoned(&row("streaming", now - 1000, now - 1000), d, now));
-        assert!(is_abandoned(&row("streaming", now - 20_000 - grace, now - 10_001 - grace), d, now));
-        assert!(is_abandoned(&row("streaming", now - 100_001 - grace, now), d, now));
+        assert!(!is_abandoned(
+            &row("streaming", now - 1000, now - 1000),
+            d,
+            now
+        ));
+        assert!(is_abandoned(
+            &row("streaming", now - 20_000 - grace, now - 10_001 - grace),
+            d,
+            now
+        ));
+        assert!(is_abandoned(
+            &row("streaming", now - 100_001 - grace, now),
+            d,
+            now
+        ));
         assert!(!is_abandoned(&row("done", 0, 0), d, now));
     }
 }
