@@ -70,7 +70,7 @@ pub fn fit_column(s: &str, max: usize) -> String {
 /// "1 second", "90 seconds", "1 minute", "30 minutes": for sentences.
 pub fn human_duration(d: Duration) -> String {
     let secs = d.as_secs();
-    let (n, unit) = if secs >= 120 && secs % 60 == 0 {
+    let (n, unit) = if secs >= 120 && secs.is_multiple_of(60) {
         (secs / 60, "minute")
     } else if secs == 60 {
         (1, "minute")
