@@ -204,6 +204,18 @@ pub struct SettingsDto {
     pub fast_models: Vec<String>,
     /// `system`, `light` or `dark`.
     pub theme: String,
+    /// Today's use of the operator's key, when this user's answers go out
+    /// with it and the operator set a daily budget; `None` otherwise.
+    #[serde(default)]
+    pub server_key_budget: Option<ServerKeyBudgetDto>,
+}
+
+/// Answers started today (UTC) with the operator's key, out of the daily limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServerKeyBudgetDto {
+    pub used: u32,
+    pub limit: u32,
 }
 
 /// One model of the catalogue with what it can do (the model features viewer).

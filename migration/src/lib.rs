@@ -8,6 +8,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261121_000001_init;
 mod m20261130_000002_share_snapshot;
+mod m20261130_000005_server_key_uses;
 pub mod types;
 
 pub struct Migrator;
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261121_000001_init::Migration),
             Box::new(m20261130_000002_share_snapshot::Migration),
+            Box::new(m20261130_000005_server_key_uses::Migration),
         ]
     }
 }

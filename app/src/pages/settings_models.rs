@@ -164,6 +164,11 @@ fn ModelSettings(initial: SettingsDto) -> impl IntoView {
                 _ => "No key yet. Get one from your Mistral console, then paste it here.".to_string(),
             }}
         </p>
+        {move || settings.get().server_key_budget.map(|b| view! {
+            <p class="muted" data-testid="server-key-budget">
+                {format!("{} of {} answers today on the server's key.", b.used, b.limit)}
+            </p>
+        })}
         <form class="row row-tight" on:submit=save_key>
             <label for="api-key" class="visually-hidden">"Mistral API key"</label>
             <input id="api-key" data-testid="api-key-input" type="password" autocomplete="off" placeholder="Paste a new API key"

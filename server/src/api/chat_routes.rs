@@ -4,10 +4,14 @@
 //! The stream replays what was produced so far (after `Last-Event-ID`) and
 //! continues live. A generation that is not running in this process is served
 //! from its stored row: finished ones as one snapshot, ones still streaming on
-//! another replica by polling the row.
+//! another replica by polling the row — until the row has gone untouched past
+//! the generation deadlines, when it is marked `interrupted` and the stream
+//! ends. Each open stream holds a place (`MAX_STREAMS_PER_USER`,
+//! `MAX_STREAMS_TOTAL`) that is given back when the response is dropped,
+//! whether it ended or the client went away.
 use super::{ApiJson, Caller};
 use app::model::{ModelInfoDto, SendResultDto, SettingsDto};
-use app::server::services::generation::GenEvent;
+use app::server::services::generation::{self, Deadlines, GenEvent};
 use app::server::services::{chat, settings};
 use app::server::{AppError, AppResult, AppState};
 use axum::extract::{Path, Query, State};
@@ -16,11 +20,11 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::IntoResponse;
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
-use futures::channel::mpsc;
-use futures::{SinkExt, StreamExt};
+use futures::StreamExt;
 use serde::Deserialize;
 use std::convert::Infallible;
 use std::time::Duration;
+use tokio::sync::mpsc;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -144,12 +148,17 @@ async fn events(
 ) -> AppResult<impl IntoResponse> {
     // Ownership first: a foreign or unknown id is a 404 either way.
     let (msg, _) = chat::find_owned_message(&state, me.id(), &id).await?;
+    let slot = state.hub.open_stream(
+        me.id(),
+        state.config.max_streams_per_user,
+        state.config.max_streams_total,
+    )?;
     let after: u64 = headers
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or(0);
-    let (mut tx, rx) = mpsc::channel::<Event>(256);
+    let (tx, mut rx) = mpsc::channel::<Event>(256);
     let mut shutdown = state.shutdown.subscribe();
     let live = state.hub.get(&msg.id);
     tokio::spawn(async move {
@@ -179,6 +188,8 @@ async fn events(
                             }
                             Err(_) => return,
                         },
+                        // The reader went away: stop listening at once.
+                        _ = tx.closed() => return,
                         _ = shutdown.changed() => return,
                     }
                 }
@@ -186,8 +197,17 @@ async fn events(
             None => {
                 // Not running here: serve the row (and poll it while another
                 // replica is still streaming it).
+                let deadlines = Deadlines::from_config(&state.config);
                 let mut row = msg;
                 loop {
+                    if generation::is_abandoned(&row, deadlines, app::server::db::now_ms()) {
+                        // No task has written it for longer than any may:
+                        // end it for every reader.
+                        match generation::interrupt_abandoned(&state.db, &row).await {
+                            Ok(Some(r)) => row = r,
+                            _ => return,
+                        }
+                    }
                     if tx.send(snapshot_event(&row)).await.is_err() {
                         return;
                     }
@@ -197,6 +217,7 @@ async fn events(
                     }
                     tokio::select! {
                         _ = tokio::time::sleep(Duration::from_millis(1000)) => {}
+                        _ = tx.closed() => return,
                         _ = shutdown.changed() => return,
                     }
                     match reload(&state, &row.id).await {
@@ -207,7 +228,13 @@ async fn events(
             }
         }
     });
-    let stream = rx.map(Ok::<_, Infallible>);
+    // The slot lives as long as the response body: hyper drops the body when
+    // the stream ends or the client disconnects.
+    let stream = futures::stream::poll_fn(move |cx| {
+        let _held = &slot;
+        rx.poll_recv(cx)
+    })
+    .map(Ok::<_, Infallible>);
     let mut resp = Sse::new(stream)
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
         .into_response();

@@ -4,6 +4,7 @@
 //! ```text
 //! cargo run -p server --bin fake_upstreams -- [--addr 127.0.0.1:3900] [--token-delay-ms 0]
 //!     [--valid-key KEY]... [--awkward-chunking] [--reply TEXT]
+//!     [--stall-after-tokens K --stall-ms N] [--finish-reason TEXT]
 //! ```
 //!
 //! Prints `MISTRAL_API_BASE=http://…` once listening and runs until killed.
@@ -21,9 +22,17 @@ struct Args {
     valid_keys: Vec<String>,
     awkward: bool,
     reply: Option<String>,
+    stall_after_tokens: Option<usize>,
+    stall: Duration,
+    finish_reason: Option<String>,
 }
 
-const USAGE: &str = "usage: fake_upstreams [--addr 127.0.0.1:3900] [--token-delay-ms N] [--valid-key KEY]... [--awkward-chunking] [--reply TEXT]";
+const USAGE: &str = "usage: fake_upstreams [--addr 127.0.0.1:3900] [--token-delay-ms N] [--valid-key KEY]... [--awkward-chunking] [--reply TEXT] [--stall-after-tokens K --stall-ms N] [--finish-reason TEXT]";
+
+fn number<T: std::str::FromStr>(flag: &str, v: &str) -> Result<T, String> {
+    v.parse()
+        .map_err(|_| format!("{flag} {v:?} is not a number"))
+}
 
 fn parse_args() -> Result<Args, String> {
     let mut args = Args {
@@ -32,6 +41,9 @@ fn parse_args() -> Result<Args, String> {
         valid_keys: Vec::new(),
         awkward: false,
         reply: None,
+        stall_after_tokens: None,
+        stall: Duration::ZERO,
+        finish_reason: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -53,6 +65,15 @@ fn parse_args() -> Result<Args, String> {
             "--valid-key" => args.valid_keys.push(value("--valid-key")?),
             "--awkward-chunking" => args.awkward = true,
             "--reply" => args.reply = Some(value("--reply")?),
+            "--stall-after-tokens" => {
+                let v = value("--stall-after-tokens")?;
+                args.stall_after_tokens = Some(number("--stall-after-tokens", &v)?);
+            }
+            "--stall-ms" => {
+                let v = value("--stall-ms")?;
+                args.stall = Duration::from_millis(number("--stall-ms", &v)?);
+            }
+            "--finish-reason" => args.finish_reason = Some(value("--finish-reason")?),
             "-h" | "--help" => return Err(USAGE.to_string()),
             other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
         }
@@ -80,6 +101,8 @@ async fn main() -> ExitCode {
         c.token_delay = args.token_delay;
         c.awkward_chunking = args.awkward;
         c.reply = args.reply.clone();
+        c.stall = args.stall_after_tokens.map(|k| (k, args.stall));
+        c.finish_reason = args.finish_reason.clone();
     });
     if !args.valid_keys.is_empty() {
         fake.set_valid_keys(args.valid_keys.clone());

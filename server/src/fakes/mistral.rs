@@ -48,6 +48,10 @@ pub enum FakeFailure {
         content_type: String,
         body: String,
     },
+    /// `status` with a body that never ends: 1 KiB of JSON-looking text
+    /// every `piece_every` (zero: as fast as the client reads), until the
+    /// client hangs up.
+    EndlessErrorBody { status: u16, piece_every: Duration },
 }
 
 /// The fake's knobs; change them at any time through [`FakeMistral::configure`].
@@ -66,6 +70,12 @@ pub struct FakeMistralConfig {
     /// Keys accepted in `Authorization: Bearer` (or `x-api-key`). `None` →
     /// any non-empty key that does not start with `invalid`.
     pub valid_keys: Option<HashSet<String>>,
+    /// Streaming chat: after this many token chunks, send nothing for the
+    /// given time (a stalled upstream), then carry on.
+    pub stall: Option<(usize, Duration)>,
+    /// The `finish_reason` of every answer instead of `stop`/`length` (odd
+    /// values: very long ones, NUL characters).
+    pub finish_reason: Option<String>,
     /// A forced failure…
     pub failure: Option<FakeFailure>,
     /// …for this many more requests (`None` → every request).
@@ -358,6 +368,38 @@ fn failure_response(f: &FakeFailure) -> Response {
             if let Ok(v) = HeaderValue::from_str(content_type) {
                 r.headers_mut().insert(header::CONTENT_TYPE, v);
             }
+            r
+        }
+        FakeFailure::EndlessErrorBody {
+            status,
+            piece_every,
+        } => {
+            let (mut tx, rx) = mpsc::channel::<Piece>(0);
+            let every = *piece_every;
+            tokio::spawn(async move {
+                if tx
+                    .send(Ok(b"{\"object\":\"error\",\"message\":\"".to_vec()))
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+                loop {
+                    if !every.is_zero() {
+                        tokio::time::sleep(every).await;
+                    }
+                    if tx.send(Ok(vec![b'x'; 1024])).await.is_err() {
+                        return; // the client hung up
+                    }
+                }
+            });
+            let mut r = Response::new(Body::from_stream(rx));
+            *r.status_mut() =
+                StatusCode::from_u16(*status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
             r
         }
     }
@@ -699,7 +741,7 @@ struct Plan {
     reasoning: Reasoning,
     thinking: Vec<String>,
     tokens: Vec<String>,
-    finish: &'static str,
+    finish: String,
     prompt_tokens: usize,
 }
 
@@ -730,6 +772,10 @@ impl Plan {
                 finish = "length";
             }
         }
+        let finish = cfg
+            .finish_reason
+            .clone()
+            .unwrap_or_else(|| finish.to_string());
         let thinking = if reasoning == Reasoning::None {
             Vec::new()
         } else {
@@ -784,7 +830,7 @@ impl Plan {
             c,
             self.prompt_tokens + c,
             content,
-            js(self.finish),
+            js(&self.finish),
         )
     }
 
@@ -875,7 +921,7 @@ impl Plan {
         }
         out.push((
             false,
-            self.event("{\"content\":\"\"}", Some(self.finish), true),
+            self.event("{\"content\":\"\"}", Some(&self.finish), true),
         ));
         out.push((false, b"data: [DONE]\n\n".to_vec()));
         out
@@ -913,14 +959,19 @@ type Piece = Result<Vec<u8>, std::io::Error>;
 
 async fn write_stream(
     plan: Plan,
-    delay: Duration,
-    awkward: bool,
+    cfg: FakeMistralConfig,
     die_after: Option<usize>,
     mut tx: mpsc::Sender<Piece>,
 ) {
+    let (delay, awkward) = (cfg.token_delay, cfg.awkward_chunking);
     let mut tokens_sent = 0usize;
     for (is_token, bytes) in plan.stream_events() {
         if is_token {
+            if let Some((after, pause)) = cfg.stall {
+                if tokens_sent == after {
+                    tokio::time::sleep(pause).await;
+                }
+            }
             if die_after.is_some_and(|k| tokens_sent >= k) {
                 // Let hyper take and flush what was sent (the channel has no
                 // buffer, so `flush` waits until the last piece was taken),
@@ -987,13 +1038,7 @@ async fn chat(
     }
     // No buffer: the writer runs at most one piece ahead of hyper.
     let (tx, rx) = mpsc::channel::<Piece>(0);
-    tokio::spawn(write_stream(
-        plan,
-        cfg.token_delay,
-        cfg.awkward_chunking,
-        die_after,
-        tx,
-    ));
+    tokio::spawn(write_stream(plan, cfg, die_after, tx));
     let mut resp = Response::new(Body::from_stream(rx));
     resp.headers_mut().insert(
         header::CONTENT_TYPE,

@@ -9,6 +9,7 @@ mod auth;
 mod chat;
 mod google;
 mod health;
+mod limits;
 mod mistral_client;
 mod persistence;
 mod process;

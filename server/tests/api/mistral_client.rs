@@ -5,7 +5,7 @@
 use app::server::config::Secret;
 use app::server::mistral::{
     ChatRequest, Message, MistralClient, MistralError, PromptMode, ReasoningEffort, RetryPolicy,
-    StreamEvent,
+    StreamEvent, Timeouts,
 };
 use app::server::AppError;
 use futures::StreamExt;
@@ -605,4 +605,84 @@ async fn token_delay_streams_incrementally() {
     let rest: Vec<_> = stream.collect().await;
     assert_eq!(rest.last(), Some(&Ok(StreamEvent::Done)));
     assert!(started.elapsed() >= Duration::from_millis(240));
+}
+
+#[tokio::test]
+async fn an_endless_error_body_is_read_up_to_a_cap() {
+    let (fake, client) = setup().await;
+    let client = client.with_retry(RetryPolicy {
+        max_attempts: 2,
+        initial_backoff: Duration::from_millis(10),
+        max_backoff: Duration::from_millis(10),
+    });
+    // A 4xx whose body never ends, as fast as it is read.
+    fake.fail(FakeFailure::EndlessErrorBody {
+        status: 400,
+        piece_every: Duration::ZERO,
+    });
+    let started = Instant::now();
+    let err = client
+        .chat_stream(&key(), &ask("mistral-small-latest", "hi"))
+        .await
+        .err()
+        .expect("an error");
+    assert_eq!(
+        err,
+        MistralError::Rejected {
+            status: 400,
+            message: "HTTP 400".into()
+        }
+    );
+    let err = client.list_models(&key()).await.unwrap_err();
+    assert!(matches!(err, MistralError::Rejected { status: 400, .. }));
+    // A 5xx one is retried, and every attempt ends.
+    fake.fail(FakeFailure::EndlessErrorBody {
+        status: 503,
+        piece_every: Duration::ZERO,
+    });
+    let err = client
+        .chat_stream(&key(), &ask("mistral-small-latest", "hi"))
+        .await
+        .err()
+        .expect("an error");
+    assert!(
+        matches!(err, MistralError::Unavailable { attempts: 2, .. }),
+        "{err:?}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn a_trickling_error_body_is_read_for_a_bounded_time() {
+    let (fake, client) = setup().await;
+    let client = client.clone().with_timeouts(Timeouts {
+        error_body: Duration::from_millis(300),
+        ..client.timeouts()
+    });
+    fake.fail(FakeFailure::EndlessErrorBody {
+        status: 422,
+        piece_every: Duration::from_millis(50),
+    });
+    let started = Instant::now();
+    let err = client
+        .chat_stream(&key(), &ask("mistral-small-latest", "hi"))
+        .await
+        .err()
+        .expect("an error");
+    assert_eq!(
+        err,
+        MistralError::Rejected {
+            status: 422,
+            message: "HTTP 422".into()
+        }
+    );
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_millis(300) && took < Duration::from_secs(2),
+        "{took:?}"
+    );
 }

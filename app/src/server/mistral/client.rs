@@ -4,7 +4,10 @@
 //! Owns transport policy: the `Authorization: Bearer` header, timeouts,
 //! bounded retries with backoff (connect errors, timeouts and 5xx, only
 //! *before* a response has been accepted — never once stream bytes were
-//! delivered) and turning the SSE byte stream into [`StreamEvent`]s.
+//! delivered) and turning the SSE byte stream into [`StreamEvent`]s. Nothing
+//! the upstream sends is read without a bound: error bodies are cut at
+//! [`MAX_ERROR_BODY_BYTES`] and [`Timeouts::error_body`], JSON bodies at
+//! [`MAX_JSON_BODY_BYTES`], one SSE event at [`MAX_EVENT_BYTES`].
 //! It must not log API keys or request/response bodies, must not persist
 //! anything and knows nothing about users, threads or which key to use —
 //! callers pass the key as a [`Secret`].
@@ -18,6 +21,13 @@ use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
+
+/// The most of a failed response's body that is read (for its message).
+pub const MAX_ERROR_BODY_BYTES: usize = 64 * 1024;
+/// The largest JSON body accepted (the model list is ~20 KB).
+pub const MAX_JSON_BODY_BYTES: usize = 8 * 1024 * 1024;
+/// The largest single SSE event (one chunk of an answer is a few hundred bytes).
+pub const MAX_EVENT_BYTES: usize = 8 * 1024 * 1024;
 
 /// One step of a streamed answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,6 +74,9 @@ pub struct Timeouts {
     pub first_byte: Duration,
     /// Streaming: longest silence between two body reads.
     pub idle: Duration,
+    /// Reading the body of a failed response (any endpoint): past this the
+    /// error is reported with what arrived.
+    pub error_body: Duration,
 }
 
 impl Default for Timeouts {
@@ -72,6 +85,7 @@ impl Default for Timeouts {
             request: Duration::from_secs(60),
             first_byte: Duration::from_secs(60),
             idle: Duration::from_secs(90),
+            error_body: Duration::from_secs(10),
         }
     }
 }
@@ -160,6 +174,10 @@ impl MistralClient {
         &self.base_url
     }
 
+    pub fn timeouts(&self) -> Timeouts {
+        self.timeouts
+    }
+
     /// `GET /v1/models`: every card, aliases included (one card per id).
     pub async fn list_models(&self, key: &Secret) -> Result<Vec<ModelCard>, MistralError> {
         let list: ModelList = self
@@ -213,6 +231,7 @@ impl MistralClient {
                     .header(CONTENT_TYPE, "application/json")
                     .body(body.clone());
                 let first_byte = self.timeouts.first_byte;
+                let error_body = self.timeouts.error_body;
                 async move {
                     let resp = match tokio::time::timeout(first_byte, rb.send()).await {
                         Err(_) => {
@@ -224,7 +243,7 @@ impl MistralClient {
                         Ok(Err(e)) => return Err(Failure::Retry(describe(e))),
                         Ok(Ok(resp)) => resp,
                     };
-                    check_status(resp).await
+                    check_status(resp, error_body).await
                 }
             })
             .await?;
@@ -256,12 +275,25 @@ impl MistralClient {
             if let Some(b) = &body {
                 rb = rb.header(CONTENT_TYPE, "application/json").body(b.clone());
             }
+            let error_body = self.timeouts.error_body;
             async move {
                 let resp = rb.send().await.map_err(|e| Failure::Retry(describe(e)))?;
-                let resp = check_status(resp).await?;
+                let resp = check_status(resp, error_body).await?;
                 let corr = correlation_id(resp.headers());
-                // Nothing was shown to anyone yet, so a broken body is retried.
-                let text = resp.text().await.map_err(|e| Failure::Retry(describe(e)))?;
+                // The request timeout bounds the time; this bounds the size.
+                let (bytes, end) = read_capped(resp, MAX_JSON_BODY_BYTES, None).await;
+                match end {
+                    BodyEnd::Complete => {}
+                    // Nothing was shown to anyone yet, so a broken body is retried.
+                    BodyEnd::Broken(detail) => return Err(Failure::Retry(detail)),
+                    BodyEnd::TimedOut => return Err(Failure::Retry("timeout: body".into())),
+                    BodyEnd::TooLarge => {
+                        return Err(Failure::Fatal(MistralError::InvalidResponse {
+                            detail: format!("response larger than {MAX_JSON_BODY_BYTES} bytes"),
+                        }))
+                    }
+                }
+                let text = String::from_utf8_lossy(&bytes);
                 serde_json::from_str::<T>(&text).map_err(|e| {
                     tracing::warn!(path, correlation_id = %corr, error = %e, "unreadable mistral response");
                     Failure::Fatal(MistralError::InvalidResponse {
@@ -311,15 +343,71 @@ fn encode(req: &ChatRequest, stream: bool) -> Result<Vec<u8>, MistralError> {
     })
 }
 
-/// Passes a 2xx response through; reads and classifies anything else.
-async fn check_status(resp: reqwest::Response) -> Result<reqwest::Response, Failure> {
+/// How reading a body ended.
+#[derive(Debug, PartialEq, Eq)]
+enum BodyEnd {
+    Complete,
+    /// Stopped at the size cap.
+    TooLarge,
+    /// Stopped at the deadline.
+    TimedOut,
+    Broken(String),
+}
+
+/// Reads at most `max` bytes of a body, until `within` has passed if given.
+/// What arrived is returned however reading ended, so an endless or
+/// trickling body costs a bounded amount of memory and time.
+async fn read_capped(
+    mut resp: reqwest::Response,
+    max: usize,
+    within: Option<Duration>,
+) -> (Vec<u8>, BodyEnd) {
+    let deadline = within.map(|d| tokio::time::Instant::now() + d);
+    let mut buf: Vec<u8> = Vec::new();
+    loop {
+        let next = match deadline {
+            Some(at) => match tokio::time::timeout_at(at, resp.chunk()).await {
+                Ok(next) => next,
+                Err(_) => return (buf, BodyEnd::TimedOut),
+            },
+            None => resp.chunk().await,
+        };
+        match next {
+            Ok(Some(bytes)) => {
+                let room = max - buf.len();
+                if bytes.len() > room {
+                    buf.extend_from_slice(&bytes[..room]);
+                    return (buf, BodyEnd::TooLarge);
+                }
+                buf.extend_from_slice(&bytes);
+            }
+            Ok(None) => return (buf, BodyEnd::Complete),
+            Err(e) => return (buf, BodyEnd::Broken(describe(e))),
+        }
+    }
+}
+
+/// Passes a 2xx response through; reads (bounded by [`MAX_ERROR_BODY_BYTES`]
+/// and `error_body`) and classifies anything else.
+async fn check_status(
+    resp: reqwest::Response,
+    error_body: Duration,
+) -> Result<reqwest::Response, Failure> {
     let status = resp.status();
     if status.is_success() {
         return Ok(resp);
     }
     let headers = resp.headers().clone();
     let corr = correlation_id(&headers);
-    let body = resp.text().await.unwrap_or_default();
+    let (bytes, end) = read_capped(resp, MAX_ERROR_BODY_BYTES, Some(error_body)).await;
+    // A body cut short is no message to pass on: the status speaks alone.
+    let body = match end {
+        BodyEnd::Complete => String::from_utf8_lossy(&bytes).into_owned(),
+        end => {
+            tracing::info!(correlation_id = %corr, ?end, "mistral error body cut short");
+            String::new()
+        }
+    };
     let code = status.as_u16();
     if status.is_server_error() {
         let detail = format!("HTTP {code}: {}", error_message(&body).unwrap_or_default());
@@ -426,6 +514,9 @@ where
                 Ok(Some(Ok(bytes))) => {
                     let evs = st.parser.push(bytes.as_ref());
                     st.handle(evs);
+                    if !st.ended && st.parser.pending_bytes() > MAX_EVENT_BYTES {
+                        st.interrupt(format!("an event longer than {MAX_EVENT_BYTES} bytes"));
+                    }
                 }
                 Ok(Some(Err(e))) => st.interrupt(format!("connection broke: {e}")),
                 Ok(None) => {
@@ -494,6 +585,21 @@ mod tests {
                 Ok(StreamEvent::Done),
             ]
         );
+    }
+
+    #[tokio::test]
+    async fn an_endless_event_is_cut_off_at_the_cap() {
+        let start = chunk("\"Hi\"", None).into_bytes();
+        let mut pieces: Vec<Result<Vec<u8>, String>> = vec![Ok(start), Ok(b"data: ".to_vec())];
+        // One event that never ends: 1 MiB pieces without a line break.
+        pieces.extend((0..(MAX_EVENT_BYTES / (1 << 20) + 2)).map(|_| Ok(vec![b'x'; 1 << 20])));
+        let out = run(pieces).await;
+        assert_eq!(out[0], delta("Hi", ""));
+        assert!(
+            matches!(&out[1], Err(MistralError::Interrupted { detail }) if detail.contains("longer than")),
+            "{out:?}"
+        );
+        assert_eq!(out.len(), 2);
     }
 
     #[tokio::test]

@@ -71,6 +71,12 @@ impl SseParser {
         out
     }
 
+    /// Bytes held for the event being received (its unfinished line and
+    /// data so far): the caller caps this against an endless event.
+    pub fn pending_bytes(&self) -> usize {
+        self.line.len() + self.data.len()
+    }
+
     /// Ends the stream: an unterminated last line and an event without its
     /// closing blank line are dispatched too.
     pub fn finish(&mut self) -> Vec<SseEvent> {
@@ -259,6 +265,15 @@ mod tests {
         let mut p = SseParser::new();
         assert!(p.push(b"data: [DONE]\n").is_empty());
         assert!(p.finish()[0].is_done());
+    }
+
+    #[test]
+    fn pending_bytes_count_the_unfinished_event() {
+        let mut p = SseParser::new();
+        assert!(p.push(b"data: abc\ndata: de").is_empty());
+        assert_eq!(p.pending_bytes(), "abc".len() + "data: de".len());
+        assert_eq!(data(&p.push(b"\n\n")), vec!["abc\nde"]);
+        assert_eq!(p.pending_bytes(), 0);
     }
 
     #[test]

@@ -776,6 +776,8 @@ pub async fn purge_expired(state: &AppState) -> AppResult<u64> {
 /// reference the user cascade; blobs are shared by content hash, so only those
 /// no other attachment references are removed.
 pub async fn delete_account(state: &AppState, user_id: &str) -> AppResult<()> {
+    // Running answers stop before their rows go.
+    state.hub.stop_for_user(user_id).await;
     let user_id = user_id.to_string();
     state
         .db

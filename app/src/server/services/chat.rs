@@ -6,7 +6,12 @@
 //! upstream is the branch from the root to the new message, with the thread's
 //! context as the system message, trimmed from the oldest turns to fit the
 //! model's context length. Every lookup is scoped to the caller.
-use super::generation::GenerationJob;
+//!
+//! Before anything is stored, each operation takes a place in the hub (at
+//! most `MAX_GENERATIONS_PER_USER` answers at once per user and
+//! `MAX_GENERATIONS_TOTAL` on the server) and, when it answers with the
+//! operator's key, a unit of the user's daily budget for that key.
+use super::generation::{fit_column, Deadlines, GenerationJob, Slot, MODEL_CHARS};
 use super::settings;
 use super::threads::{find_owned, message_dto, thread_dto};
 use super::titles::{first_line_name, TitleJob};
@@ -14,7 +19,7 @@ use crate::model::{MessageDto, SendResultDto};
 use crate::server::config::Secret;
 use crate::server::db::now_ms;
 use crate::server::entities::{messages, threads};
-use crate::server::mistral::{ChatRequest, Message, PromptMode, ReasoningEffort};
+use crate::server::mistral::{ChatRequest, Message, PromptMode, ReasoningEffort, Timeouts};
 use crate::server::{AppError, AppResult, AppState};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -47,6 +52,8 @@ pub struct SendInput {
 }
 
 fn check_text(text: &str) -> AppResult<String> {
+    // NUL is never meant and PostgreSQL refuses it in text columns.
+    let text = text.replace('\0', "");
     let t = text.trim();
     if t.is_empty() {
         return Err(AppError::bad_request("text: type a message first"));
@@ -64,7 +71,10 @@ fn check_model(model: Option<String>) -> AppResult<Option<String>> {
         .map(|m| m.trim().to_string())
         .filter(|m| !m.is_empty())
     {
-        Some(m) if m.chars().count() > 100 || m.chars().any(|c| c.is_whitespace()) => {
+        Some(m)
+            if m.chars().count() > MODEL_CHARS
+                || m.chars().any(|c| c.is_whitespace() || c.is_control()) =>
+        {
             Err(AppError::bad_request("model: not a valid model id"))
         }
         other => Ok(other),
@@ -185,6 +195,8 @@ pub fn build_history(
 /// The caller's settings that chatting needs.
 struct Prefs {
     key: Secret,
+    /// The key is the operator's (the daily budget applies).
+    server_key: bool,
     default_model: Option<String>,
     default_context: String,
 }
@@ -193,12 +205,17 @@ struct Prefs {
 /// is none, before anything is stored) and the defaults for new threads.
 async fn prefs(state: &AppState, user_id: &str) -> AppResult<Prefs> {
     let row = settings::row(state, user_id).await?;
-    let key = settings::key_from_row(state, row.as_ref())?;
+    let picked = settings::pick_key(state, row.as_ref())?;
+    if picked.server_key {
+        // Refuse a spent budget before anything is stored.
+        settings::check_server_key_budget(state, user_id).await?;
+    }
     let (default_model, default_context) = row
         .map(|r| (r.default_model, r.default_context.unwrap_or_default()))
         .unwrap_or_default();
     Ok(Prefs {
-        key,
+        key: picked.key,
+        server_key: picked.server_key,
         default_model,
         default_context,
     })
@@ -210,6 +227,15 @@ fn pick_model(asked: Option<String>, thread: &threads::Model, prefs: &Prefs) -> 
         .or_else(|| thread.model.clone().filter(|m| !m.is_empty()))
         .or_else(|| prefs.default_model.clone())
         .unwrap_or_else(|| DEFAULT_MODEL.to_string())
+}
+
+/// A place in the hub for one more answer of `user_id` (429/503 when full).
+fn reserve(state: &AppState, user_id: &str) -> AppResult<Slot> {
+    state.hub.reserve_generation(
+        user_id,
+        state.config.max_generations_per_user,
+        state.config.max_generations_total,
+    )
 }
 
 /// What a send, regenerate or edit writes, in one transaction.
@@ -228,19 +254,37 @@ struct Writes {
 async fn store_and_start(
     state: &AppState,
     user_id: &str,
+    permit: Slot,
     mut w: Writes,
-    key: Secret,
+    prefs: Prefs,
     request: ChatRequest,
     title: Option<TitleJob>,
 ) -> AppResult<SendResultDto> {
+    // Charged before the upstream call, given back if the rows are not stored.
+    let charge = match prefs.server_key {
+        true => Some(settings::charge_server_key(state, user_id).await?),
+        false => None,
+    };
+    let deadlines = Deadlines::from_config(&state.config);
+    // The client waits a little longer between two reads than the
+    // generation allows between two events (reasoning models can think
+    // quietly for minutes): the generation's deadline, with its sentence,
+    // speaks first; the client's is the backstop.
+    let client = state.mistral.clone().with_timeouts(Timeouts {
+        idle: deadlines.idle + std::time::Duration::from_secs(5),
+        ..state.mistral.timeouts()
+    });
     let (stored_tx, stored_rx) = oneshot::channel();
     let generation = state.hub.start(GenerationJob {
         message_id: w.answer.id.clone(),
         user_id: user_id.to_string(),
-        key,
+        thread_id: w.thread.id.clone(),
+        permit,
+        deadlines,
+        key: prefs.key,
         request,
         db: state.db.clone(),
-        client: state.mistral.clone(),
+        client,
         shutdown: state.shutdown.subscribe(),
         stored: Some(stored_rx),
         title,
@@ -280,6 +324,9 @@ async fn store_and_start(
         Err(e) => {
             drop(stored_tx);
             generation.stop();
+            if let Some(id) = charge {
+                settings::refund_server_key(state, &id).await;
+            }
             Err(e)
         }
     }
@@ -322,13 +369,14 @@ fn answer_row(thread: &threads::Model, parent: &messages::Model, model: &str) ->
         "streaming",
         at,
     );
-    answer.model = Some(model.to_string());
+    answer.model = Some(fit_column(model, MODEL_CHARS));
     answer
 }
 
 pub async fn send(state: &AppState, user_id: &str, input: SendInput) -> AppResult<SendResultDto> {
     let text = check_text(&input.text)?;
     let asked = check_model(input.model)?;
+    let permit = reserve(state, user_id)?;
     // Fails before storing anything when there is no key to answer with.
     let prefs = prefs(state, user_id).await?;
     let now = now_ms();
@@ -400,7 +448,7 @@ pub async fn send(state: &AppState, user_id: &str, input: SendInput) -> AppResul
         answer,
         thread,
     };
-    store_and_start(state, user_id, writes, prefs.key, request, title).await
+    store_and_start(state, user_id, permit, writes, prefs, request, title).await
 }
 
 /// A new answer to the same question: a sibling of `message_id`.
@@ -421,6 +469,7 @@ pub async fn regenerate(
     let parent_id = old.parent_id.clone().ok_or_else(|| {
         AppError::bad_request("messageId: this answer has no question to answer again")
     })?;
+    let permit = reserve(state, user_id)?;
     let prefs = prefs(state, user_id).await?;
     let model = asked
         .or(old.model.clone())
@@ -438,7 +487,7 @@ pub async fn regenerate(
         answer: answer_row(&thread, &parent, &model),
         thread,
     };
-    store_and_start(state, user_id, writes, prefs.key, request, None).await
+    store_and_start(state, user_id, permit, writes, prefs, request, None).await
 }
 
 /// An edited question: a new user sibling of `message_id` and a new answer.
@@ -458,6 +507,7 @@ pub async fn edit(
             "messageId: only your own messages can be edited",
         ));
     }
+    let permit = reserve(state, user_id)?;
     let prefs = prefs(state, user_id).await?;
     let model = pick_model(asked, &thread, &prefs);
     let mut turns = branch(state, &thread.id, old.parent_id.as_deref()).await?;
@@ -480,7 +530,7 @@ pub async fn edit(
         question: Some(question),
         thread,
     };
-    store_and_start(state, user_id, writes, prefs.key, request, None).await
+    store_and_start(state, user_id, permit, writes, prefs, request, None).await
 }
 
 /// Stops a running generation of the caller; the partial answer is kept.

@@ -10,11 +10,20 @@
 //! whole answer. Stop cancels the task; the partial answer is kept as
 //! `stopped`. The hub is per process: a subscriber on another replica finds no
 //! live task and falls back to the flushed row (see the SSE route).
+//!
+//! The hub also bounds what one person can make the server do: generations
+//! and event streams are admitted through [`Slots`] (per user and in total),
+//! reserved under one lock before anything is stored and given back when the
+//! task or stream ends. Every generation runs under an overall deadline and an
+//! idle deadline between upstream events, and everything the upstream sends is
+//! cleaned before it is written (no NUL, which PostgreSQL rejects; finish
+//! reasons cut to their column), so no odd answer can leave a row `streaming`.
 use super::titles::{self, PendingTitles, TitleJob};
 use crate::server::config::Secret;
 use crate::server::db::now_ms;
 use crate::server::entities::messages;
 use crate::server::mistral::{ChatRequest, MistralClient, MistralError, StreamEvent};
+use crate::server::{AppError, AppResult};
 use futures::StreamExt;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
@@ -26,6 +35,175 @@ use tokio::sync::{broadcast, oneshot, watch};
 
 /// How often the partial answer is written while tokens arrive.
 pub const FLUSH_EVERY: Duration = Duration::from_millis(500);
+
+/// Size of `messages.finish_reason` (see the init migration).
+pub const FINISH_REASON_CHARS: usize = 32;
+/// Size of `messages.model` and `threads.model`.
+pub const MODEL_CHARS: usize = 100;
+
+/// Attempts of the final write of an answer, and the wait after the first
+/// failure (doubled after each further one).
+const FINISH_ATTEMPTS: u32 = 4;
+const FINISH_BACKOFF: Duration = Duration::from_millis(200);
+
+/// How long past its deadlines a `streaming` row may go without an update
+/// before a reader declares it abandoned (its task died with its process, or
+/// its final write failed): room for the final write and its retries.
+pub const STALE_GRACE: Duration = Duration::from_secs(30);
+
+/// `s` without NUL characters: PostgreSQL rejects them in text columns, and
+/// nothing a person reads needs them.
+pub fn without_nul(s: &str) -> String {
+    s.replace('\0', "")
+}
+
+/// `s` without NUL, cut to at most `max` characters (on a character boundary,
+/// as `VARCHAR(n)` counts characters on every backend).
+pub fn fit_column(s: &str, max: usize) -> String {
+    let clean = without_nul(s);
+    match clean.char_indices().nth(max) {
+        Some((cut, _)) => clean[..cut].to_string(),
+        None => clean,
+    }
+}
+
+/// "1 second", "90 seconds", "1 minute", "30 minutes": for sentences.
+pub fn human_duration(d: Duration) -> String {
+    let secs = d.as_secs();
+    let (n, unit) = if secs >= 120 && secs.is_multiple_of(60) {
+        (secs / 60, "minute")
+    } else if secs == 60 {
+        (1, "minute")
+    } else {
+        (secs, "second")
+    };
+    if n == 1 {
+        format!("1 {unit}")
+    } else {
+        format!("{n} {unit}s")
+    }
+}
+
+/// Runs `op` up to `attempts` times, waiting `backoff` (doubled each time)
+/// between failures; the last error if every attempt failed.
+pub async fn with_retries<T, E, F, Fut>(
+    attempts: u32,
+    backoff: Duration,
+    mut op: F,
+) -> Result<T, (u32, E)>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, E>>,
+    E: std::fmt::Display,
+{
+    let mut wait = backoff;
+    let mut attempt = 1;
+    loop {
+        match op().await {
+            Ok(v) => return Ok(v),
+            Err(e) if attempt >= attempts.max(1) => return Err((attempt, e)),
+            Err(e) => {
+                tracing::warn!(attempt, error = %e, "database write failed, retrying");
+                tokio::time::sleep(wait).await;
+                wait *= 2;
+                attempt += 1;
+            }
+        }
+    }
+}
+
+/// Which cap a [`Slots::try_take`] ran into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Full {
+    /// This user already holds their share.
+    User,
+    /// The whole server is at its cap.
+    Total,
+}
+
+#[derive(Default)]
+struct SlotCounts {
+    by_user: HashMap<String, usize>,
+    total: usize,
+}
+
+/// Places counted per user and in total (running generations, open event
+/// streams). Taking a place checks both caps and counts it under one lock, so
+/// concurrent requests can never overshoot; the [`Slot`] gives it back when
+/// dropped, however its holder ends.
+#[derive(Clone, Default)]
+pub struct Slots {
+    counts: Arc<Mutex<SlotCounts>>,
+}
+
+impl Slots {
+    fn counts(&self) -> std::sync::MutexGuard<'_, SlotCounts> {
+        self.counts.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn try_take(&self, user_id: &str, per_user: usize, total: usize) -> Result<Slot, Full> {
+        let mut c = self.counts();
+        if c.by_user.get(user_id).copied().unwrap_or(0) >= per_user {
+            return Err(Full::User);
+        }
+        if c.total >= total {
+            return Err(Full::Total);
+        }
+        *c.by_user.entry(user_id.to_string()).or_insert(0) += 1;
+        c.total += 1;
+        Ok(Slot {
+            slots: self.clone(),
+            user_id: user_id.to_string(),
+        })
+    }
+
+    /// Places `user_id` holds now.
+    pub fn held_by(&self, user_id: &str) -> usize {
+        self.counts().by_user.get(user_id).copied().unwrap_or(0)
+    }
+
+    /// Places held by everyone.
+    pub fn held(&self) -> usize {
+        self.counts().total
+    }
+}
+
+/// One place in [`Slots`], given back on drop.
+pub struct Slot {
+    slots: Slots,
+    user_id: String,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut c = self.slots.counts();
+        c.total = c.total.saturating_sub(1);
+        if let Some(n) = c.by_user.get_mut(&self.user_id) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                c.by_user.remove(&self.user_id);
+            }
+        }
+    }
+}
+
+/// The deadlines of one generation.
+#[derive(Debug, Clone, Copy)]
+pub struct Deadlines {
+    /// From the start of the task to the end of the answer.
+    pub total: Duration,
+    /// Longest wait for the next upstream event.
+    pub idle: Duration,
+}
+
+impl Deadlines {
+    pub fn from_config(c: &crate::server::config::Config) -> Self {
+        Self {
+            total: Duration::from_secs(c.generation_timeout_secs),
+            idle: Duration::from_secs(c.generation_idle_timeout_secs),
+        }
+    }
+}
 
 /// What subscribers receive. Serialized as the SSE `data` of the event named
 /// by [`GenEvent::name`].
@@ -72,6 +250,7 @@ pub type LiveEvents = broadcast::Receiver<(u64, GenEvent)>;
 pub struct Generation {
     pub message_id: String,
     pub user_id: String,
+    pub thread_id: String,
     log: Mutex<Log>,
     tx: broadcast::Sender<(u64, GenEvent)>,
     cancel: watch::Sender<bool>,
@@ -112,17 +291,25 @@ impl Generation {
     }
 }
 
-/// All live generations of this process, and the thread titles being written.
+/// All live generations of this process, the thread titles being written,
+/// and the places for generations and event streams.
 #[derive(Clone, Default)]
 pub struct GenerationHub {
     live: Arc<Mutex<HashMap<String, Arc<Generation>>>>,
     titles: PendingTitles,
+    generations: Slots,
+    streams: Slots,
 }
 
 /// Everything a generation task needs.
 pub struct GenerationJob {
     pub message_id: String,
     pub user_id: String,
+    pub thread_id: String,
+    /// The place taken by [`GenerationHub::reserve_generation`]; held until
+    /// the task ends.
+    pub permit: Slot,
+    pub deadlines: Deadlines,
     pub key: Secret,
     pub request: ChatRequest,
     pub db: DatabaseConnection,
@@ -170,6 +357,104 @@ impl GenerationHub {
         self.live.lock().unwrap_or_else(|p| p.into_inner()).len()
     }
 
+    /// A place for one more generation of `user_id`, checked before anything
+    /// is stored: 429 when the user already has `per_user` answers being
+    /// written, 503 when the server runs `total`.
+    pub fn reserve_generation(
+        &self,
+        user_id: &str,
+        per_user: usize,
+        total: usize,
+    ) -> AppResult<Slot> {
+        self.generations
+            .try_take(user_id, per_user, total)
+            .map_err(|full| match full {
+                Full::User => AppError::TooManyRequests {
+                    message: format!(
+                        "You already have {per_user} {} being written — wait for one to finish or stop it",
+                        if per_user == 1 { "answer" } else { "answers" }
+                    ),
+                    retry_after_secs: 5,
+                },
+                Full::Total => AppError::Unavailable {
+                    message: "The server is writing as many answers as it can right now — please try again in a minute".into(),
+                    retry_after_secs: 30,
+                },
+            })
+    }
+
+    /// Generations `user_id` runs now (reserved or started).
+    pub fn generations_of(&self, user_id: &str) -> usize {
+        self.generations.held_by(user_id)
+    }
+
+    /// Generations running now, everyone's.
+    pub fn generations_total(&self) -> usize {
+        self.generations.held()
+    }
+
+    /// A place for one more open event stream of `user_id`: 429 past
+    /// `per_user`, 503 past `total`. Hold the slot for as long as the
+    /// response streams.
+    pub fn open_stream(&self, user_id: &str, per_user: usize, total: usize) -> AppResult<Slot> {
+        self.streams
+            .try_take(user_id, per_user, total)
+            .map_err(|full| match full {
+                Full::User => AppError::TooManyRequests {
+                    message: format!(
+                        "You have {per_user} live answer streams open already — close some tabs and reload this one"
+                    ),
+                    retry_after_secs: 10,
+                },
+                Full::Total => AppError::Unavailable {
+                    message: "The server is streaming to as many readers as it can right now — please reload in a minute".into(),
+                    retry_after_secs: 30,
+                },
+            })
+    }
+
+    /// Event streams `user_id` holds open now.
+    pub fn streams_of(&self, user_id: &str) -> usize {
+        self.streams.held_by(user_id)
+    }
+
+    /// Stops the live generations matching `which` and waits (a few seconds
+    /// at most) for their tasks to store what they had, so a deletion that
+    /// follows finds no task still writing.
+    async fn stop_where(&self, which: impl Fn(&Generation) -> bool) {
+        let stopped: Vec<String> = {
+            let live = self.live.lock().unwrap_or_else(|p| p.into_inner());
+            live.values()
+                .filter(|g| which(g))
+                .map(|g| {
+                    g.stop();
+                    g.message_id.clone()
+                })
+                .collect()
+        };
+        for _ in 0..150 {
+            if stopped.iter().all(|id| self.get(id).is_none()) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        tracing::warn!(
+            count = stopped.len(),
+            "stopped generations did not end in time"
+        );
+    }
+
+    /// Stops the generations answering in `thread_id` (before the thread is
+    /// deleted).
+    pub async fn stop_for_thread(&self, thread_id: &str) {
+        self.stop_where(|g| g.thread_id == thread_id).await
+    }
+
+    /// Stops every generation of `user_id` (before the account is deleted).
+    pub async fn stop_for_user(&self, user_id: &str) {
+        self.stop_where(|g| g.user_id == user_id).await
+    }
+
     /// Starts the task; returns at once.
     pub fn start(&self, job: GenerationJob) -> Arc<Generation> {
         let (tx, _) = broadcast::channel(1024);
@@ -177,6 +462,7 @@ impl GenerationHub {
         let generation = Arc::new(Generation {
             message_id: job.message_id.clone(),
             user_id: job.user_id.clone(),
+            thread_id: job.thread_id.clone(),
             log: Mutex::new(Log {
                 events: vec![],
                 finished: false,
@@ -198,7 +484,12 @@ impl GenerationHub {
         // What the title needs once `run` has consumed the job.
         let titling = title.map(|t| (t, job.db.clone(), job.client.clone(), job.key.clone()));
         tokio::spawn(async move {
-            let (status, answer) = run(job, g.clone(), cancel_rx).await;
+            let (status, answer, permit) = run(job, g.clone(), cancel_rx).await;
+            // The answer is over: the user may start another (the title
+            // below is a short call of its own). Given back before the hub
+            // forgets the generation, so whoever waits for that (stop,
+            // deletions) finds the place free.
+            drop(permit);
             // Late subscribers read the finished row from the database.
             hub.live
                 .lock()
@@ -242,6 +533,9 @@ async fn flush(db: &DatabaseConnection, id: &str, a: &Answer) {
     }
 }
 
+/// The final write of an answer, retried with backoff: a lost write would
+/// leave the row `streaming` until a reader declares it abandoned. Updates by
+/// id, so an answer whose thread was deleted meanwhile writes nothing.
 async fn finish(
     db: &DatabaseConnection,
     id: &str,
@@ -249,57 +543,71 @@ async fn finish(
     status: &str,
     error: Option<String>,
 ) {
-    let res = messages::Entity::update_many()
-        .col_expr(messages::Column::Text, Expr::value(a.text.clone()))
-        .col_expr(
-            messages::Column::Thinking,
-            Expr::value((!a.thinking.is_empty()).then(|| a.thinking.clone())),
-        )
-        .col_expr(messages::Column::Status, Expr::value(status))
-        .col_expr(
-            messages::Column::FinishReason,
-            Expr::value(a.finish_reason.clone()),
-        )
-        .col_expr(messages::Column::PromptTokens, Expr::value(a.prompt_tokens))
-        .col_expr(
-            messages::Column::CompletionTokens,
-            Expr::value(a.completion_tokens),
-        )
-        .col_expr(messages::Column::ThinkingMs, Expr::value(a.thinking_ms))
-        .col_expr(messages::Column::Error, Expr::value(error))
-        .col_expr(messages::Column::UpdatedAt, Expr::value(now_ms()))
-        .filter(messages::Column::Id.eq(id))
-        .exec(db)
-        .await;
-    if let Err(e) = res {
-        tracing::error!(error = %e, "could not store a finished answer");
+    let thinking = (!a.thinking.is_empty()).then(|| a.thinking.clone());
+    let res = with_retries(FINISH_ATTEMPTS, FINISH_BACKOFF, || {
+        messages::Entity::update_many()
+            .col_expr(messages::Column::Text, Expr::value(a.text.clone()))
+            .col_expr(messages::Column::Thinking, Expr::value(thinking.clone()))
+            .col_expr(messages::Column::Status, Expr::value(status))
+            .col_expr(
+                messages::Column::FinishReason,
+                Expr::value(a.finish_reason.clone()),
+            )
+            .col_expr(messages::Column::PromptTokens, Expr::value(a.prompt_tokens))
+            .col_expr(
+                messages::Column::CompletionTokens,
+                Expr::value(a.completion_tokens),
+            )
+            .col_expr(messages::Column::ThinkingMs, Expr::value(a.thinking_ms))
+            .col_expr(messages::Column::Error, Expr::value(error.clone()))
+            .col_expr(messages::Column::UpdatedAt, Expr::value(now_ms()))
+            .filter(messages::Column::Id.eq(id))
+            .exec(db)
+    })
+    .await;
+    if let Err((attempts, e)) = res {
+        tracing::error!(message_id = id, attempts, error = %e, "could not store a finished answer");
     }
 }
 
 enum Outcome {
     Done,
     Stopped,
-    Interrupted,
+    /// Cut off (shutdown, broken stream, a deadline): the sentence to store.
+    Interrupted(String),
     Failed(String),
 }
 
-/// Runs the generation; the final status and answer text.
+const INTERRUPTED: &str = "The answer was interrupted";
+
+/// Runs the generation; the final status, the answer text, and the permit
+/// (released by the caller once the hub forgot the generation).
 async fn run(
     mut job: GenerationJob,
     g: Arc<Generation>,
     mut cancel: watch::Receiver<bool>,
-) -> (&'static str, String) {
+) -> (&'static str, String, Slot) {
     let mut stored = Stored {
         pending: job.stored.take(),
         ok: true,
     };
     let mut shutdown = job.shutdown.clone();
     let mut answer = Answer::default();
+    let deadlines = job.deadlines;
+    let overall = tokio::time::sleep(deadlines.total);
+    tokio::pin!(overall);
+    let too_long = || {
+        format!(
+            "The answer took longer than {} and was stopped",
+            human_duration(deadlines.total)
+        )
+    };
     let outcome = 'outer: {
         let stream = tokio::select! {
             s = job.client.chat_stream(&job.key, &job.request) => s,
             _ = cancel.changed() => break 'outer Outcome::Stopped,
-            _ = shutdown.changed() => break 'outer Outcome::Interrupted,
+            _ = shutdown.changed() => break 'outer Outcome::Interrupted(INTERRUPTED.into()),
+            _ = &mut overall => break 'outer Outcome::Interrupted(too_long()),
         };
         let mut stream = match stream {
             Ok(s) => Box::pin(s),
@@ -308,12 +616,23 @@ async fn run(
         let mut last_flush = Instant::now();
         loop {
             let next = tokio::select! {
-                ev = stream.next() => ev,
+                ev = tokio::time::timeout(deadlines.idle, stream.next()) => match ev {
+                    Ok(ev) => ev,
+                    Err(_) => break 'outer Outcome::Interrupted(format!(
+                        "Mistral sent nothing for {} and the answer was interrupted",
+                        human_duration(deadlines.idle)
+                    )),
+                },
                 _ = cancel.changed() => break 'outer Outcome::Stopped,
-                _ = shutdown.changed() => break 'outer Outcome::Interrupted,
+                _ = shutdown.changed() => break 'outer Outcome::Interrupted(INTERRUPTED.into()),
+                _ = &mut overall => break 'outer Outcome::Interrupted(too_long()),
             };
             match next {
                 Some(Ok(StreamEvent::Delta { text, thinking })) => {
+                    let (text, thinking) = (without_nul(&text), without_nul(&thinking));
+                    if text.is_empty() && thinking.is_empty() {
+                        continue;
+                    }
                     if !thinking.is_empty() && answer.thinking_started.is_none() {
                         answer.thinking_started = Some(Instant::now());
                     }
@@ -331,7 +650,10 @@ async fn run(
                         last_flush = Instant::now();
                     }
                 }
-                Some(Ok(StreamEvent::Finish { reason })) => answer.finish_reason = Some(reason),
+                Some(Ok(StreamEvent::Finish { reason })) => {
+                    answer.finish_reason =
+                        Some(fit_column(&reason, FINISH_REASON_CHARS)).filter(|r| !r.is_empty());
+                }
                 Some(Ok(StreamEvent::Usage {
                     prompt_tokens,
                     completion_tokens,
@@ -344,12 +666,14 @@ async fn run(
                     });
                 }
                 Some(Ok(StreamEvent::Done)) | None => break 'outer Outcome::Done,
-                Some(Err(MistralError::Interrupted { .. })) => break 'outer Outcome::Interrupted,
+                Some(Err(MistralError::Interrupted { .. })) => {
+                    break 'outer Outcome::Interrupted(INTERRUPTED.into())
+                }
                 Some(Err(e)) => {
                     if answer.text.is_empty() && answer.thinking.is_empty() {
                         break 'outer Outcome::Failed(e.user_message());
                     }
-                    break 'outer Outcome::Interrupted;
+                    break 'outer Outcome::Interrupted(INTERRUPTED.into());
                 }
             }
         }
@@ -362,11 +686,8 @@ async fn run(
     let (status, error) = match outcome {
         Outcome::Done => ("done", None),
         Outcome::Stopped => ("stopped", None),
-        Outcome::Interrupted => (
-            "interrupted",
-            Some("The answer was interrupted".to_string()),
-        ),
-        Outcome::Failed(msg) => ("error", Some(msg)),
+        Outcome::Interrupted(msg) => ("interrupted", Some(msg)),
+        Outcome::Failed(msg) => ("error", Some(without_nul(&msg))),
     };
     if stored.wait().await {
         finish(&job.db, &job.message_id, &answer, status, error.clone()).await;
@@ -376,5 +697,149 @@ async fn run(
         finish_reason: answer.finish_reason.clone(),
         error,
     });
-    (status, answer.text)
+    (status, answer.text, job.permit)
+}
+
+/// A `streaming` row that no task has touched for longer than its deadlines
+/// allow (plus [`STALE_GRACE`]) is abandoned: its process died, or its final
+/// write kept failing.
+pub fn is_abandoned(row: &messages::Model, deadlines: Deadlines, now: i64) -> bool {
+    let ms =
+        |d: Duration| i64::try_from(d.saturating_add(STALE_GRACE).as_millis()).unwrap_or(i64::MAX);
+    row.status == "streaming"
+        && (now.saturating_sub(row.updated_at) > ms(deadlines.idle)
+            || now.saturating_sub(row.created_at) > ms(deadlines.total))
+}
+
+/// Marks an abandoned answer `interrupted` (keeping its partial text) so its
+/// readers stop waiting; the row as it is now. A row that changed meanwhile
+/// (a live task wrote to it) is left alone.
+pub async fn interrupt_abandoned(
+    db: &DatabaseConnection,
+    row: &messages::Model,
+) -> AppResult<Option<messages::Model>> {
+    messages::Entity::update_many()
+        .col_expr(messages::Column::Status, Expr::value("interrupted"))
+        .col_expr(
+            messages::Column::Error,
+            Expr::value("The answer stopped arriving and was interrupted"),
+        )
+        .col_expr(messages::Column::UpdatedAt, Expr::value(now_ms()))
+        .filter(messages::Column::Id.eq(row.id.as_str()))
+        .filter(messages::Column::Status.eq("streaming"))
+        .filter(messages::Column::UpdatedAt.eq(row.updated_at))
+        .exec(db)
+        .await?;
+    Ok(messages::Entity::find_by_id(row.id.clone()).one(db).await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn columns_lose_nul_and_fit_on_a_char_boundary() {
+        assert_eq!(without_nul("a\0b\0"), "ab");
+        assert_eq!(fit_column("stop", FINISH_REASON_CHARS), "stop");
+        let long = "é".repeat(1000);
+        let cut = fit_column(&long, FINISH_REASON_CHARS);
+        assert_eq!(cut.chars().count(), FINISH_REASON_CHARS);
+        assert_eq!(fit_column("a\0😀😀c", 2), "a😀");
+        assert_eq!(fit_column("\0", 5), "");
+    }
+
+    #[test]
+    fn durations_read_as_words() {
+        assert_eq!(human_duration(Duration::from_secs(1)), "1 second");
+        assert_eq!(human_duration(Duration::from_secs(90)), "90 seconds");
+        assert_eq!(human_duration(Duration::from_secs(60)), "1 minute");
+        assert_eq!(human_duration(Duration::from_secs(1800)), "30 minutes");
+    }
+
+    #[test]
+    fn slots_count_per_user_and_in_total_and_come_back_on_drop() {
+        let slots = Slots::default();
+        let a1 = slots.try_take("a", 2, 3).unwrap();
+        let _a2 = slots.try_take("a", 2, 3).unwrap();
+        assert_eq!(slots.try_take("a", 2, 3).err(), Some(Full::User));
+        let _b1 = slots.try_take("b", 2, 3).unwrap();
+        assert_eq!(slots.try_take("b", 2, 3).err(), Some(Full::Total));
+        assert_eq!((slots.held_by("a"), slots.held()), (2, 3));
+        drop(a1);
+        assert_eq!((slots.held_by("a"), slots.held()), (1, 2));
+        let _b2 = slots.try_take("b", 2, 3).unwrap();
+        assert_eq!(slots.held_by("b"), 2);
+    }
+
+    #[test]
+    fn slots_never_overshoot_under_contention() {
+        let slots = Slots::default();
+        let taken: Vec<Slot> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..16)
+                .map(|_| s.spawn(|| slots.try_take("u", 3, 100).ok()))
+                .collect();
+            handles
+                .into_iter()
+                .filter_map(|h| h.join().ok().flatten())
+                .collect()
+        });
+        assert_eq!(taken.len(), 3);
+        drop(taken);
+        assert_eq!(slots.held(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_failing_write_is_retried_then_reported() {
+        let calls = std::sync::atomic::AtomicU32::new(0);
+        let r: Result<u32, (u32, String)> = with_retries(4, Duration::from_millis(1), || {
+            let n = calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+            async move {
+                if n < 3 {
+                    Err(format!("attempt {n} failed"))
+                } else {
+                    Ok(n)
+                }
+            }
+        })
+        .await;
+        assert_eq!(r, Ok(3));
+        let r: Result<(), (u32, String)> = with_retries(3, Duration::from_millis(1), || async {
+            Err("down".to_string())
+        })
+        .await;
+        assert_eq!(r, Err((3, "down".to_string())));
+    }
+
+    fn row(status: &str, created_at: i64, updated_at: i64) -> messages::Model {
+        let mut m =
+            messages::Model::new_row("t", None, "assistant", String::new(), status, created_at);
+        m.updated_at = updated_at;
+        m
+    }
+
+    #[test]
+    fn a_row_is_abandoned_only_past_its_deadlines() {
+        let d = Deadlines {
+            total: Duration::from_secs(100),
+            idle: Duration::from_secs(10),
+        };
+        let now = 1_000_000_000;
+        let grace = STALE_GRACE.as_millis() as i64;
+        assert!(!is_abandoned(
+            &row("streaming", now - 1000, now - 1000),
+            d,
+            now
+        ));
+        assert!(is_abandoned(
+            &row("streaming", now - 20_000 - grace, now - 10_001 - grace),
+            d,
+            now
+        ));
+        assert!(is_abandoned(
+            &row("streaming", now - 100_001 - grace, now),
+            d,
+            now
+        ));
+        assert!(!is_abandoned(&row("done", 0, 0), d, now));
+    }
 }

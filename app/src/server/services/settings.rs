@@ -1,14 +1,19 @@
 //! Per-user settings: the Mistral API key (sealed, write-only), default model
 //! and context for new threads, the fast model list and the theme; plus the
-//! model catalogue, cached per key for a few minutes.
-use crate::model::{ModelInfoDto, SettingsDto};
+//! model catalogue, cached per key for a few minutes; plus the daily budget of
+//! answers a user may start with the operator's key
+//! (`SERVER_KEY_DAILY_REQUESTS`), counted from `server_key_uses` rows so every
+//! replica and every restart agree.
+use crate::model::{ModelInfoDto, ServerKeyBudgetDto, SettingsDto};
 use crate::server::config::Secret;
 use crate::server::crypto::sha256_hex;
 use crate::server::db::now_ms;
-use crate::server::entities::user_settings;
+use crate::server::entities::{server_key_uses, user_settings};
 use crate::server::mistral::ModelCard;
 use crate::server::{AppError, AppResult, AppState};
-use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, Set,
+};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -25,7 +30,11 @@ pub struct CatalogueCache {
     inner: Arc<Mutex<HashMap<String, CachedCatalogue>>>,
 }
 
-fn row_to_dto(state: &AppState, row: Option<user_settings::Model>) -> SettingsDto {
+fn row_to_dto(
+    state: &AppState,
+    row: Option<user_settings::Model>,
+    server_key_budget: Option<ServerKeyBudgetDto>,
+) -> SettingsDto {
     let row = row.unwrap_or(user_settings::Model {
         user_id: String::new(),
         mistral_key_enc: None,
@@ -48,6 +57,7 @@ fn row_to_dto(state: &AppState, row: Option<user_settings::Model>) -> SettingsDt
             .and_then(|j| serde_json::from_str(&j).ok())
             .unwrap_or_default(),
         theme: row.theme.unwrap_or_else(|| "system".into()),
+        server_key_budget,
     }
 }
 
@@ -89,7 +99,17 @@ async fn upsert(
 }
 
 pub async fn get(state: &AppState, user_id: &str) -> AppResult<SettingsDto> {
-    Ok(row_to_dto(state, row(state, user_id).await?))
+    let row = row(state, user_id).await?;
+    let limit = state.config.server_key_daily_requests;
+    let on_server_key = pick_key(state, row.as_ref()).is_ok_and(|k| k.server_key);
+    let budget = match (on_server_key, limit) {
+        (true, 1..) => Some(ServerKeyBudgetDto {
+            used: u32::try_from(server_key_used_today(state, user_id).await?).unwrap_or(u32::MAX),
+            limit,
+        }),
+        _ => None,
+    };
+    Ok(row_to_dto(state, row, budget))
 }
 
 /// Stores (sealed) or removes the user's Mistral key.
@@ -205,8 +225,27 @@ pub async fn resolve_key(state: &AppState, user_id: &str) -> AppResult<Secret> {
 
 /// [`resolve_key`] for a row already read.
 pub fn key_from_row(state: &AppState, row: Option<&user_settings::Model>) -> AppResult<Secret> {
+    pick_key(state, row).map(|k| k.key)
+}
+
+/// The key a user's requests go out with, and whose it is.
+pub struct PickedKey {
+    pub key: Secret,
+    /// The operator's key (`ALLOW_SERVER_KEY`): the daily budget applies.
+    pub server_key: bool,
+}
+
+/// [`key_from_row`], saying whether the key is the operator's.
+pub fn pick_key(state: &AppState, row: Option<&user_settings::Model>) -> AppResult<PickedKey> {
     if let Some(sealed) = row.and_then(|r| r.mistral_key_enc.as_deref()) {
-        return state.secrets.open(sealed).map(Secret::new).map_err(|_| {
+        return state
+            .secrets
+            .open(sealed)
+            .map(|k| PickedKey {
+                key: Secret::new(k),
+                server_key: false,
+            })
+            .map_err(|_| {
             AppError::bad_request(
                 "Your stored Mistral API key can no longer be read (the server secret changed) — enter it again in Settings → Models",
             )
@@ -214,7 +253,10 @@ pub fn key_from_row(state: &AppState, row: Option<&user_settings::Model>) -> App
     }
     if state.config.allow_server_key {
         if let Some(k) = &state.config.mistral_api_key {
-            return Ok(k.clone());
+            return Ok(PickedKey {
+                key: k.clone(),
+                server_key: true,
+            });
         }
     }
     Err(AppError::bad_request(
@@ -311,4 +353,88 @@ pub async fn models(state: &AppState, user_id: &str, fresh: bool) -> AppResult<V
         .unwrap_or_else(|p| p.into_inner())
         .insert(cache_key, (Instant::now(), list.clone()));
     Ok(list)
+}
+
+const DAY_MS: i64 = 86_400_000;
+
+/// The start of today (UTC) in Unix milliseconds.
+fn utc_midnight(now: i64) -> i64 {
+    now - now.rem_euclid(DAY_MS)
+}
+
+/// Answers `user_id` started with the operator's key since UTC midnight.
+pub async fn server_key_used_today(state: &AppState, user_id: &str) -> AppResult<u64> {
+    Ok(server_key_uses::Entity::find()
+        .filter(server_key_uses::Column::UserId.eq(user_id))
+        .filter(server_key_uses::Column::CreatedAt.gte(utc_midnight(now_ms())))
+        .count(&state.db)
+        .await?)
+}
+
+fn budget_spent(state: &AppState) -> AppError {
+    let limit = state.config.server_key_daily_requests;
+    let now = now_ms();
+    let until_midnight = (utc_midnight(now) + DAY_MS - now).max(1000) / 1000;
+    AppError::TooManyRequests {
+        message: format!(
+            "You have used today's {limit} {} on the server's key — add your own Mistral API key in Settings → Models, or try again after midnight UTC",
+            if limit == 1 { "answer" } else { "answers" }
+        ),
+        retry_after_secs: u64::try_from(until_midnight).unwrap_or(3600),
+    }
+}
+
+/// 429 when `user_id` has spent today's budget on the operator's key (a
+/// limit of 0 means unlimited). A cheap early check; [`charge_server_key`]
+/// is the one that holds under concurrency.
+pub async fn check_server_key_budget(state: &AppState, user_id: &str) -> AppResult<()> {
+    let limit = u64::from(state.config.server_key_daily_requests);
+    if limit > 0 && server_key_used_today(state, user_id).await? >= limit {
+        return Err(budget_spent(state));
+    }
+    Ok(())
+}
+
+/// Counts one answer on the operator's key against today's budget: the use
+/// is written first and counted after, so two replicas racing for the last
+/// unit can both refuse but never both pass. The id of the use, for
+/// [`refund_server_key`].
+pub async fn charge_server_key(state: &AppState, user_id: &str) -> AppResult<String> {
+    let id = uuid::Uuid::new_v4().to_string();
+    server_key_uses::ActiveModel {
+        id: Set(id.clone()),
+        user_id: Set(user_id.to_string()),
+        created_at: Set(now_ms()),
+    }
+    .insert(&state.db)
+    .await?;
+    let limit = u64::from(state.config.server_key_daily_requests);
+    if limit > 0 && server_key_used_today(state, user_id).await? > limit {
+        refund_server_key(state, &id).await;
+        return Err(budget_spent(state));
+    }
+    Ok(id)
+}
+
+/// Takes back a use whose answer was never stored.
+pub async fn refund_server_key(state: &AppState, id: &str) {
+    if let Err(e) = server_key_uses::Entity::delete_by_id(id.to_string())
+        .exec(&state.db)
+        .await
+    {
+        tracing::warn!(error = %e, "could not take back a server-key use");
+    }
+}
+
+#[cfg(test)]
+mod budget_tests {
+    use super::*;
+
+    #[test]
+    fn midnight_is_the_start_of_the_utc_day() {
+        // 2026-11-30T06:28:22.5Z
+        let now = 1_796_020_102_500;
+        assert_eq!(utc_midnight(now), 1_795_996_800_000);
+        assert_eq!(utc_midnight(1_795_996_800_000), 1_795_996_800_000);
+    }
 }

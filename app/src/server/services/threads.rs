@@ -1067,6 +1067,11 @@ pub async fn sync_messages(
 /// Deletes an owned thread with its messages, their attachments, the blobs
 /// no other attachment references, and its shares — in one transaction.
 pub async fn delete_thread(state: &AppState, user_id: &str, thread_id: &str) -> AppResult<()> {
+    // Answers still being written in the thread stop first (once it is known
+    // to be the caller's), outside the transaction so their last write is
+    // not held up by it.
+    find_owned(&state.db, user_id, thread_id).await?;
+    state.hub.stop_for_thread(thread_id).await;
     let txn = state.db.begin().await?;
     let thread = find_owned(&txn, user_id, thread_id).await?;
     let message_ids = || {
