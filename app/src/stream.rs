@@ -14,7 +14,14 @@ pub enum StreamUpdate {
         status: String,
         error: Option<String>,
     },
+    /// The server refused the stream (e.g. 429: too many open streams) and
+    /// the browser will not retry: the answer goes on, but not on this page.
+    Refused,
 }
+
+/// What the page says when its live stream was refused.
+pub const REFUSED_SENTENCE: &str =
+    "Live updates for this answer were refused (too many open streams?) — close other tabs or reload to see it";
 
 /// Keeps the browser's connection open; closing it (or dropping it) ends it.
 pub struct Subscription {
@@ -101,6 +108,19 @@ pub fn subscribe(
                 });
             });
         let _ = source.add_event_listener_with_callback("done", cb.as_ref().unchecked_ref());
+        handlers.push(cb);
+    }
+    {
+        // EventSource retries network errors itself (readyState CONNECTING);
+        // a non-200 answer closes it for good (readyState CLOSED).
+        let f = on_update.clone();
+        let src = source.clone();
+        let cb = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |_| {
+            if src.ready_state() == web_sys::EventSource::CLOSED {
+                f(StreamUpdate::Refused);
+            }
+        });
+        let _ = source.add_event_listener_with_callback("error", cb.as_ref().unchecked_ref());
         handlers.push(cb);
     }
     Some(Subscription {

@@ -126,6 +126,15 @@ impl Conversation {
                     m.text.set(text);
                     m.thinking.set(thinking);
                 }
+                StreamUpdate::Refused => {
+                    m.error.set(Some(crate::stream::REFUSED_SENTENCE.to_string()));
+                    let sid = sub_id.clone();
+                    leptos::task::spawn_local(async move {
+                        subs.update_value(|s| {
+                            s.remove(&sid);
+                        });
+                    });
+                }
                 StreamUpdate::Done { status, error } => {
                     m.status.set(status);
                     m.error.set(error);
