@@ -127,7 +127,8 @@ impl Conversation {
                     m.thinking.set(thinking);
                 }
                 StreamUpdate::Refused => {
-                    m.error.set(Some(crate::stream::REFUSED_SENTENCE.to_string()));
+                    m.error
+                        .set(Some(crate::stream::REFUSED_SENTENCE.to_string()));
                     let sid = sub_id.clone();
                     leptos::task::spawn_local(async move {
                         subs.update_value(|s| {
