@@ -641,6 +641,45 @@ db_test!(a_share_is_a_snapshot_of_the_owners_branch, |app| {
     assert_eq!(ids_of(&legacy.body).len(), 5);
 });
 
+db_test!(a_shared_page_is_bounded_by_text_size, |app| {
+    let t = app.register("big@example.com").await;
+    let sid = create_named(&app, &t, "Big").await;
+    let ids = [uuid(), uuid(), uuid()];
+    let big = "word ".repeat(30_000); // 150 KB each
+    let r = sync(
+        &app,
+        &t,
+        vec![
+            msg(&ids[0], &sid, None, "user", &big, 1_000),
+            msg(&ids[1], &sid, Some(&ids[0]), "assistant", &big, 2_000),
+            msg(&ids[2], &sid, Some(&ids[1]), "user", &big, 3_000),
+        ],
+    )
+    .await;
+    assert_eq!(r.body["inserted"], 3, "{:?}", r.body);
+    let code = share(&app, &t, &sid).await["shareCode"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // 450 KB of text: the first page stops at the budget, the rest follows.
+    let p1 = app
+        .get(
+            &format!("/api/thread?shareCode={code}&limit=50"),
+            Auth::None,
+        )
+        .await;
+    assert_eq!(ids_of(&p1.body), vec![ids[1].clone(), ids[2].clone()]);
+    let c = p1.body["nextCursor"].as_str().unwrap().to_string();
+    let p2 = app
+        .get(
+            &format!("/api/thread?shareCode={code}&limit=50&before={}", enc(&c)),
+            Auth::None,
+        )
+        .await;
+    assert_eq!(ids_of(&p2.body), vec![ids[0].clone()]);
+    assert_eq!(p2.body.get("nextCursor"), None);
+});
+
 db_test!(sync_is_idempotent_and_checks_every_message, |app| {
     let a = app.register("sync-a@example.com").await;
     let b = app.register("sync-b@example.com").await;

@@ -46,6 +46,9 @@ const SHARE_CODE_BYTES: usize = 24;
 /// Rows per `INSERT` when syncing (16 columns each: far below every
 /// backend's bound-parameter limit).
 const INSERT_CHUNK: usize = 100;
+/// Bytes of message text on one page of a shared thread (its older messages
+/// come on the next page).
+pub const MAX_SHARED_PAGE_TEXT: usize = 400_000;
 /// Ids per `IN (…)` list.
 const IN_CHUNK: usize = 500;
 /// The `LIKE … ESCAPE` character used for name search (not `\`, whose
@@ -662,6 +665,23 @@ pub async fn get_shared(
         .map(|(i, id)| (id.as_str(), i))
         .collect();
     rows.sort_by_key(|m| position.get(m.id.as_str()).copied().unwrap_or(usize::MAX));
+    if page.is_some() {
+        // Anonymous readers render these pages: bound the markdown one
+        // request renders, whatever the messages hold (always one message).
+        let mut budget = MAX_SHARED_PAGE_TEXT;
+        let mut keep = 0;
+        for m in rows.iter().rev() {
+            if keep > 0 && m.text.len() > budget {
+                break;
+            }
+            budget = budget.saturating_sub(m.text.len());
+            keep += 1;
+        }
+        if keep < rows.len() {
+            rows.drain(..rows.len() - keep);
+            next_cursor = rows.first().map(|m| m.id.clone());
+        }
+    }
     let next_cursor = match next_cursor {
         Some(first) => rows.iter().find(|m| m.id == first).map(|m| {
             Cursor {
