@@ -66,3 +66,28 @@ test("register, sign out, sign in, delete the account", async ({ page }, info) =
   await page.getByTestId("auth-submit").click();
   await expect(page.getByTestId("auth-error")).toHaveText("Invalid email or password");
 });
+
+test("sign out of all devices ends every session", async ({ page, browser }, info) => {
+  const email = uniqueEmail(info, "everywhere");
+  const reg = await page.request.post("/api/auth/email/register", { data: { email, password: PASSWORD } });
+  expect(reg.status()).toBe(201);
+
+  // A second device signed in to the same account.
+  const laptop = await browser.newContext();
+  const other = await laptop.newPage();
+  const login = await other.request.post("/api/auth/email/login", { data: { email, password: PASSWORD } });
+  expect(login.status()).toBe(200);
+  expect((await other.request.get("/api/auth/validate")).status()).toBe(200);
+
+  await page.goto("/settings/account");
+  await hydrated(page);
+  await page.getByTestId("sign-out-everywhere").click();
+  await expect(page).toHaveURL(/\/login/);
+
+  // Both sessions are gone: the other device is sent to the login page.
+  expect((await other.request.get("/api/auth/validate")).status()).toBe(401);
+  await other.goto("/settings/account");
+  await expect(other).toHaveURL(/\/login/);
+  expect((await page.request.get("/api/auth/validate")).status()).toBe(401);
+  await laptop.close();
+});
