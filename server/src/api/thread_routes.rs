@@ -51,6 +51,19 @@ struct GetParams {
     q: Option<String>,
 }
 
+/// The page of messages asked for: `None` (all of them) unless `limit` or
+/// `before` is given.
+fn message_page(p: &GetParams) -> AppResult<Option<MessagePageQuery>> {
+    let before = p.before.as_deref().map(Cursor::parse).transpose()?;
+    if p.limit.is_none() && before.is_none() {
+        return Ok(None);
+    }
+    Ok(Some(MessagePageQuery {
+        limit: parse_limit(p.limit.as_deref(), DEFAULT_MESSAGE_PAGE, MAX_MESSAGE_PAGE)?,
+        before,
+    }))
+}
+
 async fn get_thread(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -65,15 +78,7 @@ async fn get_thread(
             ));
         }
         let code = ShareCode::parse(code)?;
-        let before = p.before.as_deref().map(Cursor::parse).transpose()?;
-        let page = if p.limit.is_some() || before.is_some() {
-            Some(MessagePageQuery {
-                limit: parse_limit(p.limit.as_deref(), DEFAULT_MESSAGE_PAGE, MAX_MESSAGE_PAGE)?,
-                before,
-            })
-        } else {
-            None
-        };
+        let page = message_page(&p)?;
         return Ok(ok(threads::get_shared(&state, &code, page.as_ref()).await?));
     }
     // Everything else is the caller's own data.
@@ -81,14 +86,7 @@ async fn get_thread(
     let before = p.before.as_deref().map(Cursor::parse).transpose()?;
     match p.id_thread.as_deref() {
         Some(id) => {
-            let page = if p.limit.is_some() || before.is_some() {
-                Some(MessagePageQuery {
-                    limit: parse_limit(p.limit.as_deref(), DEFAULT_MESSAGE_PAGE, MAX_MESSAGE_PAGE)?,
-                    before,
-                })
-            } else {
-                None
-            };
+            let page = message_page(&p)?;
             Ok(ok(
                 threads::get_thread(&state, me.id(), id, page.as_ref()).await?
             ))

@@ -162,15 +162,7 @@ db_test!(expired_tokens_are_refused, |app| {
 
 db_test!(logout_invalidates_only_the_presented_token, |app| {
     let a = app.register("out@example.com").await;
-    let b = app
-        .post(
-            "/api/auth/email/login",
-            json!({"email": "out@example.com", "password": PW}),
-            Auth::None,
-        )
-        .await
-        .cookie_token()
-        .unwrap();
+    let b = app.login("out@example.com").await;
     let r = app
         .post("/api/auth/logout", json!({}), Auth::Cookie(&a))
         .await;

@@ -10,7 +10,8 @@ use std::time::Duration;
 
 const KEY: &str = "sk-test-key-1234";
 
-async fn user_with_key(app: &TestApp, email: &str) -> String {
+/// A new user whose Mistral key is stored (and never sent back).
+pub(crate) async fn user_with_key(app: &TestApp, email: &str) -> String {
     let t = app.register(email).await;
     let r = app
         .request(
@@ -49,7 +50,7 @@ fn last_chat(app: &TestApp) -> server::fakes::mistral::RecordedRequest {
         .expect("a chat completion request")
 }
 
-async fn row(app: &TestApp, id: &str) -> messages::Model {
+pub(crate) async fn row(app: &TestApp, id: &str) -> messages::Model {
     messages::Entity::find_by_id(id.to_string())
         .one(&app.db)
         .await
@@ -552,7 +553,7 @@ async fn wait_title_request(app: &TestApp, a: &str) {
 }
 
 /// `v[key].id` as a string.
-fn id_in(v: &serde_json::Value, key: &str) -> String {
+pub(crate) fn id_in(v: &serde_json::Value, key: &str) -> String {
     v[key]["id"].as_str().unwrap().to_string()
 }
 

@@ -3,6 +3,7 @@
 //! the operator's key, generation deadlines, bounded error bodies, abandoned
 //! `streaming` rows, deletions that stop running answers, and upstream values
 //! that do not fit their columns.
+use crate::chat::{id_in, row, user_with_key};
 use crate::support::*;
 use app::server::config::{Config, Secret};
 use app::server::entities::messages;
@@ -12,7 +13,6 @@ use serde_json::{json, Value};
 use server::fakes::mistral::FakeFailure;
 use std::time::{Duration, Instant};
 
-const KEY: &str = "sk-limits-key-1234";
 const SERVER_KEY: &str = "sk-operator-key-5678";
 
 /// Like `db_test!`, with the configuration changed first.
@@ -37,36 +37,9 @@ macro_rules! db_test_with {
     };
 }
 
-async fn user_with_key(app: &TestApp, email: &str) -> String {
-    let t = app.register(email).await;
-    let r = app
-        .request(
-            reqwest::Method::PUT,
-            "/api/settings/key",
-            Some(json!({"apiKey": KEY})),
-            Auth::Bearer(&t),
-            &[],
-        )
-        .await;
-    assert_eq!(r.status, 200, "{:?}", r.body);
-    t
-}
-
 async fn send(app: &TestApp, t: &str, text: &str) -> Resp {
     app.post("/api/chat", json!({"text": text}), Auth::Bearer(t))
         .await
-}
-
-fn id_in(v: &Value, key: &str) -> String {
-    v[key]["id"].as_str().unwrap().to_string()
-}
-
-async fn row(app: &TestApp, id: &str) -> messages::Model {
-    messages::Entity::find_by_id(id.to_string())
-        .one(&app.db)
-        .await
-        .unwrap()
-        .unwrap()
 }
 
 /// Polls the row until its status is not `not` (at most `within`).

@@ -310,15 +310,7 @@ async fn closed_registration_answers_403_and_the_page_hides_the_switch() {
 
 db_test!(sessions_unused_for_the_idle_period_end, |app| {
     let idle = app.register("idle@example.com").await;
-    let recent = app
-        .post(
-            "/api/auth/email/login",
-            json!({"email": "idle@example.com", "password": PW}),
-            Auth::None,
-        )
-        .await
-        .cookie_token()
-        .unwrap();
+    let recent = app.login("idle@example.com").await;
     set_last_used(&app, &idle, now_ms() - 8 * DAY_MS).await;
     set_last_used(&app, &recent, now_ms() - 6 * DAY_MS).await;
     assert_eq!(
@@ -369,15 +361,7 @@ db_test!(
     sign_out_everywhere_ends_every_session_of_the_account,
     |app| {
         let a = app.register("all@example.com").await;
-        let b = app
-            .post(
-                "/api/auth/email/login",
-                json!({"email": "all@example.com", "password": PW}),
-                Auth::None,
-            )
-            .await
-            .cookie_token()
-            .unwrap();
+        let b = app.login("all@example.com").await;
         let other = app.register("bystander@example.com").await;
         let r = app
             .post("/api/auth/logout?all=true", json!({}), Auth::Cookie(&a))
@@ -412,15 +396,7 @@ db_test!(
         assert!(r.error().contains("all"));
 
         // The Settings button's server function does the same.
-        let c = app
-            .post(
-                "/api/auth/email/login",
-                json!({"email": "bystander@example.com", "password": PW}),
-                Auth::None,
-            )
-            .await
-            .cookie_token()
-            .unwrap();
+        let c = app.login("bystander@example.com").await;
         let r = app
             .request(
                 reqwest::Method::POST,

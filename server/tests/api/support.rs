@@ -403,6 +403,19 @@ impl TestApp {
         r.cookie_token().expect("session cookie")
     }
 
+    /// Signs in with the password [`TestApp::register`] uses; the new session token.
+    pub async fn login(&self, email: &str) -> String {
+        let r = self
+            .post(
+                "/api/auth/email/login",
+                json!({"email": email, "password": "correct horse battery"}),
+                Auth::None,
+            )
+            .await;
+        assert_eq!(r.status, 200, "login {email}: {:?}", r.body);
+        r.cookie_token().expect("session cookie")
+    }
+
     pub async fn count(&self, table: &str) -> i64 {
         let backend = self.db.get_database_backend();
         let row = self
