@@ -460,26 +460,10 @@ async fn cookies_are_secure_behind_https() {
 async fn server_functions_share_the_session() {
     let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
     let t = app.register("rpc@example.com").await;
-    let r = app
-        .request(
-            reqwest::Method::POST,
-            "/rpc/current_user",
-            None,
-            Auth::Cookie(&t),
-            &[("content-type", "application/x-www-form-urlencoded")],
-        )
-        .await;
+    let r = app.rpc("/rpc/current_user", Auth::Cookie(&t)).await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     assert_eq!(r.body["email"], "rpc@example.com");
-    let r = app
-        .request(
-            reqwest::Method::POST,
-            "/rpc/current_user",
-            None,
-            Auth::None,
-            &[("content-type", "application/x-www-form-urlencoded")],
-        )
-        .await;
+    let r = app.rpc("/rpc/current_user", Auth::None).await;
     assert_eq!(r.status, 200);
     assert_eq!(r.body, serde_json::Value::Null);
 }

@@ -25,6 +25,15 @@ async fn login(app: &TestApp, email: &str, password: &str, extra: &[(&str, &str)
     .await
 }
 
+/// Ten wrong passwords for `spelled` are refused one by one (401); then
+/// even the right password for `email` is refused (429).
+async fn ten_failures_lock(app: &TestApp, spelled: &str, email: &str) {
+    for _ in 0..10 {
+        assert_eq!(login(app, spelled, "wrong-pass", &[]).await.status, 401);
+    }
+    assert_eq!(login(app, email, PW, &[]).await.status, 429);
+}
+
 /// A server that believes `X-Forwarded-For` from 127.0.0.1 (the test client).
 async fn behind_proxy() -> TestApp {
     TestApp::spawn_with(Backend::Sqlite, |c| {
@@ -102,15 +111,7 @@ async fn the_limit_is_per_normalised_email_and_a_success_resets_it() {
     }
     // Nine failures, then the owner signs in: the count starts over.
     assert_eq!(login(&app, "norm@example.com", PW, &[]).await.status, 200);
-    for _ in 0..10 {
-        assert_eq!(
-            login(&app, "Norm@example.com", "wrong-pass", &[])
-                .await
-                .status,
-            401
-        );
-    }
-    assert_eq!(login(&app, "norm@example.com", PW, &[]).await.status, 429);
+    ten_failures_lock(&app, "Norm@example.com", "norm@example.com").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -191,15 +192,7 @@ async fn an_undeclared_local_proxy_does_not_lock_everyone_out() {
         assert_eq!(login(&app, &format!("x{i}"), PW, &[]).await.status, 401);
     }
     assert_eq!(login(&app, "local@example.com", PW, &[]).await.status, 200);
-    for _ in 0..10 {
-        assert_eq!(
-            login(&app, "local@example.com", "wrong-pass", &[])
-                .await
-                .status,
-            401
-        );
-    }
-    assert_eq!(login(&app, "local@example.com", PW, &[]).await.status, 429);
+    ten_failures_lock(&app, "local@example.com", "local@example.com").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -296,15 +289,7 @@ async fn closed_registration_answers_403_and_the_page_hides_the_switch() {
     assert!(html.contains("auth-submit"), "the sign-in form is there");
     assert!(!html.contains("auth-switch"), "no way to sign up: {html}");
     assert!(!html.contains("Create an account"));
-    let r = app
-        .request(
-            reqwest::Method::POST,
-            "/rpc/login_config",
-            None,
-            Auth::None,
-            &[("content-type", "application/x-www-form-urlencoded")],
-        )
-        .await;
+    let r = app.rpc("/rpc/login_config", Auth::None).await;
     assert_eq!(r.body["allow_registration"], false, "{:?}", r.body);
 }
 
@@ -397,15 +382,7 @@ db_test!(
 
         // The Settings button's server function does the same.
         let c = app.login("bystander@example.com").await;
-        let r = app
-            .request(
-                reqwest::Method::POST,
-                "/rpc/sign_out_everywhere",
-                None,
-                Auth::Cookie(&c),
-                &[("content-type", "application/x-www-form-urlencoded")],
-            )
-            .await;
+        let r = app.rpc("/rpc/sign_out_everywhere", Auth::Cookie(&c)).await;
         assert_eq!(r.status, 200, "{:?}", r.body);
         for t in [&c, &other] {
             assert_eq!(

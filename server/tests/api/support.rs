@@ -403,6 +403,18 @@ impl TestApp {
         r.cookie_token().expect("session cookie")
     }
 
+    /// Calls a server function without arguments, as the browser posts it.
+    pub async fn rpc(&self, path: &str, auth: Auth<'_>) -> Resp {
+        self.request(
+            reqwest::Method::POST,
+            path,
+            None,
+            auth,
+            &[("content-type", "application/x-www-form-urlencoded")],
+        )
+        .await
+    }
+
     /// Signs in with the password [`TestApp::register`] uses; the new session token.
     pub async fn login(&self, email: &str) -> String {
         let r = self
