@@ -13,7 +13,7 @@
 //! operator's key, a unit of the user's daily budget for that key.
 use super::generation::{fit_column, Deadlines, GenerationJob, Slot, MODEL_CHARS};
 use super::settings;
-use super::threads::{find_owned, message_dto, thread_dto};
+use super::threads::{branch_to, find_owned, message_dto, message_links, thread_dto};
 use super::titles::{first_line_name, TitleJob};
 use crate::model::{MessageDto, SendResultDto};
 use crate::server::config::Secret;
@@ -23,8 +23,7 @@ use crate::server::mistral::{ChatRequest, Message, PromptMode, ReasoningEffort, 
 use crate::server::{AppError, AppResult, AppState};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    TransactionTrait,
+    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, TransactionTrait,
 };
 use std::collections::HashMap;
 use tokio::sync::oneshot;
@@ -108,41 +107,21 @@ async fn branch(
     let Some(leaf) = leaf else {
         return Ok(vec![]);
     };
-    let links: Vec<(String, Option<String>)> = messages::Entity::find()
-        .select_only()
-        .column(messages::Column::Id)
-        .column(messages::Column::ParentId)
-        .filter(messages::Column::ThreadId.eq(thread_id))
-        .into_tuple()
-        .all(&state.db)
-        .await?;
-    let parent_of: HashMap<&str, Option<&str>> = links
-        .iter()
-        .map(|(id, p)| (id.as_str(), p.as_deref()))
-        .collect();
-    let mut ids: Vec<String> = vec![];
-    let mut next = Some(leaf);
-    while let Some(id) = next {
-        let Some(parent) = parent_of.get(id) else {
-            break;
-        };
-        if ids.len() >= MAX_BRANCH {
-            break;
-        }
-        ids.push(id.to_string());
-        next = *parent;
-    }
+    let links = message_links(&state.db, thread_id).await?;
+    let mut ids = branch_to(&links, leaf);
+    // Older turns would be trimmed from the history anyway.
+    ids.drain(..ids.len().saturating_sub(MAX_BRANCH));
     let mut rows = messages::Entity::find()
         .filter(messages::Column::ThreadId.eq(thread_id))
         .filter(messages::Column::Id.is_in(ids.clone()))
         .all(&state.db)
         .await?;
-    let depth: HashMap<&str, usize> = ids
+    let position: HashMap<&str, usize> = ids
         .iter()
         .enumerate()
         .map(|(i, id)| (id.as_str(), i))
         .collect();
-    rows.sort_by_key(|m| std::cmp::Reverse(depth.get(m.id.as_str()).copied().unwrap_or(0)));
+    rows.sort_by_key(|m| position.get(m.id.as_str()).copied().unwrap_or(usize::MAX));
     Ok(rows)
 }
 

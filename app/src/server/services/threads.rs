@@ -553,7 +553,7 @@ pub async fn get_thread(
 }
 
 /// Parent links of every message of a thread: `(id, parent id, created at)`.
-async fn message_links<C: ConnectionTrait>(
+pub(crate) async fn message_links<C: ConnectionTrait>(
     db: &C,
     thread_id: &str,
 ) -> AppResult<Vec<(String, Option<String>, i64)>> {
@@ -577,7 +577,7 @@ fn default_branch(links: &[(String, Option<String>, i64)]) -> Vec<String> {
 
 /// The ids from the root down to `leaf` (root first); empty when `leaf` is
 /// not a message of these links.
-fn branch_to(links: &[(String, Option<String>, i64)], leaf: &str) -> Vec<String> {
+pub(crate) fn branch_to(links: &[(String, Option<String>, i64)], leaf: &str) -> Vec<String> {
     let parent_of: HashMap<&str, Option<&str>> = links
         .iter()
         .map(|(id, p, _)| (id.as_str(), p.as_deref()))
