@@ -246,9 +246,15 @@ mod tests {
         let cases = [
             ("**bold** and __strong__", "bold and strong"),
             ("**Hello**, world", "Hello, world"),
-            ("*italic* and _emphasis_ ~~gone~~", "italic and emphasis gone"),
+            (
+                "*italic* and _emphasis_ ~~gone~~",
+                "italic and emphasis gone",
+            ),
             ("use `Vec<T>` here", "use Vec<T> here"),
-            ("see [the docs](https://example.com) now", "see the docs now"),
+            (
+                "see [the docs](https://example.com) now",
+                "see the docs now",
+            ),
             ("![a cat](/cat.png) picture", "a cat picture"),
             ("## Heading *two*", "Heading two"),
             ("- list item", "list item"),
@@ -275,7 +281,10 @@ mod tests {
             first_line_name("**Bold** `code` question\nmore"),
             "Bold code question"
         );
-        assert_eq!(first_line_name("```rust\nfn main() {}\n```"), "fn main() {}");
+        assert_eq!(
+            first_line_name("```rust\nfn main() {}\n```"),
+            "fn main() {}"
+        );
         assert_eq!(first_line_name("<div>\n\n# Real *title*"), "Real title");
         assert_eq!(
             first_line_name(&"é".repeat(100)).chars().count(),
