@@ -4,8 +4,8 @@
 //! and given to the thread the first message creates.
 use crate::api::chat::send_message;
 use crate::api::threads::{configure_thread, create_thread, delete_thread};
-use crate::client::server_fn_message;
-use crate::components::composer::{Composer, ModelChoices};
+use crate::client::send_failure_message;
+use crate::components::composer::{Composer, ModelChoices, SendRequest};
 use crate::components::fast_config::{FastConfig, FastConfigSaved};
 use crate::components::sidebar::use_thread_list;
 use crate::model::SendResultDto;
@@ -32,23 +32,27 @@ pub fn HomePage() -> impl IntoView {
     // (`None`: the user's defaults).
     let draft_model = RwSignal::new(Option::<String>::None);
     let draft_context = RwSignal::new(Option::<String>::None);
-    let start = Callback::new(move |(text, model, think): (String, String, bool)| {
+    let start = Callback::new(move |req: SendRequest| {
         error.set(None);
         busy.set(true);
         let navigate = navigate.clone();
         let context = draft_context.get_untracked();
         leptos::task::spawn_local(async move {
             let sent = match context {
-                None => send_message(None, None, text, Some(model), think).await,
-                Some(context) => start_with_context(text, model, context, think).await,
+                None => send_message(None, None, req.text, Some(req.model), req.think).await,
+                Some(context) => start_with_context(req.text, req.model, context, req.think).await,
             };
             match sent {
                 Ok(r) => {
+                    req.settle.run(true);
                     let id = r.thread.id.clone();
                     list.upsert(r.thread);
                     navigate(&format!("/t/{id}"), Default::default());
                 }
-                Err(e) => error.set(Some(server_fn_message(&e))),
+                Err(e) => {
+                    req.settle.run(false);
+                    error.set(Some(send_failure_message(&e)));
+                }
             }
             busy.set(false);
         });
@@ -80,7 +84,12 @@ pub fn HomePage() -> impl IntoView {
                     let ex = ex.to_string();
                     view! {
                         <button type="button" class="example" data-testid="example-prompt"
-                            on:click={ let ex = ex.clone(); move |_| start.run((ex.clone(), default_model.get_untracked(), false)) }>
+                            on:click={ let ex = ex.clone(); move |_| start.run(SendRequest {
+                                text: ex.clone(),
+                                model: default_model.get_untracked(),
+                                think: false,
+                                settle: Callback::new(|_| {}),
+                            }) }>
                             {ex.clone()}
                         </button>
                     }
@@ -107,6 +116,7 @@ pub fn HomePage() -> impl IntoView {
         </Show>
         <Composer
             on_send=start
+            draft_scope="new".to_string()
             on_stop=Callback::new(|_| {})
             streaming=Signal::derive(move || busy.get())
             thread_model=Signal::derive(move || draft_model.get())
