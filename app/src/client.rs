@@ -95,7 +95,7 @@ fn same_origin_path(raw: &str) -> Option<String> {
 }
 
 /// What the network failing is called on screen.
-pub const UNREACHABLE: &str = "Can't reach the server — check your connection and try again";
+pub const UNREACHABLE: &str = "Can't reach the server — check your connection";
 /// The same for a message that was not sent (the composer keeps it).
 pub const UNREACHABLE_SEND: &str = "Can't reach the server — your message is kept, retry";
 /// Anything else that went wrong between the page and the server.

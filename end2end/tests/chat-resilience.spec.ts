@@ -24,9 +24,12 @@ const answers = (page: Page) => page.locator("[data-testid='message'][data-role=
 const lastAnswer = (page: Page) => answers(page).last();
 const input = (page: Page) => page.getByTestId("composer-input");
 
+/** Sends a question and waits until its answer has started. */
 async function send(page: Page, text: string) {
+  const before = await answers(page).count();
   await input(page).fill(text);
   await input(page).press("Enter");
+  await expect(answers(page)).toHaveCount(before + 1, { timeout: 20_000 });
 }
 
 /** The answer's visible text and reasoning, as the reader sees them. */
@@ -88,7 +91,8 @@ test("a failed send keeps the typed message and says why", async ({ page }, info
 
   // No key: a 400 from the server function, with what to do.
   const refused = page.waitForResponse((r) => r.url().includes("/rpc/send_message"));
-  await send(page, "Keep me, please");
+  await input(page).fill("Keep me, please");
+  await input(page).press("Enter");
   expect((await refused).status()).toBe(400);
   await expect(page.getByTestId("chat-error")).toContainText("Settings");
   await expect(input(page)).toHaveValue("Keep me, please");

@@ -58,8 +58,14 @@ test("send, stream, reload mid-answer, regenerate, stop", async ({ page }, info)
   await expect(lastAnswer(page).getByTestId("version-label")).toHaveText("2/2");
 
   // Stop with Esc: the partial answer stays, marked as stopped.
+  // (The previous answer also starts with "You said: word0": wait for the
+  // new one to exist and stream before pressing Esc, or Esc finds nothing to
+  // stop — the old flakiness of this step.)
+  const answersBefore = await page.locator("[data-testid='message'][data-role='assistant']").count();
   await page.getByTestId("composer-input").fill(long + " again");
   await page.getByTestId("composer-input").press("Enter");
+  await expect(page.locator("[data-testid='message'][data-role='assistant']")).toHaveCount(answersBefore + 1);
+  await expect(page.getByTestId("stop")).toBeVisible();
   await expect(lastAnswer(page)).toContainText("You said: word0");
   await page.keyboard.press("Escape");
   await expect(lastAnswer(page)).toContainText("Stopped.");

@@ -159,7 +159,13 @@ pub fn Composer(
     // The box follows its text, also when it is emptied after a send (a
     // multi-line message must not leave it tall).
     Effect::new(move |_| {
-        text.track();
+        let t = text.get();
+        // Measure the new text, not the one the box still shows.
+        if let Some(el) = area.get_untracked() {
+            if el.value() != t {
+                el.set_value(&t);
+            }
+        }
         grow();
     });
     // The draft of this thread: restored when the page opens (or the thread

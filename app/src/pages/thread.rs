@@ -384,8 +384,8 @@ fn ThreadView(
     });
     on_cleanup(move || esc.remove());
 
-    // Chat errors show in one place, above the composer (never also as a
-    // toast that would cover it).
+    // A failed send is said once, above the composer (toasts sit at the top
+    // and are kept for actions that have no inline place).
     let on_send = Callback::new(move |req: SendRequest| {
         let parent = branch.get_untracked().last().cloned();
         let tid = conv.thread_id.get_value();
@@ -405,26 +405,22 @@ fn ThreadView(
     });
     let actions = MessageActions {
         regenerate: Callback::new(move |id: String| {
-            conv.error.set(None);
             leptos::task::spawn_local(async move {
                 match regenerate_message(id, None, false).await {
                     Ok(r) => conv.started(r),
-                    Err(e) => conv.error.set(Some(format!(
-                        "Could not regenerate the answer: {}",
-                        server_fn_message(&e)
-                    ))),
+                    Err(e) => {
+                        toasts.error("Could not regenerate the answer", &server_fn_message(&e))
+                    }
                 }
             });
         }),
         edit: Callback::new(move |(id, text): (String, String)| {
-            conv.error.set(None);
             leptos::task::spawn_local(async move {
                 match edit_message(id, text, None, false).await {
                     Ok(r) => conv.started(r),
-                    Err(e) => conv.error.set(Some(format!(
-                        "Could not send the edited message: {}",
-                        send_failure_message(&e)
-                    ))),
+                    Err(e) => {
+                        toasts.error("Could not send the edited message", &server_fn_message(&e))
+                    }
                 }
             });
         }),

@@ -122,7 +122,11 @@ fn sse_event(id: u64, ev: &GenEvent) -> Event {
 
 /// The stored state of an answer, as one `snapshot` event.
 fn snapshot_event(m: &app::server::entities::messages::Model) -> Event {
-    snapshot_of(&m.text, m.thinking.as_deref().unwrap_or_default(), &m.status)
+    snapshot_of(
+        &m.text,
+        m.thinking.as_deref().unwrap_or_default(),
+        &m.status,
+    )
 }
 
 fn snapshot_of(text: &str, thinking: &str, status: &str) -> Event {
@@ -145,7 +149,10 @@ fn collapse_backlog(backlog: Vec<(u64, GenEvent)>) -> Vec<Event> {
     let (mut covered, mut done) = (None, None);
     for (eid, ev) in backlog {
         match ev {
-            GenEvent::Delta { text: t, thinking: th } => {
+            GenEvent::Delta {
+                text: t,
+                thinking: th,
+            } => {
                 text.push_str(&t);
                 thinking.push_str(&th);
                 covered = Some(eid);
@@ -205,7 +212,10 @@ async fn events(
                 let backlog = if after == 0 {
                     collapse_backlog(backlog)
                 } else {
-                    backlog.iter().map(|(eid, ev)| sse_event(*eid, ev)).collect()
+                    backlog
+                        .iter()
+                        .map(|(eid, ev)| sse_event(*eid, ev))
+                        .collect()
                 };
                 for event in backlog {
                     if tx.send(event).await.is_err() {

@@ -268,17 +268,24 @@ db_test!(a_late_reader_gets_one_snapshot_then_the_rest, |app| {
     }
 });
 
-db_test!(a_server_function_answers_a_users_mistake_with_a_4xx, |app| {
-    // No key yet: the browser's send must get a 400 with what to do, not a 500.
-    let t = app.register("nokey-rpc@example.com").await;
-    let r = app
-        .rpc_form("/rpc/send_message", "text=Hello&think=false", Auth::Cookie(&t))
-        .await;
-    assert_eq!(r.status, 400, "{:?}", r.body);
-    let body = r.body.to_string();
-    assert!(body.contains("Settings"), "{body}");
-    assert_eq!(app.count("messages").await, 0);
-});
+db_test!(
+    a_server_function_answers_a_users_mistake_with_a_4xx,
+    |app| {
+        // No key yet: the browser's send must get a 400 with what to do, not a 500.
+        let t = app.register("nokey-rpc@example.com").await;
+        let r = app
+            .rpc_form(
+                "/rpc/send_message",
+                "text=Hello&think=false",
+                Auth::Cookie(&t),
+            )
+            .await;
+        assert_eq!(r.status, 400, "{:?}", r.body);
+        let body = r.body.to_string();
+        assert!(body.contains("Settings"), "{body}");
+        assert_eq!(app.count("messages").await, 0);
+    }
+);
 
 db_test!(the_answer_finishes_without_any_reader, |app| {
     let t = user_with_key(&app, "noreader@example.com").await;
