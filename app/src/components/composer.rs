@@ -242,11 +242,12 @@ pub fn Composer(
                         </For>
                     </select>
                     <Show when=move || can_think.get()>
-                        <label class="think-toggle" title="Let the model reason before answering">
-                            <input type="checkbox" data-testid="think-toggle" prop:checked=think
-                                on:change=move |ev| think.set(event_target_checked(&ev)) />
+                        <button type="button" class="think-toggle" data-testid="think-toggle"
+                            title="Let the model reason before answering"
+                            aria-pressed=move || think.get().to_string()
+                            on:click=move |_| think.update(|t| *t = !*t)>
                             "Think"
-                        </label>
+                        </button>
                     </Show>
                     <div class="composer-fill"></div>
                     <Show

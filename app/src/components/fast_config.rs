@@ -1,5 +1,8 @@
-//! The thread's fast config: its model and context (system prompt), in a
-//! panel beside the chat on desktops and over it on smaller screens.
+//! The fast config: a thread's model and context (system prompt), in a panel
+//! beside the chat on desktops and over it, with a backdrop, on smaller
+//! screens. On the new-chat page there is no thread yet: the choice is kept
+//! by the page and applied when the first message creates the thread. Esc,
+//! the close button and (on small screens) the backdrop close it.
 use crate::api::threads::configure_thread;
 use crate::client::server_fn_message;
 use crate::components::composer::ModelChoices;
@@ -7,18 +10,70 @@ use crate::components::sidebar::use_thread_list;
 use crate::model::ThreadDto;
 use leptos::prelude::*;
 
+/// What a save produced: the chosen model (`None`: the default) and context,
+/// and the stored thread when there is one.
+#[derive(Clone, Debug)]
+pub struct FastConfigSaved {
+    pub model: Option<String>,
+    pub context: String,
+    pub thread: Option<ThreadDto>,
+}
+
 #[component]
 pub fn FastConfig(
-    thread: ThreadDto,
+    /// The thread to configure; `None` on the new-chat page.
+    thread_id: Option<String>,
+    /// The model and context shown when the panel opens.
+    model: Option<String>,
+    context: String,
     choices: ModelChoices,
     on_close: Callback<()>,
-    on_saved: Callback<ThreadDto>,
+    on_saved: Callback<FastConfigSaved>,
 ) -> impl IntoView {
     let list = use_thread_list();
-    let model = RwSignal::new(thread.model.clone().unwrap_or_default());
-    let context = RwSignal::new(thread.context.clone());
+    let draft = thread_id.is_none();
+    let model = RwSignal::new(model.unwrap_or_default());
+    let context = RwSignal::new(context);
     let msg = RwSignal::new(Option::<(bool, String)>::None);
-    let id = StoredValue::new(thread.id.clone());
+    let id = StoredValue::new(thread_id);
+    let panel = NodeRef::<leptos::html::Aside>::new();
+    // Focus moves into the panel so that Esc and Tab act on it at once, and
+    // back to what had it (the opening button) when it closes.
+    #[cfg(feature = "hydrate")]
+    {
+        use wasm_bindgen::JsCast;
+        let opener = StoredValue::new_local(
+            document()
+                .active_element()
+                .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok()),
+        );
+        on_cleanup(move || {
+            if let Some(el) = opener.get_value() {
+                if el.is_connected() {
+                    let _ = el.focus();
+                }
+            }
+        });
+        Effect::new(move |_| {
+            if let Some(el) = panel.get() {
+                let _ = el.focus();
+            }
+        });
+    }
+    // Esc anywhere closes the panel; inside it, Esc does nothing else (it
+    // would also stop the answer being written).
+    let esc = window_event_listener(leptos::ev::keydown, move |ev| {
+        if ev.key() == "Escape" && !ev.shift_key() {
+            on_close.run(());
+        }
+    });
+    on_cleanup(move || esc.remove());
+    let on_keydown = move |ev: leptos::ev::KeyboardEvent| {
+        if ev.key() == "Escape" && !ev.shift_key() {
+            ev.stop_propagation();
+            on_close.run(());
+        }
+    };
     let options = Memo::new(move |_| {
         let mut ids: Vec<String> = choices.settings.with(|s| {
             s.as_ref()
@@ -39,12 +94,26 @@ pub fn FastConfig(
     let save = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let m = model.get_untracked();
+        let m = (!m.is_empty()).then_some(m);
         let c = context.get_untracked();
+        let Some(tid) = id.get_value() else {
+            on_saved.run(FastConfigSaved {
+                model: m,
+                context: c,
+                thread: None,
+            });
+            msg.set(Some((true, "Saved — your first message uses this.".into())));
+            return;
+        };
         leptos::task::spawn_local(async move {
-            match configure_thread(id.get_value(), (!m.is_empty()).then_some(m), c).await {
+            match configure_thread(tid, m.clone(), c.clone()).await {
                 Ok(t) => {
                     list.replace(t.clone());
-                    on_saved.run(t);
+                    on_saved.run(FastConfigSaved {
+                        model: m,
+                        context: c,
+                        thread: Some(t),
+                    });
                     msg.set(Some((true, "Saved — the next answers use this.".into())));
                 }
                 Err(e) => msg.set(Some((false, server_fn_message(&e)))),
@@ -52,10 +121,12 @@ pub fn FastConfig(
         });
     };
     view! {
-        <aside class="fast-config" aria-labelledby="fast-config-title" data-testid="fast-config">
+        <div class="fast-config-backdrop" data-testid="fast-config-backdrop" on:click=move |_| on_close.run(())></div>
+        <aside class="fast-config" aria-labelledby="fast-config-title" data-testid="fast-config"
+            tabindex="-1" node_ref=panel on:keydown=on_keydown>
             <div class="fast-config-head">
-                <h2 id="fast-config-title">"Thread settings"</h2>
-                <button type="button" class="btn btn-icon" aria-label="Close thread settings" on:click=move |_| on_close.run(())>"×"</button>
+                <h2 id="fast-config-title">{if draft { "New chat settings" } else { "Thread settings" }}</h2>
+                <button type="button" class="btn btn-icon" aria-label="Close thread settings" data-testid="fc-close" on:click=move |_| on_close.run(())>"×"</button>
             </div>
             <form on:submit=save>
                 <label for="fc-model">"Model"</label>

@@ -145,6 +145,15 @@ pub fn AppShell() -> impl IntoView {
                 <A href="/" attr:class="btn btn-primary new-chat" attr:data-testid="new-chat">"New chat"</A>
                 <ThreadSidebarList />
                 <A href="/settings/account" attr:class="nav-link">"Settings"</A>
+                // The shortcut help without a keyboard (phones, tablets).
+                <button type="button" class="nav-link" data-testid="open-shortcuts"
+                    aria-haspopup="dialog"
+                    on:click=move |_| {
+                        set_sidebar_open.set(false);
+                        help_open.set(true);
+                    }>
+                    "Keyboard shortcuts"
+                </button>
                 <Suspense fallback=|| view! { <div class="skeleton skeleton-user"></div> }>
                     {move || Suspend::new(async move {
                         match user.await {

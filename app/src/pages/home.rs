@@ -1,9 +1,14 @@
 //! `/`: a new conversation. The first message creates the thread, then the
-//! browser moves to `/t/{id}` where the answer streams in.
+//! browser moves to `/t/{id}` where the answer streams in. The model and
+//! context can be chosen before that ("Model & context"): they are kept here
+//! and given to the thread the first message creates.
 use crate::api::chat::send_message;
+use crate::api::threads::{configure_thread, create_thread, delete_thread};
 use crate::client::send_failure_message;
 use crate::components::composer::{Composer, ModelChoices, SendRequest};
+use crate::components::fast_config::{FastConfig, FastConfigSaved};
 use crate::components::sidebar::use_thread_list;
+use crate::model::SendResultDto;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_navigate;
@@ -22,12 +27,22 @@ pub fn HomePage() -> impl IntoView {
     let list = use_thread_list();
     let navigate = use_navigate();
     let busy = RwSignal::new(false);
+    let config_open = RwSignal::new(false);
+    // The new chat's model and context chosen in the panel, until it exists
+    // (`None`: the user's defaults).
+    let draft_model = RwSignal::new(Option::<String>::None);
+    let draft_context = RwSignal::new(Option::<String>::None);
     let start = Callback::new(move |req: SendRequest| {
         error.set(None);
         busy.set(true);
         let navigate = navigate.clone();
+        let context = draft_context.get_untracked();
         leptos::task::spawn_local(async move {
-            match send_message(None, None, req.text, Some(req.model), req.think).await {
+            let sent = match context {
+                None => send_message(None, None, req.text, Some(req.model), req.think).await,
+                Some(context) => start_with_context(req.text, req.model, context, req.think).await,
+            };
+            match sent {
                 Ok(r) => {
                     req.settle.run(true);
                     let id = r.thread.id.clone();
@@ -43,9 +58,13 @@ pub fn HomePage() -> impl IntoView {
         });
     });
     let default_model = Memo::new(move |_| {
-        choices
-            .settings
-            .with(|s| s.as_ref().and_then(|s| s.default_model.clone()))
+        draft_model
+            .get()
+            .or_else(|| {
+                choices
+                    .settings
+                    .with(|s| s.as_ref().and_then(|s| s.default_model.clone()))
+            })
             .unwrap_or_else(|| crate::components::composer::FALLBACK_MODEL.to_string())
     });
     view! {
@@ -53,6 +72,13 @@ pub fn HomePage() -> impl IntoView {
         <section class="welcome" aria-labelledby="welcome-title">
             <h1 id="welcome-title">"What can I help with?"</h1>
             <p class="muted">"Chatting with " <strong data-testid="welcome-model">{move || default_model.get()}</strong> "."</p>
+            <p>
+                <button type="button" class="btn btn-ghost btn-small" data-testid="open-fast-config"
+                    aria-expanded=move || config_open.get().to_string()
+                    on:click=move |_| config_open.update(|o| *o = !*o)>
+                    "Model & context"
+                </button>
+            </p>
             <div class="examples">
                 {EXAMPLES.iter().map(|ex| {
                     let ex = ex.to_string();
@@ -71,13 +97,52 @@ pub fn HomePage() -> impl IntoView {
             </div>
         </section>
         {move || error.get().map(|e| view! { <p class="form-error composer-error" role="alert" data-testid="chat-error">{e}</p> })}
+        <Show when=move || config_open.get()>
+            <FastConfig
+                thread_id=None
+                model=draft_model.get_untracked()
+                context=draft_context.get_untracked().unwrap_or_else(|| {
+                    choices.settings.with_untracked(|s| {
+                        s.as_ref().map(|s| s.default_context.clone()).unwrap_or_default()
+                    })
+                })
+                choices=choices
+                on_close=Callback::new(move |_| config_open.set(false))
+                on_saved=Callback::new(move |s: FastConfigSaved| {
+                    draft_model.set(s.model);
+                    draft_context.set(Some(s.context));
+                })
+            />
+        </Show>
         <Composer
             on_send=start
             draft_scope="new".to_string()
             on_stop=Callback::new(|_| {})
             streaming=Signal::derive(move || busy.get())
-            thread_model=Signal::derive(|| None::<String>)
+            thread_model=Signal::derive(move || draft_model.get())
             choices=choices
         />
     }
+}
+
+/// A first message with a context: the thread is created and configured
+/// before the question is sent, so the first answer already follows the
+/// context (the send names the still unnamed thread like a new one). If the
+/// send fails, the empty thread goes again.
+async fn start_with_context(
+    text: String,
+    model: String,
+    context: String,
+    think: bool,
+) -> Result<SendResultDto, ServerFnError> {
+    let thread = create_thread(None).await?;
+    let id = thread.id;
+    let sent = match configure_thread(id.clone(), Some(model.clone()), context).await {
+        Ok(_) => send_message(Some(id.clone()), None, text, Some(model), think).await,
+        Err(e) => Err(e),
+    };
+    if sent.is_err() {
+        let _ = delete_thread(id).await;
+    }
+    sent
 }

@@ -33,7 +33,9 @@ pub fn ModelSettingsPage() -> impl IntoView {
 pub fn SettingsTabs(current: &'static str) -> impl IntoView {
     let tab = move |id: &'static str, label: &'static str| {
         view! {
-            <a href=format!("/settings/{id}") class="tab" aria-current=(current == id).then_some("page")>{label}</a>
+            // `data-text`: the CSS reserves the label's bold width, so the
+            // tabs keep their size when the current one changes.
+            <a href=format!("/settings/{id}") class="tab" data-text=label aria-current=(current == id).then_some("page")>{label}</a>
         }
     };
     view! {

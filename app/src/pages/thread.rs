@@ -13,7 +13,7 @@ use crate::api::chat::{
 use crate::api::threads::load_thread_page;
 use crate::client::{send_failure_message, server_fn_message};
 use crate::components::composer::{Composer, ModelChoices, SendRequest};
-use crate::components::fast_config::FastConfig;
+use crate::components::fast_config::{FastConfig, FastConfigSaved};
 use crate::components::message::{
     branch_ids, children_map, LiveMessage, MessageActions, UiMessage,
 };
@@ -575,10 +575,16 @@ fn ThreadView(
         {move || conv.error.get().map(|e| view! { <p class="form-error composer-error" role="alert" data-testid="chat-error">{e}</p> })}
         <Show when=move || config_open.get()>
             <FastConfig
-                thread=current.get_untracked()
+                thread_id=Some(current.with_untracked(|t| t.id.clone()))
+                model=current.with_untracked(|t| t.model.clone())
+                context=current.with_untracked(|t| t.context.clone())
                 choices=choices
                 on_close=Callback::new(move |_| config_open.set(false))
-                on_saved=Callback::new(move |t: ThreadDto| current.set(t))
+                on_saved=Callback::new(move |s: FastConfigSaved| {
+                    if let Some(t) = s.thread {
+                        current.set(t);
+                    }
+                })
             />
         </Show>
         <Composer

@@ -731,6 +731,83 @@ async fn a_thread_renamed_while_answering_keeps_its_new_name() {
 }
 
 #[tokio::test]
+async fn a_markdown_question_names_its_thread_in_plain_text() {
+    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    let t = user_with_key(&app, "plain@example.com").await;
+    app.mistral
+        .configure(|c| c.reply = Some("**Rust** `lifetimes`, [explained](https://x.y)".into()));
+    let r = accepted(
+        &app,
+        &t,
+        "/api/chat",
+        json!({"text": "## **Bold** `code` [question](https://x.y)\nmore"}),
+    )
+    .await;
+    let tid = id_in(&r, "thread");
+    assert_eq!(r["thread"]["name"], "Bold code question");
+    let name = wait_rename(&app, &t, &tid, "Bold code question").await;
+    assert_eq!(name, "Rust lifetimes, explained");
+}
+
+/// The new-chat page creates an empty thread to hold a context chosen before
+/// the first question: that thread is named by its first exchange; an empty
+/// thread the user named keeps its name.
+#[tokio::test]
+async fn an_empty_unnamed_thread_is_titled_by_its_first_exchange() {
+    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    let t = user_with_key(&app, "emptytitle@example.com").await;
+    app.mistral
+        .configure(|c| c.reply = Some("Pirate greetings".into()));
+    let create = |data: serde_json::Value| {
+        let (app, t) = (&app, &t);
+        async move {
+            let r = app
+                .post(
+                    "/api/thread",
+                    json!({"action": "create", "data": data}),
+                    Auth::Bearer(t),
+                )
+                .await;
+            assert_eq!(r.status, 201, "{:?}", r.body);
+            r.body["thread"]["id"].as_str().unwrap().to_string()
+        }
+    };
+    let unnamed = create(json!({"context": "Talk like a pirate."})).await;
+    let r = accepted(
+        &app,
+        &t,
+        "/api/chat",
+        json!({"threadId": unnamed, "text": "Ahoy"}),
+    )
+    .await;
+    let a = id_in(&r, "assistantMessage");
+    wait_title_request(&app, &a).await;
+    assert_eq!(
+        wait_rename(&app, &t, &unnamed, "New chat").await,
+        "Pirate greetings"
+    );
+
+    let named = create(json!({"name": "My notes"})).await;
+    let r = accepted(
+        &app,
+        &t,
+        "/api/chat",
+        json!({"threadId": named, "text": "Hello"}),
+    )
+    .await;
+    wait_status(&app, &id_in(&r, "assistantMessage"), "streaming").await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let titles = app
+        .mistral
+        .requests()
+        .into_iter()
+        .filter(is_title_request)
+        .count();
+    assert_eq!(titles, 1, "only the unnamed thread was titled");
+    assert_eq!(thread_name(&app, &t, &named).await, "My notes");
+}
+
+#[tokio::test]
 async fn an_unusable_title_keeps_the_first_line() {
     let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
     let t = user_with_key(&app, "notitle@example.com").await;

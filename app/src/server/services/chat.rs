@@ -13,7 +13,9 @@
 //! operator's key, a unit of the user's daily budget for that key.
 use super::generation::{fit_column, Deadlines, GenerationJob, Slot, MODEL_CHARS};
 use super::settings;
-use super::threads::{branch_to, find_owned, message_dto, message_links, thread_dto};
+use super::threads::{
+    branch_to, find_owned, message_dto, message_links, thread_dto, DEFAULT_THREAD_NAME,
+};
 use super::titles::{first_line_name, TitleJob};
 use crate::model::{MessageDto, SendResultDto};
 use crate::server::config::Secret;
@@ -412,7 +414,12 @@ pub async fn send(state: &AppState, user_id: &str, input: SendInput) -> AppResul
     turns.push(question.clone());
     let request = answer_request(state, &prefs.key, &thread, &turns, &model, input.think);
     let answer = answer_row(&thread, &question, &model);
-    let title = match (&state.config.title_model, new_thread) {
+    // A thread created empty and never named (the new-chat page makes one to
+    // hold the model and context chosen before the first question) is named
+    // by its first exchange like a thread the question creates.
+    let first_exchange =
+        new_thread || (question.parent_id.is_none() && thread.name == DEFAULT_THREAD_NAME);
+    let title = match (&state.config.title_model, first_exchange) {
         (Some(title_model), true) => Some(TitleJob {
             thread_id: thread.id.clone(),
             first_name: thread.name.clone(),

@@ -6,12 +6,13 @@
 //! user renamed it meanwhile. Nothing waits for this: the answer is complete
 //! and shown first; a browser that wants the new name asks
 //! [`wait_for_title`], which returns when the title is written (or at once).
-use super::threads::find_owned;
+use super::threads::{find_owned, DEFAULT_THREAD_NAME};
 use crate::server::config::Secret;
 use crate::server::db::now_ms;
 use crate::server::entities::threads;
 use crate::server::mistral::{ChatRequest, Message, MistralClient};
 use crate::server::{AppResult, AppState};
+use pulldown_cmark::{Event, Options, Parser, TagEnd};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 use std::collections::HashMap;
@@ -39,28 +40,59 @@ pub struct TitleJob {
     pub question: String,
 }
 
-/// The name a thread gets at creation: the first line of the question.
+/// The name a thread gets at creation: the first line of the question that
+/// has any text, as plain text (see [`plain_text`]).
 pub fn first_line_name(question: &str) -> String {
     let name: String = question
         .lines()
-        .find(|l| !l.trim().is_empty())
+        .map(plain_text)
+        .find(|l| !l.is_empty())
         .unwrap_or_default()
-        .trim()
         .chars()
         .take(MAX_TITLE_CHARS)
         .collect();
+    let name = name.trim();
     if name.is_empty() {
-        "New chat".into()
+        DEFAULT_THREAD_NAME.into()
     } else {
-        name
+        name.to_string()
     }
 }
 
-/// A model's reply made into a title: first non-empty line, without markdown
-/// emphasis, heading marks, a "Title:" prefix, quotes or a final period;
+/// A line of markdown as the text a reader sees, because titles are shown
+/// as plain text (sidebar, heading, `<title>`, share page): emphasis, code
+/// ticks, heading marks, list and quote markers and HTML tags go; links and
+/// images become their text and alt text; whitespace is collapsed.
+pub fn plain_text(markdown: &str) -> String {
+    let mut opts = Options::empty();
+    opts.insert(Options::ENABLE_STRIKETHROUGH);
+    let mut out = String::new();
+    for ev in Parser::new_ext(markdown, opts) {
+        match ev {
+            Event::Text(t) | Event::Code(t) => out.push_str(&t),
+            // Blocks and line breaks separate words; inline ends do not
+            // ("**Hello**, world" stays "Hello, world").
+            Event::SoftBreak
+            | Event::HardBreak
+            | Event::End(
+                TagEnd::Paragraph
+                | TagEnd::Heading(_)
+                | TagEnd::BlockQuote(_)
+                | TagEnd::CodeBlock
+                | TagEnd::Item,
+            ) => out.push(' '),
+            _ => {}
+        }
+    }
+    out.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// A model's reply made into a title: first line with text, as plain text
+/// (see [`plain_text`]), without a "Title:" prefix, quotes or a final period;
 /// `None` when nothing usable is left.
 pub fn clean_title(raw: &str) -> Option<String> {
-    let line = raw.lines().map(str::trim).find(|l| !l.is_empty())?;
+    let line = raw.lines().map(plain_text).find(|l| !l.is_empty())?;
+    let line = line.as_str();
     let quotes: &[char] = &['"', '\'', '“', '”', '«', '»', '`', '*', '_'];
     let lead = |s: &'_ str| -> String {
         s.trim_start_matches(|c: char| quotes.contains(&c) || c.is_whitespace())
@@ -197,14 +229,63 @@ mod tests {
             Some("Recette de crêpes")
         );
         assert_eq!(clean_title("  \n \"\" "), None);
+        assert_eq!(
+            clean_title("`Rust` *lifetimes* [explained](https://x.y)").as_deref(),
+            Some("Rust lifetimes explained")
+        );
+        assert_eq!(
+            clean_title("- ![Lyon](x.png) in three days").as_deref(),
+            Some("Lyon in three days")
+        );
         let long = "word ".repeat(40);
         assert!(clean_title(&long).unwrap().chars().count() <= MAX_TITLE_CHARS);
+    }
+
+    #[test]
+    fn plain_text_drops_markdown() {
+        let cases = [
+            ("**bold** and __strong__", "bold and strong"),
+            ("**Hello**, world", "Hello, world"),
+            (
+                "*italic* and _emphasis_ ~~gone~~",
+                "italic and emphasis gone",
+            ),
+            ("use `Vec<T>` here", "use Vec<T> here"),
+            (
+                "see [the docs](https://example.com) now",
+                "see the docs now",
+            ),
+            ("![a cat](/cat.png) picture", "a cat picture"),
+            ("## Heading *two*", "Heading two"),
+            ("- list item", "list item"),
+            ("3. numbered item", "numbered item"),
+            ("> quoted **text**", "quoted text"),
+            ("<b>bold</b> <span class=\"x\">tag</span>", "bold tag"),
+            ("<script>alert(1)</script>", ""),
+            ("snake_case_name stays", "snake_case_name stays"),
+            ("2 * 3 * 4", "2 * 3 * 4"),
+            ("an escaped \\*star\\*", "an escaped *star*"),
+            ("Fish &amp; chips", "Fish & chips"),
+            ("  spaced   out  ", "spaced out"),
+        ];
+        for (md, plain) in cases {
+            assert_eq!(plain_text(md), plain, "{md:?}");
+        }
     }
 
     #[test]
     fn first_line_names() {
         assert_eq!(first_line_name("\n  Hello there  \nsecond"), "Hello there");
         assert_eq!(first_line_name("   "), "New chat");
+        assert_eq!(
+            first_line_name("**Bold** `code` question\nmore"),
+            "Bold code question"
+        );
+        assert_eq!(
+            first_line_name("```rust\nfn main() {}\n```"),
+            "fn main() {}"
+        );
+        assert_eq!(first_line_name("<div>\n\n# Real *title*"), "Real title");
         assert_eq!(
             first_line_name(&"é".repeat(100)).chars().count(),
             MAX_TITLE_CHARS
