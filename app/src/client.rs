@@ -94,15 +94,38 @@ fn same_origin_path(raw: &str) -> Option<String> {
     Some(cleaned)
 }
 
-/// Splits a server function error of the form `"STATUS|message"`.
+/// What the network failing is called on screen.
+pub const UNREACHABLE: &str = "Can't reach the server — check your connection and try again";
+/// The same for a message that was not sent (the composer keeps it).
+pub const UNREACHABLE_SEND: &str = "Can't reach the server — your message is kept, retry";
+/// Anything else that went wrong between the page and the server.
+const GARBLED: &str = "The server's answer could not be read — please try again";
+
+/// The sentence to show for a server function error. Our server functions
+/// fail as `"STATUS|sentence"` (see `AppError::to_server_fn_error`); a
+/// failure to reach the server, or an answer that is not ours (a proxy's
+/// error page), gets a fixed human sentence: the library's own texts
+/// ("error reaching server to call server function: TypeError: …") never
+/// reach the screen.
 pub fn server_fn_message(e: &leptos::prelude::ServerFnError) -> String {
-    let raw = match e {
-        leptos::prelude::ServerFnError::ServerError(m) => m.clone(),
-        other => other.to_string(),
-    };
-    match raw.split_once('|') {
-        Some((code, msg)) if code.chars().all(|c| c.is_ascii_digit()) => msg.to_string(),
-        _ => raw,
+    use leptos::prelude::ServerFnError;
+    match e {
+        ServerFnError::ServerError(raw) => match raw.split_once('|') {
+            Some((code, msg)) if !code.is_empty() && code.chars().all(|c| c.is_ascii_digit()) => {
+                msg.to_string()
+            }
+            _ => GARBLED.to_string(),
+        },
+        ServerFnError::Request(_) => UNREACHABLE.to_string(),
+        _ => GARBLED.to_string(),
+    }
+}
+
+/// [`server_fn_message`] for a send: a network failure says the text is kept.
+pub fn send_failure_message(e: &leptos::prelude::ServerFnError) -> String {
+    match e {
+        leptos::prelude::ServerFnError::Request(_) => UNREACHABLE_SEND.to_string(),
+        other => server_fn_message(other),
     }
 }
 
@@ -134,6 +157,27 @@ pub fn copy_text(text: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn library_error_texts_never_reach_the_screen() {
+        use leptos::prelude::ServerFnError;
+        let ours = ServerFnError::ServerError("400|Add your Mistral API key".into());
+        assert_eq!(server_fn_message(&ours), "Add your Mistral API key");
+        let offline = ServerFnError::Request(
+            "error reaching server to call server function: TypeError: Failed to fetch".into(),
+        );
+        assert_eq!(server_fn_message(&offline), UNREACHABLE);
+        assert_eq!(send_failure_message(&offline), UNREACHABLE_SEND);
+        assert_eq!(send_failure_message(&ours), "Add your Mistral API key");
+        for other in [
+            ServerFnError::Deserialization("expected value at line 1 column 1".into()),
+            ServerFnError::ServerError("<html>502 Bad Gateway</html>".into()),
+            ServerFnError::Response("error generating HTTP response".into()),
+        ] {
+            let shown = server_fn_message(&other);
+            assert_eq!(shown, GARBLED, "{other:?}");
+        }
+    }
 
     #[test]
     fn redirects_stay_on_site() {

@@ -1,9 +1,66 @@
 //! The composer: an auto-growing text box (Enter sends, Shift+Enter adds a
 //! line, never during IME composition), the model picker from the user's fast
 //! list, the Think toggle for reasoning models, and Send / Stop.
+//!
+//! Typed text is never lost: the box keeps it until the page reports that the
+//! server accepted the message ([`SendRequest::settle`]), and a draft per
+//! thread is kept in the browser's local storage so it survives a reload.
 use crate::api::settings::{get_settings, list_models};
 use crate::model::{model_can_think, ModelInfoDto, SettingsDto};
 use leptos::prelude::*;
+
+/// A message the composer asks its page to send.
+#[derive(Clone)]
+pub struct SendRequest {
+    pub text: String,
+    pub model: String,
+    pub think: bool,
+    /// The page calls this once: `true` when the server accepted the message
+    /// (the box and the draft are cleared), `false` when it did not (the text
+    /// stays, ready to retry).
+    pub settle: Callback<bool>,
+}
+
+/// Where a composer's draft is kept (`"new"` for a chat not started yet).
+fn draft_storage_key(scope: &str) -> String {
+    format!("mistralchat.draft.{scope}")
+}
+
+#[cfg(feature = "hydrate")]
+fn local_storage() -> Option<web_sys::Storage> {
+    window().local_storage().ok().flatten()
+}
+
+/// The saved draft of `scope`, if any.
+fn load_draft(scope: &str) -> Option<String> {
+    #[cfg(feature = "hydrate")]
+    {
+        local_storage()?
+            .get_item(&draft_storage_key(scope))
+            .ok()
+            .flatten()
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        let _ = draft_storage_key(scope);
+        None
+    }
+}
+
+/// Saves (or, for blank text, forgets) the draft of `scope`.
+fn save_draft(scope: &str, text: &str) {
+    #[cfg(feature = "hydrate")]
+    if let Some(store) = local_storage() {
+        let key = draft_storage_key(scope);
+        let _ = if text.trim().is_empty() {
+            store.remove_item(&key)
+        } else {
+            store.set_item(&key, text)
+        };
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = (scope, text);
+}
 
 pub const FALLBACK_MODEL: &str = "mistral-small-latest";
 
@@ -42,8 +99,10 @@ impl ModelChoices {
 
 #[component]
 pub fn Composer(
-    /// (text, model, think)
-    on_send: Callback<(String, String, bool)>,
+    on_send: Callback<SendRequest>,
+    /// Whose draft this box holds: the thread id, or `"new"`.
+    #[prop(into)]
+    draft_scope: Signal<String>,
     on_stop: Callback<()>,
     /// An answer is streaming: Send becomes Stop.
     streaming: Signal<bool>,
@@ -53,6 +112,8 @@ pub fn Composer(
     choices: ModelChoices,
 ) -> impl IntoView {
     let (text, set_text) = signal(String::new());
+    // A message handed to the page and not yet accepted or refused.
+    let pending = RwSignal::new(false);
     let chosen_model = RwSignal::new(Option::<String>::None);
     let think = RwSignal::new(false);
     let area = NodeRef::<leptos::html::Textarea>::new();
@@ -95,18 +156,39 @@ pub fn Composer(
             let _ = el.style(("height", format!("{h}px")));
         }
     };
+    // The box follows its text, also when it is emptied after a send (a
+    // multi-line message must not leave it tall).
+    Effect::new(move |_| {
+        text.track();
+        grow();
+    });
+    // The draft of this thread: restored when the page opens (or the thread
+    // changes), saved as it is typed.
+    Effect::new(move |_| {
+        let scope = draft_scope.get();
+        set_text.set(load_draft(&scope).unwrap_or_default());
+    });
     let send = move || {
         let t = text.get_untracked();
-        if t.trim().is_empty() || streaming.get_untracked() {
+        if t.trim().is_empty() || streaming.get_untracked() || pending.get_untracked() {
             return;
         }
-        on_send.run((
-            t,
-            model.get_untracked(),
-            think.get_untracked() && can_think.get_untracked(),
-        ));
-        set_text.set(String::new());
-        grow();
+        pending.set(true);
+        let scope = draft_scope.get_untracked();
+        let sent = t.clone();
+        on_send.run(SendRequest {
+            text: t,
+            model: model.get_untracked(),
+            think: think.get_untracked() && can_think.get_untracked(),
+            settle: Callback::new(move |accepted: bool| {
+                pending.set(false);
+                // Keep what was typed after pressing Send, if anything.
+                if accepted && text.get_untracked() == sent {
+                    set_text.set(String::new());
+                    save_draft(&scope, "");
+                }
+            }),
+        });
     };
     view! {
         <div class="composer-wrap">
@@ -128,7 +210,11 @@ pub fn Composer(
                     rows="1"
                     placeholder="Message Mistral…"
                     prop:value=text
-                    on:input=move |ev| { set_text.set(event_target_value(&ev)); grow(); }
+                    on:input=move |ev| {
+                        let value = event_target_value(&ev);
+                        save_draft(&draft_scope.get_untracked(), &value);
+                        set_text.set(value);
+                    }
                     on:keydown=move |ev: leptos::ev::KeyboardEvent| {
                         if ev.is_composing() || ev.key_code() == 229 { return; }
                         if ev.key() == "Enter" && !ev.shift_key() {
@@ -161,7 +247,8 @@ pub fn Composer(
                         when=move || streaming.get()
                         fallback=move || view! {
                             <button type="submit" class="btn btn-primary" data-testid="send" aria-label="Send message"
-                                disabled=move || text.with(|t| t.trim().is_empty())>
+                                aria-busy=move || pending.get().to_string()
+                                disabled=move || pending.get() || text.with(|t| t.trim().is_empty())>
                                 "Send"
                             </button>
                         }

@@ -1,8 +1,8 @@
 //! `/`: a new conversation. The first message creates the thread, then the
 //! browser moves to `/t/{id}` where the answer streams in.
 use crate::api::chat::send_message;
-use crate::client::server_fn_message;
-use crate::components::composer::{Composer, ModelChoices};
+use crate::client::send_failure_message;
+use crate::components::composer::{Composer, ModelChoices, SendRequest};
 use crate::components::sidebar::use_thread_list;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -22,18 +22,22 @@ pub fn HomePage() -> impl IntoView {
     let list = use_thread_list();
     let navigate = use_navigate();
     let busy = RwSignal::new(false);
-    let start = Callback::new(move |(text, model, think): (String, String, bool)| {
+    let start = Callback::new(move |req: SendRequest| {
         error.set(None);
         busy.set(true);
         let navigate = navigate.clone();
         leptos::task::spawn_local(async move {
-            match send_message(None, None, text, Some(model), think).await {
+            match send_message(None, None, req.text, Some(req.model), req.think).await {
                 Ok(r) => {
+                    req.settle.run(true);
                     let id = r.thread.id.clone();
                     list.upsert(r.thread);
                     navigate(&format!("/t/{id}"), Default::default());
                 }
-                Err(e) => error.set(Some(server_fn_message(&e))),
+                Err(e) => {
+                    req.settle.run(false);
+                    error.set(Some(send_failure_message(&e)));
+                }
             }
             busy.set(false);
         });
@@ -54,7 +58,12 @@ pub fn HomePage() -> impl IntoView {
                     let ex = ex.to_string();
                     view! {
                         <button type="button" class="example" data-testid="example-prompt"
-                            on:click={ let ex = ex.clone(); move |_| start.run((ex.clone(), default_model.get_untracked(), false)) }>
+                            on:click={ let ex = ex.clone(); move |_| start.run(SendRequest {
+                                text: ex.clone(),
+                                model: default_model.get_untracked(),
+                                think: false,
+                                settle: Callback::new(|_| {}),
+                            }) }>
                             {ex.clone()}
                         </button>
                     }
@@ -64,6 +73,7 @@ pub fn HomePage() -> impl IntoView {
         {move || error.get().map(|e| view! { <p class="form-error composer-error" role="alert" data-testid="chat-error">{e}</p> })}
         <Composer
             on_send=start
+            draft_scope="new".to_string()
             on_stop=Callback::new(|_| {})
             streaming=Signal::derive(move || busy.get())
             thread_model=Signal::derive(|| None::<String>)

@@ -2,12 +2,17 @@
 //! pages when the reader scrolls to the top (keeping the scroll position);
 //! sends, streams, stops, regenerates and edits answers; shows one branch of
 //! the message tree with ‹ n/m › switches between versions.
+//!
+//! Scrolling: the view is *pinned* to the newest message while the reader is
+//! at the bottom; whenever the messages grow (a send, a streamed delta, a
+//! finished render), a pinned view follows them. Scrolling up unpins it and
+//! shows "Jump to latest". Sending pins it again.
 use crate::api::chat::{
     edit_message, regenerate_message, send_message, stop_generation, thread_title,
 };
 use crate::api::threads::load_thread_page;
-use crate::client::server_fn_message;
-use crate::components::composer::{Composer, ModelChoices};
+use crate::client::{send_failure_message, server_fn_message};
+use crate::components::composer::{Composer, ModelChoices, SendRequest};
 use crate::components::fast_config::FastConfig;
 use crate::components::message::{
     branch_ids, children_map, LiveMessage, MessageActions, UiMessage,
@@ -50,12 +55,95 @@ pub fn ThreadPage() -> impl IntoView {
     }
 }
 
-/// Scrolls a container to its end when the reader is already near it.
-fn stick_to_bottom(el: &leptos::web_sys::HtmlDivElement, force: bool) {
-    let near = el.scroll_height() - el.scroll_top() - el.client_height() < 160;
-    if force || near {
-        el.set_scroll_top(el.scroll_height());
+/// How close to the end (px) still counts as "at the bottom".
+const PINNED_SLACK_PX: i32 = 48;
+
+fn scroll_to_end(el: &leptos::web_sys::HtmlDivElement) {
+    el.set_scroll_top(el.scroll_height());
+}
+
+/// Keeps a pinned view at the end while the observed content grows (a
+/// `ResizeObserver` fires after layout, whatever made the content taller).
+#[cfg(feature = "hydrate")]
+struct FollowGrowth {
+    observer: web_sys::ResizeObserver,
+    _callback: wasm_bindgen::closure::Closure<dyn FnMut()>,
+}
+
+#[cfg(feature = "hydrate")]
+impl FollowGrowth {
+    fn start(
+        content: &web_sys::Element,
+        scroller: NodeRef<leptos::html::Div>,
+        pinned: RwSignal<bool>,
+    ) -> Option<Self> {
+        use wasm_bindgen::JsCast;
+        let callback = wasm_bindgen::closure::Closure::<dyn FnMut()>::new(move || {
+            if pinned.get_untracked() {
+                if let Some(el) = scroller.get_untracked() {
+                    scroll_to_end(&el);
+                }
+            }
+        });
+        let observer = web_sys::ResizeObserver::new(callback.as_ref().unchecked_ref()).ok()?;
+        observer.observe(content);
+        Some(Self {
+            observer,
+            _callback: callback,
+        })
     }
+}
+
+#[cfg(feature = "hydrate")]
+impl Drop for FollowGrowth {
+    fn drop(&mut self) {
+        self.observer.disconnect();
+    }
+}
+
+/// After a version switch re-renders a message, focus follows it: onto the
+/// same version button when one had focus, else onto the message itself, so
+/// the next ← / → / E still acts on it.
+fn refocus_switched(from: &str, to: String) {
+    #[cfg(feature = "hydrate")]
+    {
+        let doc = document();
+        let active = doc.active_element();
+        let inside = active.as_ref().is_some_and(|a| {
+            a.closest(&format!("[data-message-id='{from}']"))
+                .ok()
+                .flatten()
+                .is_some()
+        });
+        if !inside {
+            return;
+        }
+        let button = active
+            .and_then(|a| a.get_attribute("data-testid"))
+            .filter(|t| t == "version-prev" || t == "version-next");
+        leptos::task::spawn_local(async move {
+            use wasm_bindgen::JsCast;
+            // Let the branch re-render first.
+            crate::components::sidebar::sleep_ms(0).await;
+            let doc = document();
+            let Ok(Some(article)) = doc.query_selector(&format!("[data-message-id='{to}']")) else {
+                return;
+            };
+            let target = button
+                .and_then(|b| {
+                    article
+                        .query_selector(&format!("[data-testid='{b}']:not([disabled])"))
+                        .ok()
+                        .flatten()
+                })
+                .unwrap_or(article);
+            if let Ok(el) = target.dyn_into::<web_sys::HtmlElement>() {
+                let _ = el.focus();
+            }
+        });
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = (from, to);
 }
 
 /// Live `EventSource`s are not `Send`: browser-local storage in the browser.
@@ -76,6 +164,8 @@ struct Conversation {
     subs: StoredValue<HashMap<String, Subscription>, SubsStorage>,
     error: RwSignal<Option<String>>,
     scroller: NodeRef<leptos::html::Div>,
+    /// The reader is at the newest message: growth is followed.
+    pinned: RwSignal<bool>,
 }
 
 impl Conversation {
@@ -109,7 +199,6 @@ impl Conversation {
         if self.subs.with_value(|s| s.contains_key(&id)) {
             return;
         }
-        let scroller = self.scroller;
         let sub_id = id.clone();
         let subs = self.subs;
         let sub = subscribe(&id, move |u| {
@@ -148,9 +237,6 @@ impl Conversation {
                     });
                 }
             }
-            if let Some(el) = scroller.get_untracked() {
-                stick_to_bottom(&el, false);
-            }
         });
         if let Some(sub) = sub {
             self.subs.update_value(|s| {
@@ -175,9 +261,18 @@ impl Conversation {
         let a = self.push(r.assistant_message);
         self.attach(a);
         use_thread_list().upsert(r.thread);
-        if let Some(el) = self.scroller.get_untracked() {
-            stick_to_bottom(&el, true);
-        }
+        self.jump_to_latest();
+    }
+
+    /// Pins the view and scrolls to the newest message once it is rendered.
+    fn jump_to_latest(self) {
+        self.pinned.set(true);
+        leptos::task::spawn_local(async move {
+            crate::components::sidebar::sleep_ms(0).await;
+            if let Some(el) = self.scroller.get_untracked() {
+                scroll_to_end(&el);
+            }
+        });
     }
 }
 
@@ -194,7 +289,19 @@ fn ThreadView(
         subs: StoredValue::new_with_storage(HashMap::new()),
         error: RwSignal::new(None),
         scroller: NodeRef::new(),
+        pinned: RwSignal::new(true),
     };
+    let content = NodeRef::<leptos::html::Div>::new();
+    #[cfg(feature = "hydrate")]
+    {
+        let follow = StoredValue::new_local(None::<FollowGrowth>);
+        Effect::new(move |_| {
+            if let Some(el) = content.get() {
+                follow.set_value(FollowGrowth::start(&el, conv.scroller, conv.pinned));
+            }
+        });
+        on_cleanup(move || follow.set_value(None));
+    }
     let list = use_thread_list();
     let toasts = use_toasts();
     let older = RwSignal::new(older);
@@ -277,35 +384,47 @@ fn ThreadView(
     });
     on_cleanup(move || esc.remove());
 
-    let on_send = Callback::new(move |(text, model, think): (String, String, bool)| {
+    // Chat errors show in one place, above the composer (never also as a
+    // toast that would cover it).
+    let on_send = Callback::new(move |req: SendRequest| {
         let parent = branch.get_untracked().last().cloned();
         let tid = conv.thread_id.get_value();
         conv.error.set(None);
         leptos::task::spawn_local(async move {
-            match send_message(Some(tid), parent, text, Some(model), think).await {
-                Ok(r) => conv.started(r),
-                Err(e) => conv.error.set(Some(server_fn_message(&e))),
+            match send_message(Some(tid), parent, req.text, Some(req.model), req.think).await {
+                Ok(r) => {
+                    req.settle.run(true);
+                    conv.started(r);
+                }
+                Err(e) => {
+                    req.settle.run(false);
+                    conv.error.set(Some(send_failure_message(&e)));
+                }
             }
         });
     });
     let actions = MessageActions {
         regenerate: Callback::new(move |id: String| {
+            conv.error.set(None);
             leptos::task::spawn_local(async move {
                 match regenerate_message(id, None, false).await {
                     Ok(r) => conv.started(r),
-                    Err(e) => {
-                        toasts.error("Could not regenerate the answer", &server_fn_message(&e))
-                    }
+                    Err(e) => conv.error.set(Some(format!(
+                        "Could not regenerate the answer: {}",
+                        server_fn_message(&e)
+                    ))),
                 }
             });
         }),
         edit: Callback::new(move |(id, text): (String, String)| {
+            conv.error.set(None);
             leptos::task::spawn_local(async move {
                 match edit_message(id, text, None, false).await {
                     Ok(r) => conv.started(r),
-                    Err(e) => {
-                        toasts.error("Could not send the edited message", &server_fn_message(&e))
-                    }
+                    Err(e) => conv.error.set(Some(format!(
+                        "Could not send the edited message: {}",
+                        send_failure_message(&e)
+                    ))),
                 }
             });
         }),
@@ -318,8 +437,9 @@ fn ThreadView(
                     let next = (pos as i32 + step).clamp(0, sibs.len() as i32 - 1) as usize;
                     let target = sibs[next].clone();
                     conv.chosen.update(|c| {
-                        c.insert(parent, target);
+                        c.insert(parent, target.clone());
                     });
+                    refocus_switched(&id, target);
                 }
             }
         }),
@@ -385,6 +505,11 @@ fn ThreadView(
     let load_older_scroll = load_older.clone();
     let on_scroll = move |_| {
         if let Some(el) = conv.scroller.get_untracked() {
+            let from_end = el.scroll_height() - el.scroll_top() - el.client_height();
+            let pinned = from_end <= PINNED_SLACK_PX;
+            if conv.pinned.get_untracked() != pinned {
+                conv.pinned.set(pinned);
+            }
             if el.scroll_top() < 200 {
                 load_older_scroll();
             }
@@ -432,7 +557,7 @@ fn ThreadView(
                     {move || if loading.get() { "Loading…" } else { "Load earlier messages" }}
                 </button>
             </Show>
-            <div class="messages" aria-live="polite" on:click=on_click>
+            <div class="messages" aria-live="polite" on:click=on_click node_ref=content>
                 <For each=move || branch.get() key=|id| id.clone() let:id>
                     {conv.find(&id).map(|m| view! {
                         <LiveMessage msg=m siblings=siblings_of(id.clone()) actions=Some(actions) />
@@ -441,6 +566,14 @@ fn ThreadView(
             </div>
             <Show when=move || branch.get().is_empty()>
                 <p class="muted empty-thread">"No messages yet — ask anything below."</p>
+            </Show>
+        </div>
+        <div class="jump-latest-anchor">
+            <Show when=move || !conv.pinned.get() && !branch.get().is_empty()>
+                <button type="button" class="btn jump-latest" data-testid="jump-latest"
+                    on:click=move |_| conv.jump_to_latest()>
+                    "↓ Jump to latest"
+                </button>
             </Show>
         </div>
         {move || conv.error.get().map(|e| view! { <p class="form-error composer-error" role="alert" data-testid="chat-error">{e}</p> })}
@@ -454,6 +587,7 @@ fn ThreadView(
         </Show>
         <Composer
             on_send=on_send
+            draft_scope=Signal::derive(move || conv.thread_id.get_value())
             on_stop=Callback::new(move |_| stop())
             streaming=Signal::derive(move || streaming_id.get().is_some())
             thread_model=thread_model

@@ -86,6 +86,11 @@ impl AppError {
 
     pub fn to_server_fn_error(&self) -> leptos::prelude::ServerFnError {
         self.log();
+        // The HTTP status travels too: a client's mistake answers 4xx from
+        // `/rpc/*` exactly as from `/api/*`, never a blanket 500.
+        if let Some(resp) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
+            resp.set_status(self.status());
+        }
         leptos::prelude::ServerFnError::ServerError(format!(
             "{}|{}",
             self.status().as_u16(),

@@ -122,14 +122,46 @@ fn sse_event(id: u64, ev: &GenEvent) -> Event {
 
 /// The stored state of an answer, as one `snapshot` event.
 fn snapshot_event(m: &app::server::entities::messages::Model) -> Event {
+    snapshot_of(&m.text, m.thinking.as_deref().unwrap_or_default(), &m.status)
+}
+
+fn snapshot_of(text: &str, thinking: &str, status: &str) -> Event {
     Event::default()
         .event("snapshot")
         .json_data(serde_json::json!({
-            "text": m.text,
-            "thinking": m.thinking.clone().unwrap_or_default(),
-            "status": m.status,
+            "text": text,
+            "thinking": thinking,
+            "status": status,
         }))
         .unwrap_or_else(|_| Event::default().event("snapshot"))
+}
+
+/// The log so far as the events a first-time reader needs: one `snapshot`
+/// of the text and thinking (its id is the last event it covers, so a
+/// reconnect resumes right after it), then `done` if the answer has ended.
+/// Usage figures are folded in: no reader shows them mid-answer.
+fn collapse_backlog(backlog: Vec<(u64, GenEvent)>) -> Vec<Event> {
+    let (mut text, mut thinking) = (String::new(), String::new());
+    let (mut covered, mut done) = (None, None);
+    for (eid, ev) in backlog {
+        match ev {
+            GenEvent::Delta { text: t, thinking: th } => {
+                text.push_str(&t);
+                thinking.push_str(&th);
+                covered = Some(eid);
+            }
+            GenEvent::Usage { .. } => covered = Some(eid),
+            GenEvent::Done { .. } => done = Some((eid, ev)),
+        }
+    }
+    let mut out = vec![];
+    if let Some(eid) = covered {
+        out.push(snapshot_of(&text, &thinking, "streaming").id(eid.to_string()));
+    }
+    if let Some((eid, ev)) = done {
+        out.push(sse_event(eid, &ev));
+    }
+    out
 }
 
 fn done_from_row(m: &app::server::entities::messages::Model) -> GenEvent {
@@ -165,8 +197,18 @@ async fn events(
         match live {
             Some(g) => {
                 let (backlog, rx_live) = g.subscribe(after);
-                for (eid, ev) in backlog {
-                    if tx.send(sse_event(eid, &ev)).await.is_err() {
+                // A first connection (no Last-Event-ID) gets what was written
+                // so far as one `snapshot` that replaces whatever the reader
+                // shows (a server-rendered partial answer), then live deltas:
+                // appending a replay of every delta to that partial answer
+                // would show it twice.
+                let backlog = if after == 0 {
+                    collapse_backlog(backlog)
+                } else {
+                    backlog.iter().map(|(eid, ev)| sse_event(*eid, ev)).collect()
+                };
+                for event in backlog {
+                    if tx.send(event).await.is_err() {
                         return;
                     }
                 }

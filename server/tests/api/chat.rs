@@ -196,8 +196,12 @@ db_test!(a_reconnecting_reader_gets_the_whole_answer, |app| {
     let mut last_id = String::new();
     for _ in 0..3 {
         let ev = sse.next().await.unwrap();
-        assert_eq!(ev.event, "delta");
-        partial.push_str(ev.data["text"].as_str().unwrap());
+        match ev.event.as_str() {
+            // What was written before this reader came, in one piece.
+            "snapshot" => partial = ev.data["text"].as_str().unwrap().to_string(),
+            "delta" => partial.push_str(ev.data["text"].as_str().unwrap()),
+            other => panic!("unexpected {other} event"),
+        }
         last_id = ev.id.clone().unwrap();
     }
     drop(sse);
@@ -216,6 +220,64 @@ db_test!(a_reconnecting_reader_gets_the_whole_answer, |app| {
     let (text, _, done, _) = sse.unwrap().collect().await;
     assert_eq!(text, echo_reply("Tell me something long"));
     assert_eq!(done["status"], "done");
+});
+
+db_test!(a_late_reader_gets_one_snapshot_then_the_rest, |app| {
+    // A page reloaded mid-answer already shows the stored part: the stream
+    // must hand it the text so far once (to replace), never a replay to append.
+    let t = user_with_key(&app, "late@example.com").await;
+    app.mistral
+        .configure(|c| c.token_delay = Duration::from_millis(40));
+    let question = "one two three four five six seven eight nine ten eleven twelve";
+    let r = app
+        .post("/api/chat", json!({"text": question}), Auth::Bearer(&t))
+        .await;
+    let id = r.body["assistantMessage"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let path = format!("/api/generations/{id}/events");
+    // Let a few tokens through with no reader at all.
+    let (_, first) = SseReader::open(&app, &path, &t, None).await;
+    let mut first = first.unwrap();
+    let mut deltas_seen = 0;
+    while deltas_seen < 5 {
+        let ev = first.next().await.unwrap();
+        if ev.event == "delta" || ev.event == "snapshot" {
+            deltas_seen += 1;
+        }
+    }
+    drop(first);
+
+    let (_, late) = SseReader::open(&app, &path, &t, None).await;
+    let mut late = late.unwrap();
+    let opening = late.next().await.unwrap();
+    assert_eq!(opening.event, "snapshot", "got {:?}", opening.data);
+    assert_eq!(opening.data["status"], "streaming");
+    let so_far = opening.data["text"].as_str().unwrap().to_string();
+    assert!(!so_far.is_empty());
+    assert!(echo_reply(question).starts_with(&so_far));
+    let snapshot_id: u64 = opening.id.clone().unwrap().parse().unwrap();
+    let (rest, _, done, seen) = late.collect().await;
+    assert_eq!(done["status"], "done");
+    assert_eq!(format!("{so_far}{rest}"), echo_reply(question));
+    // Only deltas after the snapshot follow, with later ids.
+    assert!(seen.iter().all(|e| e.event != "snapshot"));
+    for e in seen.iter().filter(|e| e.event == "delta") {
+        assert!(e.id.as_deref().unwrap().parse::<u64>().unwrap() > snapshot_id);
+    }
+});
+
+db_test!(a_server_function_answers_a_users_mistake_with_a_4xx, |app| {
+    // No key yet: the browser's send must get a 400 with what to do, not a 500.
+    let t = app.register("nokey-rpc@example.com").await;
+    let r = app
+        .rpc_form("/rpc/send_message", "text=Hello&think=false", Auth::Cookie(&t))
+        .await;
+    assert_eq!(r.status, 400, "{:?}", r.body);
+    let body = r.body.to_string();
+    assert!(body.contains("Settings"), "{body}");
+    assert_eq!(app.count("messages").await, 0);
 });
 
 db_test!(the_answer_finishes_without_any_reader, |app| {

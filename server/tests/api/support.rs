@@ -405,14 +405,32 @@ impl TestApp {
 
     /// Calls a server function without arguments, as the browser posts it.
     pub async fn rpc(&self, path: &str, auth: Auth<'_>) -> Resp {
-        self.request(
-            reqwest::Method::POST,
-            path,
-            None,
-            auth,
-            &[("content-type", "application/x-www-form-urlencoded")],
-        )
-        .await
+        self.rpc_form(path, "", auth).await
+    }
+
+    /// Calls a server function with url-encoded arguments (`a=1&b=x`), as
+    /// the browser posts it.
+    pub async fn rpc_form(&self, path: &str, form: &str, auth: Auth<'_>) -> Resp {
+        let mut req = self
+            .http
+            .post(self.url(path))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form.to_string());
+        match auth {
+            Auth::None => {}
+            Auth::Bearer(t) => req = req.bearer_auth(t),
+            Auth::Cookie(t) => req = req.header("cookie", format!("access_token={t}")),
+        }
+        let resp = req.send().await.expect("request");
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let text = resp.text().await.unwrap_or_default();
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        Resp {
+            status,
+            headers,
+            body,
+        }
     }
 
     /// Signs in with the password [`TestApp::register`] uses; the new session token.
