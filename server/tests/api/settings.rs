@@ -101,19 +101,15 @@ db_test!(a_refused_key_in_use_is_a_4xx_with_what_to_do, |app| {
     assert_eq!(app.get("/api/auth/validate", Auth::Bearer(&t)).await.status, 200);
 
     // The server function carries the same status and sentence.
-    let resp = app
-        .http
-        .post(app.url("/rpc/list_models"))
-        .header("cookie", format!("access_token={t}"))
-        .form(&[("fresh", "true")])
-        .send()
-        .await
-        .unwrap();
-    let status = resp.status().as_u16();
-    let body = resp.text().await.unwrap();
-    assert_ne!(status, 200, "{body}");
+    let r = app
+        .rpc_form("/rpc/list_models", "fresh=true", Auth::Cookie(&t))
+        .await;
+    assert_eq!(r.status, 400, "{:?}", r.body);
     assert!(
-        body.contains(&format!("400|{KEY_IN_USE_REFUSED}")),
-        "{status}: {body}"
+        r.body
+            .to_string()
+            .contains(&format!("400|{KEY_IN_USE_REFUSED}")),
+        "{:?}",
+        r.body
     );
 });
