@@ -175,9 +175,8 @@ fn form_outcome(
 }
 
 fn form_body(form: Result<Form<AuthForm>, FormRejection>) -> AppResult<AuthForm> {
-    form.map(|Form(f)| f).map_err(|_| {
-        AppError::bad_request("Send the form as application/x-www-form-urlencoded")
-    })
+    form.map(|Form(f)| f)
+        .map_err(|_| AppError::bad_request("Send the form as application/x-www-form-urlencoded"))
 }
 
 async fn form_login(
@@ -200,8 +199,7 @@ async fn form_register(
 ) -> AppResult<Response> {
     let f = form_body(form)?;
     let ip = client_ip(&state, peer, &headers);
-    let result =
-        auth::register_from(&state, &f.email, &f.password, f.name.as_deref(), ip).await;
+    let result = auth::register_from(&state, &f.email, &f.password, f.name.as_deref(), ip).await;
     Ok(form_outcome(&state, result, f.redirect, true))
 }
 

@@ -82,51 +82,65 @@ db_test!(form_register_and_login_set_the_cookie_and_redirect, |app| {
     assert_eq!(r.status, 303, "{:?}", r.body);
     assert_eq!(location(&r), "/");
     let t = r.cookie_token().expect("session cookie");
-    assert_eq!(app.get("/api/auth/validate", Auth::Cookie(&t)).await.status, 200);
+    assert_eq!(
+        app.get("/api/auth/validate", Auth::Cookie(&t)).await.status,
+        200
+    );
 
     // Another site as the target: home instead.
     let r = post_form(
         &app,
         "/auth/login",
-        &[("email", "form@example.com"), ("password", PW), ("redirect", "//evil.example/x")],
+        &[
+            ("email", "form@example.com"),
+            ("password", PW),
+            ("redirect", "//evil.example/x"),
+        ],
         &[],
     )
     .await;
     assert_eq!(location(&r), "/");
 });
 
-db_test!(form_failures_go_back_with_a_code_and_never_the_input, |app| {
-    app.register("taken@example.com").await;
-    let r = post_form(
-        &app,
-        "/auth/login",
-        &[("email", "taken@example.com"), ("password", "wrong password"), ("redirect", "/t/1")],
-        &[],
-    )
-    .await;
-    assert_back_to_form(&r, "/login?error=invalid&redirect=%2Ft%2F1");
-    assert!(!location(&r).contains("wrong") && !location(&r).contains("taken"));
+db_test!(
+    form_failures_go_back_with_a_code_and_never_the_input,
+    |app| {
+        app.register("taken@example.com").await;
+        let r = post_form(
+            &app,
+            "/auth/login",
+            &[
+                ("email", "taken@example.com"),
+                ("password", "wrong password"),
+                ("redirect", "/t/1"),
+            ],
+            &[],
+        )
+        .await;
+        assert_back_to_form(&r, "/login?error=invalid&redirect=%2Ft%2F1");
+        assert!(!location(&r).contains("wrong") && !location(&r).contains("taken"));
 
-    let r = post_form(
-        &app,
-        "/auth/register",
-        &[("email", "taken@example.com"), ("password", PW)],
-        &[],
-    )
-    .await;
-    assert_back_to_form(&r, "/login?error=exists&mode=register");
-    let r = post_form(
-        &app,
-        "/auth/register",
-        &[("email", "new@example.com"), ("password", "short")],
-        &[],
-    )
-    .await;
-    assert_back_to_form(&r, "/login?error=password&mode=register");
-    let r = post_form(&app, "/auth/register", &[("password", PW)], &[]).await;
-    assert_back_to_form(&r, "/login?error=email&mode=register");
-    assert_eq!(app.count("users").await, 1);
-});
+        let r = post_form(
+            &app,
+            "/auth/register",
+            &[("email", "taken@example.com"), ("password", PW)],
+            &[],
+        )
+        .await;
+        assert_back_to_form(&r, "/login?error=exists&mode=register");
+        let r = post_form(
+            &app,
+            "/auth/register",
+            &[("email", "new@example.com"), ("password", "short")],
+            &[],
+        )
+        .await;
+        assert_back_to_form(&r, "/login?error=password&mode=register");
+        let r = post_form(&app, "/auth/register", &[("password", PW)], &[]).await;
+        assert_back_to_form(&r, "/login?error=email&mode=register");
+        assert_eq!(app.count("users").await, 1);
+    }
+);
 
 db_test!(form_posts_from_another_site_sign_nobody_in, |app| {
     app.register("victim@example.com").await;
@@ -138,7 +152,10 @@ db_test!(form_posts_from_another_site_sign_nobody_in, |app| {
     ] {
         for (path, fields) in [
             ("/auth/login", &login[..]),
-            ("/auth/register", &[("email", "planted@example.com"), ("password", PW)][..]),
+            (
+                "/auth/register",
+                &[("email", "planted@example.com"), ("password", PW)][..],
+            ),
         ] {
             let r = post_form(&app, path, fields, &headers).await;
             assert_eq!(r.status, 403, "{path} {headers:?}: {:?}", r.body);
@@ -147,7 +164,11 @@ db_test!(form_posts_from_another_site_sign_nobody_in, |app| {
         }
     }
     assert_eq!(app.count("users").await, 1);
-    assert_eq!(app.count("access_tokens").await, 1, "only the test's own session");
+    assert_eq!(
+        app.count("access_tokens").await,
+        1,
+        "only the test's own session"
+    );
 });
 
 #[tokio::test]
@@ -158,7 +179,10 @@ async fn form_sign_ins_share_the_limiter_with_the_json_route() {
         let r = post_form(
             &app,
             "/auth/login",
-            &[("email", "limited@example.com"), ("password", "wrong password")],
+            &[
+                ("email", "limited@example.com"),
+                ("password", "wrong password"),
+            ],
             &[],
         )
         .await;

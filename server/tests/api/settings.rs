@@ -61,7 +61,11 @@ db_test!(a_key_mistral_refuses_is_not_saved_unless_forced, |app| {
     let before = app.mistral.requests().len();
     let m = app.get("/api/models", Auth::Bearer(&t)).await;
     assert_eq!(m.status, 200);
-    assert_eq!(app.mistral.requests().len(), before, "served from the cache");
+    assert_eq!(
+        app.mistral.requests().len(),
+        before,
+        "served from the cache"
+    );
 
     // Removing a key asks nobody.
     let r = put_key(&app, &t, json!({"apiKey": null})).await;
@@ -98,7 +102,10 @@ db_test!(a_refused_key_in_use_is_a_4xx_with_what_to_do, |app| {
     assert_eq!(r.status, 400, "{:?}", r.body);
     assert_eq!(r.error(), KEY_IN_USE_REFUSED);
     // Not a 401: that would mean "your session is gone".
-    assert_eq!(app.get("/api/auth/validate", Auth::Bearer(&t)).await.status, 200);
+    assert_eq!(
+        app.get("/api/auth/validate", Auth::Bearer(&t)).await.status,
+        200
+    );
 
     // The server function carries the same status and sentence.
     let r = app

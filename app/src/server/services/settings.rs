@@ -117,8 +117,7 @@ pub async fn get(state: &AppState, user_id: &str) -> AppResult<SettingsDto> {
 pub use crate::api::settings::KEY_REFUSED;
 /// Said when Mistral refuses the key already in use: the user's mistake (a
 /// 4xx), not our failure — and not a 401, which would mean "signed out".
-pub const KEY_IN_USE_REFUSED: &str =
-    "Mistral refused your API key — check it in Settings → Models";
+pub const KEY_IN_USE_REFUSED: &str = "Mistral refused your API key — check it in Settings → Models";
 
 /// What Mistral said about a key being saved.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -396,17 +395,13 @@ pub async fn models(state: &AppState, user_id: &str, fresh: bool) -> AppResult<V
             }
         }
     }
-    let cards = state
-        .mistral
-        .list_models(&key)
-        .await
-        .map_err(|e| {
-            if is_refusal(&e) {
-                AppError::bad_request(KEY_IN_USE_REFUSED)
-            } else {
-                AppError::from(e)
-            }
-        })?;
+    let cards = state.mistral.list_models(&key).await.map_err(|e| {
+        if is_refusal(&e) {
+            AppError::bad_request(KEY_IN_USE_REFUSED)
+        } else {
+            AppError::from(e)
+        }
+    })?;
     Ok(cache_catalogue(state, &key, &cards))
 }
 
@@ -419,7 +414,10 @@ fn cache_catalogue(state: &AppState, key: &Secret, cards: &[ModelCard]) -> Vec<M
         .inner
         .lock()
         .unwrap_or_else(|p| p.into_inner())
-        .insert(sha256_hex(key.expose().as_bytes()), (Instant::now(), list.clone()));
+        .insert(
+            sha256_hex(key.expose().as_bytes()),
+            (Instant::now(), list.clone()),
+        );
     list
 }
 
