@@ -49,10 +49,12 @@ test("register, sign out and sign in again without JavaScript", async ({ page },
   await page.getByLabel("Email").fill(email);
   await page.getByLabel("Password").fill("short");
   await page.getByTestId("auth-submit").click();
-  await expect(page).toHaveURL(/\/login\?error=password&mode=register&redirect=%2Fsettings%2Faccount$/);
+  await expect(page).toHaveURL(/\/login\?error=length&mode=register&redirect=%2Fsettings%2Faccount$/);
   await expect(page.getByTestId("auth-error")).toHaveText("Use a password of at least 8 characters (at most 1024)");
   await expect(page.getByTestId("auth-title")).toHaveText("Create your account");
 
+  // Nothing typed came back in the URL, so the fields are filled again.
+  await page.getByLabel("Name (optional)").fill("No Script");
   await page.getByLabel("Email").fill(email);
   await page.getByLabel("Password").fill(PASSWORD);
   await page.getByTestId("auth-submit").click();

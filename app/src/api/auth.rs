@@ -39,7 +39,8 @@ impl AuthFormError {
             Self::InvalidLogin => "invalid",
             Self::AccountExists => "exists",
             Self::Email => "email",
-            Self::Password => "password",
+            // Not "password": no URL should ever contain that word.
+            Self::Password => "length",
             Self::Name => "name",
             Self::RegistrationClosed => "closed",
             Self::TooManyAttempts => "too-many",
@@ -211,7 +212,7 @@ mod tests {
         let code = |e: AppError| AuthFormError::from_app_error(&e).code();
         assert_eq!(code(AppError::Unauthorized("x".into())), "invalid");
         assert_eq!(code(AppError::bad_request("email: nope")), "email");
-        assert_eq!(code(AppError::bad_request("password: short")), "password");
+        assert_eq!(code(AppError::bad_request("password: short")), "length");
         assert_eq!(code(AppError::bad_request("name: long")), "name");
         assert_eq!(code(AppError::Conflict("x".into())), "exists");
         assert_eq!(code(AppError::internal("db down")), "failed");

@@ -135,7 +135,7 @@ db_test!(
             &[],
         )
         .await;
-        assert_back_to_form(&r, "/login?error=password&mode=register");
+        assert_back_to_form(&r, "/login?error=length&mode=register");
         let r = post_form(&app, "/auth/register", &[("password", PW)], &[]).await;
         assert_back_to_form(&r, "/login?error=email&mode=register");
         assert_eq!(app.count("users").await, 1);
