@@ -87,7 +87,9 @@ pub fn App() -> impl IntoView {
         <Title formatter=|t: String| if t.is_empty() { "MistralChat".to_string() } else { format!("{t} · MistralChat") } />
         <Router>
             <Routes fallback=pages::not_found::NotFound>
-                <Route path=path!("/login") view=pages::login::LoginPage />
+                // Async: the whole page (the sign-up switch included) is in the
+                // HTML, so it works before and without the WASM.
+                <Route path=path!("/login") view=pages::login::LoginPage ssr=SsrMode::Async />
                 <Route path=path!("/s/:code") view=pages::shared::SharedThreadPage ssr=SsrMode::Async />
                 <ParentRoute path=path!("") view=components::shell::AppShell>
                     <Route path=path!("") view=pages::home::HomePage />

@@ -133,8 +133,7 @@ test("settings → models: save a key, check it, see the catalogue", async ({ pa
   await page.getByTestId("add-model").selectOption("mistral-large-latest");
   await page.getByTestId("add-model-button").click();
   await expect(page.getByTestId("fast-list")).toContainText("mistral-large-latest");
-  await page.getByTestId("save-prefs").click();
-  await expect(page.getByTestId("settings-message").last()).toHaveText("Saved.");
+  await expect(page.getByTestId("prefs-status")).toHaveText("Saved");
   await noHorizontalOverflow(page);
   await shot(page, info, "settings-models");
   const s = await (await page.request.get("/api/settings")).json();

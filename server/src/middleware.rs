@@ -82,15 +82,18 @@ pub fn is_cross_site(headers: &HeaderMap, public_url: &str) -> bool {
     false
 }
 
-/// CSRF defence for the JSON API and the server functions (which default to
-/// form-encoded POSTs that browsers send cross-site without a preflight).
+/// CSRF defence for the JSON API, the server functions (which default to
+/// form-encoded POSTs that browsers send cross-site without a preflight) and
+/// the login page's form routes (`/auth/*`: a cross-site post there would
+/// sign the visitor into the attacker's account — login CSRF).
 pub async fn refuse_cross_site_writes(
     State(state): State<AppState>,
     req: Request,
     next: Next,
 ) -> Response {
     let path = req.uri().path();
-    let guarded = path.starts_with("/api/") || path.starts_with("/rpc/");
+    let guarded =
+        path.starts_with("/api/") || path.starts_with("/rpc/") || path.starts_with("/auth/");
     if guarded && is_write(req.method()) && is_cross_site(req.headers(), &state.config.public_url) {
         tracing::warn!(path, "refused a cross-site write");
         return AppError::Forbidden(

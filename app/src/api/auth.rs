@@ -1,7 +1,92 @@
 //! Session server functions: who is signed in, sign out (here or on every
-//! device), delete the account, and what the login page may offer.
+//! device), delete the account, and what the login page may offer; plus the
+//! fixed error codes of the sign-in form posted without JavaScript.
 use crate::model::UserDto;
 use leptos::prelude::*;
+
+/// Why a sign-in or registration *form post* (`POST /auth/login`,
+/// `/auth/register`, used before the WASM has loaded) failed. The server
+/// redirects to `/login?error=<code>`: a fixed set of codes, so the URL never
+/// carries what the person typed, and the page shows [`Self::sentence`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthFormError {
+    InvalidLogin,
+    AccountExists,
+    Email,
+    Password,
+    Name,
+    RegistrationClosed,
+    TooManyAttempts,
+    Busy,
+    Failed,
+}
+
+impl AuthFormError {
+    const ALL: [Self; 9] = [
+        Self::InvalidLogin,
+        Self::AccountExists,
+        Self::Email,
+        Self::Password,
+        Self::Name,
+        Self::RegistrationClosed,
+        Self::TooManyAttempts,
+        Self::Busy,
+        Self::Failed,
+    ];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::InvalidLogin => "invalid",
+            Self::AccountExists => "exists",
+            Self::Email => "email",
+            // Not "password": no URL should ever contain that word.
+            Self::Password => "length",
+            Self::Name => "name",
+            Self::RegistrationClosed => "closed",
+            Self::TooManyAttempts => "too-many",
+            Self::Busy => "busy",
+            Self::Failed => "failed",
+        }
+    }
+
+    /// `None` for a code we never send (a hand-written URL shows nothing).
+    pub fn from_code(code: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|e| e.code() == code)
+    }
+
+    pub fn sentence(self) -> &'static str {
+        match self {
+            Self::InvalidLogin => "Invalid email or password",
+            Self::AccountExists => "An account with this email already exists — sign in instead",
+            Self::Email => "Enter a valid email address",
+            Self::Password => "Use a password of at least 8 characters (at most 1024)",
+            Self::Name => "Use a name of at most 200 characters",
+            Self::RegistrationClosed => {
+                "Registration is closed on this server — ask its operator for an account"
+            }
+            Self::TooManyAttempts => "Too many attempts — please wait a few minutes and try again",
+            Self::Busy => "The server is busy — please try again in a moment",
+            Self::Failed => "Something went wrong on the server — please try again",
+        }
+    }
+
+    /// The code for a service error (validation errors name their field first).
+    #[cfg(feature = "ssr")]
+    pub fn from_app_error(e: &crate::server::AppError) -> Self {
+        use crate::server::AppError;
+        match e {
+            AppError::Unauthorized(_) => Self::InvalidLogin,
+            AppError::Conflict(_) => Self::AccountExists,
+            AppError::Forbidden(_) => Self::RegistrationClosed,
+            AppError::TooManyRequests { .. } => Self::TooManyAttempts,
+            AppError::Unavailable { .. } => Self::Busy,
+            AppError::BadRequest(m) if m.starts_with("email") => Self::Email,
+            AppError::BadRequest(m) if m.starts_with("password") => Self::Password,
+            AppError::BadRequest(m) if m.starts_with("name") => Self::Name,
+            _ => Self::Failed,
+        }
+    }
+}
 
 /// What the login page needs to know about the server.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
@@ -104,5 +189,32 @@ pub fn expected_confirmation(provider: &str, email: Option<&str>) -> String {
     match (provider, email) {
         ("email", Some(e)) => e.to_string(),
         _ => "DELETE".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn form_error_codes_round_trip() {
+        for e in AuthFormError::ALL {
+            assert_eq!(AuthFormError::from_code(e.code()), Some(e));
+            assert!(!e.sentence().is_empty());
+        }
+        assert_eq!(AuthFormError::from_code("<script>"), None);
+    }
+
+    #[cfg(feature = "ssr")]
+    #[test]
+    fn service_errors_map_to_codes() {
+        use crate::server::AppError;
+        let code = |e: AppError| AuthFormError::from_app_error(&e).code();
+        assert_eq!(code(AppError::Unauthorized("x".into())), "invalid");
+        assert_eq!(code(AppError::bad_request("email: nope")), "email");
+        assert_eq!(code(AppError::bad_request("password: short")), "length");
+        assert_eq!(code(AppError::bad_request("name: long")), "name");
+        assert_eq!(code(AppError::Conflict("x".into())), "exists");
+        assert_eq!(code(AppError::internal("db down")), "failed");
     }
 }

@@ -1,7 +1,19 @@
-//! Settings server functions: the Mistral key (write-only), preferences and
-//! the model catalogue.
+//! Settings server functions: the Mistral key (write-only, checked with
+//! Mistral before it is stored), preferences and the model catalogue.
 use crate::model::{ModelInfoDto, SettingsDto};
 use leptos::prelude::*;
+
+/// The answer when Mistral refuses a key being saved (it is not saved); the
+/// page then offers "Save anyway".
+pub const KEY_REFUSED: &str = "This key was refused by Mistral — it was not saved";
+
+/// A key saved (or removed), and whether Mistral vouched for it.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct SavedKey {
+    pub settings: SettingsDto,
+    /// `false` when Mistral could not be reached or was not asked (`force`).
+    pub checked: bool,
+}
 
 #[server(prefix = "/rpc", endpoint = "get_settings")]
 pub async fn get_settings() -> Result<SettingsDto, ServerFnError> {
@@ -12,14 +24,24 @@ pub async fn get_settings() -> Result<SettingsDto, ServerFnError> {
         .sfn()
 }
 
-/// Stores a new key (`Some`) or removes it (`None`).
+/// Stores a new key (`Some`) or removes it (`None`). A key Mistral refuses
+/// is not stored ([`KEY_REFUSED`]) unless `force`. Also the target of the
+/// key form posted without JavaScript (field `api_key`).
 #[server(prefix = "/rpc", endpoint = "save_api_key")]
-pub async fn save_api_key(api_key: Option<String>) -> Result<SettingsDto, ServerFnError> {
+pub async fn save_api_key(
+    api_key: Option<String>,
+    #[server(default)] force: bool,
+) -> Result<SavedKey, ServerFnError> {
     use crate::server::error::ForServerFn;
+    use crate::server::services::settings::{self, KeyCheck};
     let (state, me) = super::require_caller().await?;
-    crate::server::services::settings::set_api_key(&state, me.id(), api_key.as_deref())
+    let (settings, check) = settings::set_api_key(&state, me.id(), api_key.as_deref(), force)
         .await
-        .sfn()
+        .sfn()?;
+    Ok(SavedKey {
+        settings,
+        checked: check == KeyCheck::Accepted,
+    })
 }
 
 #[server(prefix = "/rpc", endpoint = "save_preferences")]

@@ -128,7 +128,9 @@ pub fn FastConfig(
                 <h2 id="fast-config-title">{if draft { "New chat settings" } else { "Thread settings" }}</h2>
                 <button type="button" class="btn btn-icon" aria-label="Close thread settings" data-testid="fc-close" on:click=move |_| on_close.run(())>"×"</button>
             </div>
-            <form on:submit=save>
+            // POST, never a GET to this page, should it be submitted before
+            // hydration (its fields are unnamed: nothing would be sent).
+            <form method="post" on:submit=save>
                 <label for="fc-model">"Model"</label>
                 <select id="fc-model" data-testid="fc-model" on:change=move |ev| model.set(event_target_value(&ev))>
                     <option value="" selected=move || model.get().is_empty()>"Default model"</option>

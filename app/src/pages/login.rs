@@ -1,11 +1,16 @@
 //! `/login`: sign in or create an account (email/password or Google).
 //!
-//! The form posts to the public JSON API (`/api/auth/email/*`), which sets the
-//! HttpOnly session cookie; then the browser loads the `?redirect=` target
-//! (checked to stay on this site). With `ALLOW_REGISTRATION=false` the
+//! The form works before the WASM has loaded (progressive enhancement): it is
+//! a real `method="post"` form to `/auth/login` or `/auth/register`, which set
+//! the HttpOnly session cookie and answer 303 to the `?redirect=` target, or
+//! back to `/login?error=<code>` (a fixed code, never what was typed — see
+//! [`AuthFormError`]). Once hydrated, the submit is intercepted and posted as
+//! JSON to the public API (`/api/auth/email/*`) so errors show in place. The
+//! mode lives in the URL (`?mode=register`), so the switch is a plain link
+//! that works without JavaScript too. With `ALLOW_REGISTRATION=false` the
 //! "Create an account" switch is not rendered.
-use crate::api::auth::login_config;
-use crate::client::{hard_navigate, post_json, safe_redirect};
+use crate::api::auth::{login_config, AuthFormError};
+use crate::client::{hard_navigate, post_json, safe_redirect, url_component};
 use leptos::prelude::*;
 use leptos_meta::{Script, Title};
 use leptos_router::hooks::use_query_map;
@@ -16,15 +21,44 @@ enum Mode {
     Register,
 }
 
+/// `/login` in `mode`, keeping the redirect target.
+fn login_href(mode: Mode, redirect: &str) -> String {
+    let mut href = String::from("/login");
+    let mut sep = '?';
+    if mode == Mode::Register {
+        href.push_str("?mode=register");
+        sep = '&';
+    }
+    if redirect != "/" {
+        href.push(sep);
+        href.push_str("redirect=");
+        href.push_str(&url_component(redirect));
+    }
+    href
+}
+
 #[component]
 pub fn LoginPage() -> impl IntoView {
     let query = use_query_map();
     let redirect = Memo::new(move |_| safe_redirect(query.read().get("redirect")));
-    let (mode, set_mode) = signal(Mode::SignIn);
+    let mode = Memo::new(move |_| {
+        if query.read().get("mode").as_deref() == Some("register") {
+            Mode::Register
+        } else {
+            Mode::SignIn
+        }
+    });
     let (email, set_email) = signal(String::new());
     let (password, set_password) = signal(String::new());
     let (name, set_name) = signal(String::new());
-    let (error, set_error) = signal(Option::<String>::None);
+    // A failed form post comes back as `?error=<code>`.
+    let (error, set_error) = signal(
+        query
+            .read_untracked()
+            .get("error")
+            .and_then(|c| AuthFormError::from_code(&c))
+            .map(|e| e.sentence().to_string()),
+    );
     let (busy, set_busy) = signal(false);
     let config = Resource::new(|| (), |_| login_config());
 
@@ -62,7 +96,16 @@ pub fn LoginPage() -> impl IntoView {
                 <h1 data-testid="auth-title">
                     {move || if mode.get() == Mode::SignIn { "Sign in" } else { "Create your account" }}
                 </h1>
-                <form class="auth-form" on:submit=submit novalidate=true>
+                // Without JavaScript the browser posts this form itself (never
+                // a GET: the password must not end up in a URL).
+                <form
+                    class="auth-form"
+                    method="post"
+                    action=move || if mode.get() == Mode::Register { "/auth/register" } else { "/auth/login" }
+                    on:submit=submit
+                    novalidate=true
+                >
+                    <input type="hidden" name="redirect" value=move || redirect.get() />
                     <Show when=move || mode.get() == Mode::Register>
                         <label for="name">"Name " <span class="muted">"(optional)"</span></label>
                         <input
@@ -123,17 +166,19 @@ pub fn LoginPage() -> impl IntoView {
                             <Show when=move || allow_registration>
                                 <p class="auth-switch" data-testid="auth-switch-row">
                                     {move || if mode.get() == Mode::SignIn { "New here? " } else { "Already have an account? " }}
-                                    <button
-                                        type="button"
+                                    // A link, so it works before hydration; once hydrated
+                                    // the router follows it without a reload.
+                                    <a
                                         class="link-button"
                                         data-testid="auth-switch"
-                                        on:click=move |_| {
-                                            set_error.set(None);
-                                            set_mode.update(|m| *m = if *m == Mode::SignIn { Mode::Register } else { Mode::SignIn });
+                                        href=move || {
+                                            let to = if mode.get() == Mode::SignIn { Mode::Register } else { Mode::SignIn };
+                                            login_href(to, &redirect.get())
                                         }
+                                        on:click=move |_| set_error.set(None)
                                     >
                                         {move || if mode.get() == Mode::SignIn { "Create an account" } else { "Sign in" }}
-                                    </button>
+                                    </a>
                                 </p>
                             </Show>
                             {google_client_id.map(|client_id| view! {
@@ -152,5 +197,24 @@ pub fn LoginPage() -> impl IntoView {
                 </Suspense>
             </div>
         </main>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn switch_links_keep_the_redirect_target() {
+        assert_eq!(login_href(Mode::SignIn, "/"), "/login");
+        assert_eq!(login_href(Mode::Register, "/"), "/login?mode=register");
+        assert_eq!(
+            login_href(Mode::Register, "/t/1?x=1"),
+            "/login?mode=register&redirect=%2Ft%2F1%3Fx%3D1"
+        );
+        assert_eq!(
+            login_href(Mode::SignIn, "/settings/account"),
+            "/login?redirect=%2Fsettings%2Faccount"
+        );
     }
 }

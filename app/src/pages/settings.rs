@@ -1,4 +1,5 @@
-//! `/settings/*`: account settings (models and appearance come later).
+//! `/settings/account` (profile, sessions, account deletion) and
+//! `/settings/appearance` (theme); `/settings/models` is in `settings_models`.
 use crate::api::auth::{current_user, expected_confirmation, DeleteAccount, SignOutEverywhere};
 use crate::client::{hard_navigate, server_fn_message};
 use crate::model::UserDto;
@@ -80,7 +81,7 @@ fn AccountDetails(user: UserDto) -> impl IntoView {
         <div class="danger-zone">
             <h2>"Delete account"</h2>
             <p class="muted">
-                "Deletes your account, your threads, messages, files and shared links. This cannot be undone."
+                "Deletes your account with its threads, messages, shared links, preferences and saved Mistral API key, and signs you out everywhere. This cannot be undone."
             </p>
             <Show
                 when=move || confirm_open.get()
@@ -95,8 +96,12 @@ fn AccountDetails(user: UserDto) -> impl IntoView {
                     </button>
                 }
             >
+                // Posted by the browser itself before hydration, to the server
+                // function (which redirects back); never a GET.
                 <form
                     class="confirm-delete"
+                    method="post"
+                    action="/rpc/delete_account"
                     on:submit=move |ev| {
                         ev.prevent_default();
                         delete.dispatch(DeleteAccount { confirmation: typed.get_untracked() });
@@ -107,6 +112,7 @@ fn AccountDetails(user: UserDto) -> impl IntoView {
                     </label>
                     <input
                         id="confirm-delete-input"
+                        name="confirmation"
                         data-testid="confirm-delete-input"
                         type="text"
                         autocomplete="off"

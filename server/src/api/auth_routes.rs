@@ -1,16 +1,23 @@
-//! `/api/auth/*` and `/api/user`: the reference project's auth contract.
+//! `/api/auth/*` and `/api/user`: the reference project's auth contract; and
+//! `POST /auth/login` / `/auth/register`, the same sign-in for the login
+//! page's HTML form when it is posted before the WASM has loaded.
 //!
 //! Sign-in, registration and Google sign-in are limited per client address
 //! ([`client_ip`]: the TCP peer, or `X-Forwarded-For` from `TRUSTED_PROXIES`).
+//! The form routes call the same service functions with the same limits, and
+//! the same-origin check covers them (`middleware::refuse_cross_site_writes`),
+//! so a foreign page cannot sign a visitor into an account of its choosing.
 use super::{ApiJson, Caller};
+use app::api::auth::AuthFormError;
 use app::server::services::auth::{self, IssuedToken};
 use app::server::services::rate_limit;
 use app::server::{AppError, AppResult, AppState};
+use axum::extract::rejection::FormRejection;
 use axum::extract::{ConnectInfo, RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
-use axum::{Json, Router};
+use axum::{Form, Json, Router};
 use serde::Deserialize;
 use serde_json::json;
 use std::net::{IpAddr, SocketAddr};
@@ -24,6 +31,8 @@ pub fn router() -> Router<AppState> {
         .route("/api/auth/logout", post(logout))
         .route("/api/auth/delete", delete(delete_account))
         .route("/api/user", get(user))
+        .route("/auth/login", post(form_login))
+        .route("/auth/register", post(form_register))
 }
 
 /// The client's address for per-address limits (`None`: see
@@ -108,6 +117,90 @@ async fn login(
     let ip = client_ip(&state, peer, &headers);
     let issued = auth::login(&state, &body.email, &body.password, ip).await?;
     Ok(signed_in(&state, StatusCode::OK, &issued))
+}
+
+/// The login page's form (`application/x-www-form-urlencoded`). Missing
+/// fields are empty, so the service's validation answers for them.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct AuthForm {
+    email: String,
+    password: String,
+    name: Option<String>,
+    redirect: Option<String>,
+}
+
+/// `303 See Other` to `location` (the browser follows it with a GET).
+fn see_other(location: &str, cookies: Vec<String>) -> Response {
+    let mut resp = StatusCode::SEE_OTHER.into_response();
+    if let Ok(v) = HeaderValue::from_str(location) {
+        resp.headers_mut().insert(header::LOCATION, v);
+    }
+    for cookie in cookies {
+        if let Ok(v) = HeaderValue::from_str(&cookie) {
+            resp.headers_mut().append(header::SET_COOKIE, v);
+        }
+    }
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
+}
+
+/// Signed in: to the (same-site) redirect target. Failed: back to the form
+/// with an error *code* — what was typed never goes into a URL.
+fn form_outcome(
+    state: &AppState,
+    result: AppResult<IssuedToken>,
+    redirect: Option<String>,
+    register: bool,
+) -> Response {
+    let target = app::client::safe_redirect(redirect);
+    match result {
+        Ok(issued) => see_other(&target, vec![auth::session_cookie(state, &issued)]),
+        Err(e) => {
+            if !matches!(e, AppError::Unauthorized(_) | AppError::BadRequest(_)) {
+                tracing::warn!(error = %e, "sign-in form failed");
+            }
+            let mut location = format!("/login?error={}", AuthFormError::from_app_error(&e).code());
+            if register {
+                location.push_str("&mode=register");
+            }
+            if target != "/" {
+                location.push_str("&redirect=");
+                location.push_str(&app::client::url_component(&target));
+            }
+            see_other(&location, vec![])
+        }
+    }
+}
+
+fn form_body(form: Result<Form<AuthForm>, FormRejection>) -> AppResult<AuthForm> {
+    form.map(|Form(f)| f)
+        .map_err(|_| AppError::bad_request("Send the form as application/x-www-form-urlencoded"))
+}
+
+async fn form_login(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    form: Result<Form<AuthForm>, FormRejection>,
+) -> AppResult<Response> {
+    let f = form_body(form)?;
+    let ip = client_ip(&state, peer, &headers);
+    let result = auth::login(&state, &f.email, &f.password, ip).await;
+    Ok(form_outcome(&state, result, f.redirect, false))
+}
+
+async fn form_register(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    form: Result<Form<AuthForm>, FormRejection>,
+) -> AppResult<Response> {
+    let f = form_body(form)?;
+    let ip = client_ip(&state, peer, &headers);
+    let result = auth::register_from(&state, &f.email, &f.password, f.name.as_deref(), ip).await;
+    Ok(form_outcome(&state, result, f.redirect, true))
 }
 
 #[derive(Deserialize)]

@@ -360,16 +360,26 @@ async fn put_settings(
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct KeyBody {
     api_key: Option<String>,
+    /// Save without asking Mistral (default: a key Mistral refuses is a 400
+    /// and is not saved).
+    #[serde(default)]
+    force: bool,
 }
 
+/// The settings, plus `keyCheck`: `accepted`, `unchecked` (Mistral could not
+/// be reached; saved anyway) or `skipped` (removed, or `force`).
 async fn put_key(
     State(state): State<AppState>,
     Caller(me): Caller,
     ApiJson(b): ApiJson<KeyBody>,
-) -> AppResult<Json<SettingsDto>> {
-    Ok(Json(
-        settings::set_api_key(&state, me.id(), b.api_key.as_deref()).await?,
-    ))
+) -> AppResult<Json<serde_json::Value>> {
+    let (dto, check) =
+        settings::set_api_key(&state, me.id(), b.api_key.as_deref(), b.force).await?;
+    let mut body = serde_json::to_value(dto).map_err(AppError::internal)?;
+    if let Some(fields) = body.as_object_mut() {
+        fields.insert("keyCheck".into(), check.as_str().into());
+    }
+    Ok(Json(body))
 }
 
 #[derive(Deserialize)]

@@ -7,6 +7,7 @@ mod support;
 
 mod auth;
 mod chat;
+mod forms;
 mod google;
 mod health;
 mod limits;
@@ -15,4 +16,5 @@ mod persistence;
 mod process;
 mod security_headers;
 mod sessions;
+mod settings;
 mod threads;

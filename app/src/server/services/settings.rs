@@ -1,4 +1,6 @@
-//! Per-user settings: the Mistral API key (sealed, write-only), default model
+//! Per-user settings: the Mistral API key (sealed, write-only, checked with
+//! Mistral before it is stored: a refused key is not saved unless the user
+//! insists, an unreachable Mistral does not block saving), default model
 //! and context for new threads, the fast model list and the theme; plus the
 //! model catalogue, cached per key for a few minutes; plus the daily budget of
 //! answers a user may start with the operator's key
@@ -9,7 +11,7 @@ use crate::server::config::Secret;
 use crate::server::crypto::sha256_hex;
 use crate::server::db::now_ms;
 use crate::server::entities::{server_key_uses, user_settings};
-use crate::server::mistral::ModelCard;
+use crate::server::mistral::{MistralError, ModelCard};
 use crate::server::{AppError, AppResult, AppState};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, Set,
@@ -112,12 +114,54 @@ pub async fn get(state: &AppState, user_id: &str) -> AppResult<SettingsDto> {
     Ok(row_to_dto(state, row, budget))
 }
 
-/// Stores (sealed) or removes the user's Mistral key.
+pub use crate::api::settings::KEY_REFUSED;
+/// Said when Mistral refuses the key already in use: the user's mistake (a
+/// 4xx), not our failure — and not a 401, which would mean "signed out".
+pub const KEY_IN_USE_REFUSED: &str = "Mistral refused your API key — check it in Settings → Models";
+
+/// What Mistral said about a key being saved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyCheck {
+    /// Mistral listed its models with the key.
+    Accepted,
+    /// Mistral could not be reached (or answered something else than yes or
+    /// no): saved without a verdict.
+    Unchecked,
+    /// Not asked: the key was removed, or the caller said to save it anyway.
+    Skipped,
+}
+
+impl KeyCheck {
+    /// The JSON API's `keyCheck` value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Accepted => "accepted",
+            Self::Unchecked => "unchecked",
+            Self::Skipped => "skipped",
+        }
+    }
+}
+
+/// Mistral's "no" to a key: 401, or 403 (a key without access to the API).
+fn is_refusal(e: &MistralError) -> bool {
+    matches!(
+        e,
+        MistralError::Unauthorized | MistralError::Rejected { status: 403, .. }
+    )
+}
+
+/// Stores (sealed) or removes the user's Mistral key. A new key is first
+/// checked by listing the models with it (the catalogue is then cached, so
+/// the page's next fetch is free): if Mistral refuses it, nothing is stored
+/// and the answer is a 400 with [`KEY_REFUSED`], unless `force` (then
+/// Mistral is not asked at all). When Mistral cannot be reached the key is
+/// stored anyway, with [`KeyCheck::Unchecked`].
 pub async fn set_api_key(
     state: &AppState,
     user_id: &str,
     key: Option<&str>,
-) -> AppResult<SettingsDto> {
+    force: bool,
+) -> AppResult<(SettingsDto, KeyCheck)> {
     let key = key.map(str::trim).filter(|k| !k.is_empty());
     if let Some(k) = key {
         if k.len() < 8 || k.len() > 200 || k.chars().any(|c| c.is_whitespace() || c.is_control()) {
@@ -126,6 +170,10 @@ pub async fn set_api_key(
             ));
         }
     }
+    let check = match key {
+        Some(k) if !force => check_key(state, &Secret::new(k.to_string())).await?,
+        _ => KeyCheck::Skipped,
+    };
     let sealed = key.map(|k| state.secrets.seal(k));
     let last4 = key.map(|k| {
         k.chars()
@@ -141,7 +189,22 @@ pub async fn set_api_key(
         am.mistral_key_last4 = Set(last4);
     })
     .await?;
-    get(state, user_id).await
+    Ok((get(state, user_id).await?, check))
+}
+
+/// Asks Mistral whether it accepts `key`; a refusal is the 400 [`KEY_REFUSED`].
+async fn check_key(state: &AppState, key: &Secret) -> AppResult<KeyCheck> {
+    match state.mistral.list_models(key).await {
+        Ok(cards) => {
+            cache_catalogue(state, key, &cards);
+            Ok(KeyCheck::Accepted)
+        }
+        Err(e) if is_refusal(&e) => Err(AppError::bad_request(KEY_REFUSED)),
+        Err(e) => {
+            tracing::warn!(error = %e, "could not check a Mistral key; saved unchecked");
+            Ok(KeyCheck::Unchecked)
+        }
+    }
 }
 
 /// Preferences; each `None` leaves the value unchanged.
@@ -308,14 +371,7 @@ pub fn cached_context_length(state: &AppState, key: &Secret, model: &str) -> Opt
             let key = key.clone();
             tokio::spawn(async move {
                 if let Ok(cards) = state.mistral.list_models(&key).await {
-                    let mut list: Vec<ModelInfoDto> = cards.iter().map(card_to_dto).collect();
-                    list.sort_by(|a, b| a.id.cmp(&b.id));
-                    state
-                        .catalogue
-                        .inner
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .insert(cache_key, (Instant::now(), list));
+                    cache_catalogue(&state, &key, &cards);
                 }
             });
             None
@@ -339,11 +395,18 @@ pub async fn models(state: &AppState, user_id: &str, fresh: bool) -> AppResult<V
             }
         }
     }
-    let cards = state
-        .mistral
-        .list_models(&key)
-        .await
-        .map_err(AppError::from)?;
+    let cards = state.mistral.list_models(&key).await.map_err(|e| {
+        if is_refusal(&e) {
+            AppError::bad_request(KEY_IN_USE_REFUSED)
+        } else {
+            AppError::from(e)
+        }
+    })?;
+    Ok(cache_catalogue(state, &key, &cards))
+}
+
+/// Stores the catalogue of `key` in the cache; the sorted list.
+fn cache_catalogue(state: &AppState, key: &Secret, cards: &[ModelCard]) -> Vec<ModelInfoDto> {
     let mut list: Vec<ModelInfoDto> = cards.iter().map(card_to_dto).collect();
     list.sort_by(|a, b| a.id.cmp(&b.id));
     state
@@ -351,8 +414,11 @@ pub async fn models(state: &AppState, user_id: &str, fresh: bool) -> AppResult<V
         .inner
         .lock()
         .unwrap_or_else(|p| p.into_inner())
-        .insert(cache_key, (Instant::now(), list.clone()));
-    Ok(list)
+        .insert(
+            sha256_hex(key.expose().as_bytes()),
+            (Instant::now(), list.clone()),
+        );
+    list
 }
 
 const DAY_MS: i64 = 86_400_000;
