@@ -9,7 +9,13 @@
 //! http(s)/mailto/relative URLs, and images only load from this server or
 //! `data:image/…` URIs (anything else becomes a link). The output is the only
 //! HTML the UI injects.
-use pulldown_cmark::{CodeBlockKind, Event, Options, Parser, Tag, TagEnd};
+//!
+//! A message that is still streaming is rendered piece by piece
+//! ([`IncrementalMarkdown`], in `incremental.rs`) with the same result.
+use pulldown_cmark::{BrokenLink, CodeBlockKind, CowStr, Event, Options, Parser, Tag, TagEnd};
+
+mod incremental;
+pub use incremental::{finished_blocks_end, IncrementalMarkdown, Patch};
 
 fn escape(s: &str, out: &mut String) {
     for c in s.chars() {
@@ -321,14 +327,102 @@ struct OpenImage {
     depth: usize,
 }
 
-/// Markdown to HTML that is safe to inject (see the module comment).
-pub fn render(md: &str) -> String {
+/// Whose text is rendered: the one difference is what a single newline means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flavor {
+    /// Model answers: CommonMark, a single newline is a space.
+    Answer,
+    /// What the user typed: a single newline (Shift+Enter) is a line break.
+    User,
+}
+
+fn options() -> Options {
     let mut opts = Options::empty();
     opts.insert(Options::ENABLE_TABLES);
     opts.insert(Options::ENABLE_STRIKETHROUGH);
     opts.insert(Options::ENABLE_TASKLISTS);
     opts.insert(Options::ENABLE_MATH);
+    opts
+}
+
+/// Markdown to HTML that is safe to inject (see the module comment).
+pub fn render(md: &str) -> String {
+    render_as(md, Flavor::Answer)
+}
+
+/// A user's message: like [`render`], but every newline is kept.
+pub fn render_user(md: &str) -> String {
+    render_as(md, Flavor::User)
+}
+
+/// [`render`] or [`render_user`].
+pub fn render_as(md: &str, flavor: Flavor) -> String {
     let mut out = String::with_capacity(md.len() * 3 / 2);
+    let mut formulas_left = MAX_TYPESET_FORMULAS;
+    render_piece(
+        md,
+        flavor,
+        &Definitions::new(),
+        &mut formulas_left,
+        &mut out,
+    );
+    out
+}
+
+/// Link reference definitions (`[label]: url "title"`) by normalised label.
+type Definitions = std::collections::HashMap<String, (String, String)>;
+
+/// A label as CommonMark matches it: case-folded, inner whitespace collapsed.
+fn normalize_label(label: &str) -> String {
+    label
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase()
+}
+
+/// Resolves references a piece does not define from `known`.
+fn resolver<'a>(
+    known: &Definitions,
+) -> impl FnMut(BrokenLink<'a>) -> Option<(CowStr<'a>, CowStr<'a>)> + '_ {
+    move |link| {
+        known
+            .get(&normalize_label(&link.reference))
+            .map(|(url, title)| (url.clone().into(), title.clone().into()))
+    }
+}
+
+/// Renders `md` into `out` as one document, except that references it does
+/// not define itself are looked up in `known` (definitions made earlier in
+/// the same message) and that typesetting draws on the message's shared
+/// `formulas_left`. Returns the definitions `md` makes.
+fn render_piece(
+    md: &str,
+    flavor: Flavor,
+    known: &Definitions,
+    formulas_left: &mut usize,
+    out: &mut String,
+) -> Definitions {
+    let parser = Parser::new_with_broken_link_callback(md, options(), Some(resolver(known)));
+    let defined = parser
+        .reference_definitions()
+        .iter()
+        .map(|(label, def)| {
+            let title = def.title.as_deref().unwrap_or_default().to_string();
+            (normalize_label(label), (def.dest.to_string(), title))
+        })
+        .collect();
+    write_html(parser, flavor, formulas_left, out);
+    defined
+}
+
+/// The HTML of parsed markdown (see the module comment for what is allowed).
+fn write_html<'a>(
+    events: impl Iterator<Item = Event<'a>>,
+    flavor: Flavor,
+    formulas_left: &mut usize,
+    out: &mut String,
+) {
     let mut in_code = false;
     let mut code_buf = String::new();
     let mut code_lang = String::new();
@@ -337,8 +431,7 @@ pub fn render(md: &str) -> String {
     let mut link_depth = 0usize;
     // The image whose alt text is being written, if any.
     let mut image: Option<OpenImage> = None;
-    let mut formulas_left = MAX_TYPESET_FORMULAS;
-    for ev in Parser::new_ext(md, opts) {
+    for ev in events {
         // Inside an image everything is alt text, an attribute value (or the
         // text of a blocked image): each nested event adds escaped plain text
         // and never markup, whatever it is and however deep.
@@ -362,7 +455,7 @@ pub fn render(md: &str) -> String {
                 | Event::DisplayMath(t)
                 | Event::Html(t)
                 | Event::InlineHtml(t)
-                | Event::FootnoteReference(t) => escape(&t, &mut out),
+                | Event::FootnoteReference(t) => escape(&t, out),
                 Event::SoftBreak | Event::HardBreak => out.push(' '),
                 // Nested links, emphasis, … contribute only their text.
                 _ => {}
@@ -386,7 +479,7 @@ pub fn render(md: &str) -> String {
                         CodeBlockKind::Indented => String::new(),
                     };
                     out.push_str("<div class=\"code-block\"><div class=\"code-head\"><span class=\"code-lang\">");
-                    escape(if lang.is_empty() { "text" } else { &lang }, &mut out);
+                    escape(if lang.is_empty() { "text" } else { &lang }, out);
                     out.push_str("</span><button type=\"button\" class=\"code-copy\" data-copy-code=\"\" aria-label=\"Copy code\">Copy</button></div><pre tabindex=\"0\"><code");
                     if !lang.is_empty() {
                         out.push_str(" class=\"language-");
@@ -394,7 +487,7 @@ pub fn render(md: &str) -> String {
                             .chars()
                             .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '+')
                             .collect();
-                        escape(&clean, &mut out);
+                        escape(&clean, out);
                         out.push('"');
                     }
                     out.push('>');
@@ -419,11 +512,11 @@ pub fn render(md: &str) -> String {
                     match safe_link(&dest_url) {
                         Some(u) => {
                             out.push_str("<a href=\"");
-                            escape(&u, &mut out);
+                            escape(&u, out);
                             out.push('"');
                             if !title.is_empty() {
                                 out.push_str(" title=\"");
-                                escape(&title, &mut out);
+                                escape(&title, out);
                                 out.push('"');
                             }
                             out.push_str(" rel=\"noopener noreferrer nofollow\" target=\"_blank\">");
@@ -435,7 +528,7 @@ pub fn render(md: &str) -> String {
                     let loaded = match safe_image(&dest_url) {
                         Some(u) => {
                             out.push_str("<img src=\"");
-                            escape(&u, &mut out);
+                            escape(&u, out);
                             out.push_str("\" alt=\"");
                             true
                         }
@@ -464,7 +557,7 @@ pub fn render(md: &str) -> String {
                 TagEnd::BlockQuote(_) => out.push_str("</blockquote>"),
                 TagEnd::CodeBlock => {
                     in_code = false;
-                    crate::highlight::highlight(&code_lang, &code_buf, &mut out);
+                    crate::highlight::highlight(&code_lang, &code_buf, out);
                     out.push_str("</code></pre></div>");
                 }
                 TagEnd::List(true) => out.push_str("</ol>"),
@@ -492,21 +585,24 @@ pub fn render(md: &str) -> String {
                     // Highlighted as a whole at the end of the block.
                     code_buf.push_str(&t);
                 } else if link_depth > 0 {
-                    escape(&t, &mut out);
+                    escape(&t, out);
                 } else {
-                    linkify(&t, &mut out);
+                    linkify(&t, out);
                 }
             }
             Event::Code(t) => {
                 out.push_str("<code>");
-                escape(&t, &mut out);
+                escape(&t, out);
                 out.push_str("</code>");
             }
-            Event::InlineMath(t) => math(&t, false, &mut formulas_left, &mut out),
-            Event::DisplayMath(t) => math(&t, true, &mut formulas_left, &mut out),
+            Event::InlineMath(t) => math(&t, false, formulas_left, out),
+            Event::DisplayMath(t) => math(&t, true, formulas_left, out),
             // Never interpreted: shown as the text the author typed.
-            Event::Html(t) | Event::InlineHtml(t) => escape(&t, &mut out),
-            Event::SoftBreak => out.push('\n'),
+            Event::Html(t) | Event::InlineHtml(t) => escape(&t, out),
+            Event::SoftBreak => match flavor {
+                Flavor::Answer => out.push('\n'),
+                Flavor::User => out.push_str("<br>"),
+            },
             Event::HardBreak => out.push_str("<br>"),
             Event::Rule => out.push_str("<hr>"),
             Event::TaskListMarker(done) => out.push_str(if done {
@@ -514,10 +610,9 @@ pub fn render(md: &str) -> String {
             } else {
                 "<input type=\"checkbox\" disabled> "
             }),
-            Event::FootnoteReference(t) => escape(&t, &mut out),
+            Event::FootnoteReference(t) => escape(&t, out),
         }
     }
-    out
 }
 
 #[cfg(test)]

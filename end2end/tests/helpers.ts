@@ -65,3 +65,12 @@ export async function trackCspViolations(page: Page): Promise<string[]> {
   });
   return seen;
 }
+
+/** Registers a fresh user (signed in by the cookie) with a Mistral key saved. */
+export async function signUpWithKey(page: Page, tag: string, info: TestInfo) {
+  const email = uniqueEmail(info, tag);
+  const reg = await page.request.post("/api/auth/email/register", { data: { email, password: "correct horse battery" } });
+  expect(reg.status()).toBe(201);
+  const key = await page.request.put("/api/settings/key", { data: { apiKey: "sk-e2e-key-0001" } });
+  expect(key.status()).toBe(200);
+}

@@ -2,9 +2,11 @@
 //! the branch logic (edits and regenerations are siblings), and the view of
 //! one message with its actions (copy, edit, regenerate, ‹ n/m › versions).
 //!
-//! Text is rendered through [`crate::markdown::render`], the only HTML the UI
-//! injects: it escapes everything the model or the user wrote.
-use crate::markdown::render;
+//! Text is rendered by [`StreamBody`] through [`crate::markdown`], the only
+//! HTML the UI injects: it escapes everything the model or the user wrote.
+//! In a user's message a single newline is a line break.
+use super::stream_body::StreamBody;
+use crate::markdown::Flavor;
 use crate::model::MessageDto;
 use leptos::prelude::*;
 use std::collections::HashMap;
@@ -127,7 +129,12 @@ pub fn LiveMessage(
     let is_user = role == "user";
     let (editing, set_editing) = signal(false);
     let (draft, set_draft) = signal(String::new());
-    let html = Memo::new(move |_| render(&msg.text.get()));
+    let flavor = if is_user {
+        Flavor::User
+    } else {
+        Flavor::Answer
+    };
+    let streaming = Signal::derive(move || msg.status.get() == "streaming");
     let thoughts_open =
         Memo::new(move |_| msg.status.get() == "streaming" && msg.text.with(|t| t.is_empty()));
     // How long the model thought, measured here while the answer streams.
@@ -195,7 +202,7 @@ pub fn LiveMessage(
             <Show
                 when=move || editing.get()
                 fallback=move || view! {
-                    <div class="message-body markdown" inner_html=move || html.get()></div>
+                    <StreamBody text=msg.text streaming flavor />
                 }
             >
                 <div class="edit-box">

@@ -6,5 +6,6 @@ pub mod message;
 pub mod share_dialog;
 pub mod shell;
 pub mod sidebar;
+pub mod stream_body;
 pub mod toast;
 pub mod user_badge;

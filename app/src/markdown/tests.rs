@@ -882,3 +882,285 @@ fn linkify_finds_every_bare_url_in_one_pass() {
         "hé<a href=\"https://é.x\" rel=\"noopener noreferrer nofollow\" target=\"_blank\">https://é.x</a>&lt;b&gt;&quot;"
     );
 }
+
+#[test]
+fn a_single_newline_is_a_line_break_in_user_messages_only() {
+    assert_eq!(
+        render_user("line one\nline two"),
+        "<p>line one<br>line two</p>"
+    );
+    assert_eq!(render("line one\nline two"), "<p>line one\nline two</p>");
+    // Markdown still applies to what users type.
+    assert_eq!(
+        render_user("**a**\nb\n\n- c"),
+        "<p><strong>a</strong><br>b</p><ul><li>c</li></ul>"
+    );
+    for src in CORPUS {
+        assert_safe_html(&render_user(src), src);
+    }
+}
+
+/// What a view shows after applying patches: the finished part and the tail.
+#[derive(Default)]
+struct ShownBody {
+    finished: String,
+    tail: String,
+    resets: usize,
+}
+
+impl ShownBody {
+    fn apply(&mut self, patch: Patch) {
+        match patch {
+            Patch::Reset { finished, tail } => {
+                self.resets += 1;
+                self.finished = finished;
+                self.tail = tail;
+            }
+            Patch::Append { finished, tail } => {
+                self.finished.push_str(&finished);
+                self.tail = tail;
+            }
+            Patch::Unchanged => {}
+        }
+    }
+    fn html(&self) -> String {
+        format!("{}{}", self.finished, self.tail)
+    }
+}
+
+fn defines_references(md: &str) -> bool {
+    Parser::new_ext(md, options())
+        .reference_definitions()
+        .iter()
+        .next()
+        .is_some()
+}
+
+/// Streams `text` cut at `cuts` (byte offsets, char boundaries) and then in
+/// full with `last`; after every step what is shown must be what rendering
+/// the text so far in one piece gives (while no reference definition has
+/// arrived: those are exact at the last step). Returns the shown body and
+/// the longest tail source rendered.
+fn stream_in_pieces(text: &str, cuts: &[usize], flavor: Flavor) -> (ShownBody, usize) {
+    let mut inc = IncrementalMarkdown::new(flavor);
+    let mut shown = ShownBody::default();
+    let mut longest_tail = 0;
+    for &cut in cuts {
+        let prefix = &text[..cut];
+        let before = shown.finished.clone();
+        shown.apply(inc.update(prefix, false));
+        if shown.resets <= 1 {
+            assert!(
+                shown.finished.starts_with(&before),
+                "finished HTML was replaced at {cut}: {prefix:?}"
+            );
+        }
+        longest_tail = longest_tail.max(prefix.len() - inc.finished_len());
+        if !defines_references(prefix) {
+            assert_eq!(
+                shown.html(),
+                render_as(prefix, flavor),
+                "streamed {prefix:?} (of {text:?})"
+            );
+        }
+    }
+    shown.apply(inc.update(text, true));
+    assert_eq!(shown.html(), render_as(text, flavor), "complete {text:?}");
+    assert!(shown.tail.is_empty(), "nothing left unfinished: {text:?}");
+    (shown, longest_tail)
+}
+
+/// Every char boundary of `text`.
+fn every_cut(text: &str) -> Vec<usize> {
+    (0..=text.len())
+        .filter(|i| text.is_char_boundary(*i))
+        .collect()
+}
+
+/// Blocks an answer is made of, each ending in a blank line.
+const BLOCKS: &[&str] = &[
+    "# Title with `code`\n\n",
+    "A paragraph with **bold**, *emphasis*, `code` and $x^2$.\nIt goes on https://mistral.ai here.\n\n",
+    "- one\n- two\n  - nested\n- three\n\n",
+    "1. first\n\n2. loose second\n\n",
+    "- [x] done\n- [ ] todo\n\n",
+    "```rust\nfn main() {\n\n    println!(\"<hi>\");\n}\n```\n\n",
+    "    indented code\n\n    still code\n\n",
+    "| a | b |\n|---|:-:|\n| 1 | *2* |\n| 3 | `4` |\n\n",
+    "$$\n\\frac{a}{b} = \\sum_{k=1}^{n} k\n$$\n\n",
+    "> quoted\n> > deeper\n\n",
+    "Setext heading\n===\n\n",
+    "---\n\n",
+    "<div>raw *html*</div>\n\n",
+    "A line\n# heading that interrupts\nand a paragraph\n\n",
+    "![image](/i.png) and [link](https://ok.example \"t\")\n\n",
+];
+
+#[test]
+fn a_streamed_answer_renders_as_the_whole_at_every_step() {
+    let doc: String = BLOCKS.concat();
+    let (shown, longest_tail) = stream_in_pieces(&doc, &every_cut(&doc), Flavor::Answer);
+    assert_eq!(shown.resets, 1, "only the first update rebuilds the body");
+    // The tail is one block at most: re-rendering it costs no more as the
+    // answer grows.
+    let longest_block = BLOCKS.iter().map(|b| b.len()).max().unwrap_or(0);
+    assert!(longest_tail <= 2 * longest_block, "{longest_tail}");
+}
+
+#[test]
+fn the_tail_stays_small_however_long_the_answer() {
+    let doc: String = BLOCKS.concat().repeat(20);
+    let cuts: Vec<usize> = every_cut(&doc).into_iter().step_by(7).collect();
+    let (shown, longest_tail) = stream_in_pieces(&doc, &cuts, Flavor::Answer);
+    assert_eq!(shown.resets, 1);
+    assert!(longest_tail < 400, "{longest_tail}");
+}
+
+#[test]
+fn a_user_message_streams_with_its_line_breaks() {
+    let doc = "line one\nline two\n\n- a\n- b\n\nlast\nline";
+    stream_in_pieces(doc, &every_cut(doc), Flavor::User);
+}
+
+#[test]
+fn finished_blocks_end_after_a_blank_line_only() {
+    let at = |md: &str, rest: &str| md.len() - rest.len();
+    let md = "para one\n\npara two";
+    assert_eq!(finished_blocks_end(md), at(md, "para two"));
+    // Without a blank line the next block could still join the paragraph
+    // (`#` is a heading, `#x` is not).
+    assert_eq!(finished_blocks_end("para\n#"), 0);
+    // One list, however loose; an unclosed fence runs to the end.
+    assert_eq!(finished_blocks_end("- a\n\n- b\n\n  c"), 0);
+    assert_eq!(finished_blocks_end("```\na\n\nb\n\nc"), 0);
+    // After a list, `2` may become its next item `2.`.
+    assert_eq!(finished_blocks_end("1. a\n\n2"), 0);
+    let md = "1. a\n\n2 apples";
+    assert_eq!(finished_blocks_end(md), at(md, "2 apples"));
+    let md = "- a\n\nafter";
+    assert_eq!(finished_blocks_end(md), at(md, "after"));
+    let md = "| a |\n|---|\n| 1 |\n\n$$x$$\n\nnext";
+    assert_eq!(finished_blocks_end(md), at(md, "next"));
+    let md = "text\n\n    code";
+    assert_eq!(finished_blocks_end(md), at(md, "    code"));
+    assert_eq!(finished_blocks_end(""), 0);
+    assert_eq!(finished_blocks_end("one block\n\n"), 0);
+}
+
+#[test]
+fn thinking_first_then_the_answer() {
+    // While the model thinks the answer text is empty: nothing is shown
+    // (thinking is separate text, never given to this renderer).
+    let mut inc = IncrementalMarkdown::new(Flavor::Answer);
+    let mut shown = ShownBody::default();
+    shown.apply(inc.update("", false));
+    assert_eq!(shown.html(), "");
+    assert_eq!(inc.update("", false), Patch::Unchanged);
+    shown.apply(inc.update("Answer\n\nmore", false));
+    assert_eq!(shown.html(), render("Answer\n\nmore"));
+}
+
+#[test]
+fn a_replaced_text_is_rendered_afresh_and_a_snapshot_that_extends_it_is_not() {
+    let mut inc = IncrementalMarkdown::new(Flavor::Answer);
+    let mut shown = ShownBody::default();
+    shown.apply(inc.update("First paragraph.\n\nSecond", false));
+    assert_eq!(shown.resets, 1);
+    // A snapshot of the same answer further on (reconnection): appended.
+    let patch = inc.update("First paragraph.\n\nSecond paragraph.\n\nThird", false);
+    assert!(matches!(patch, Patch::Append { .. }), "{patch:?}");
+    shown.apply(patch);
+    assert_eq!(
+        shown.html(),
+        render("First paragraph.\n\nSecond paragraph.\n\nThird")
+    );
+    // A different text (an edit, another answer's snapshot): afresh.
+    let patch = inc.update("Other text.\n\nEntirely", false);
+    assert!(matches!(patch, Patch::Reset { .. }), "{patch:?}");
+    shown.apply(patch);
+    assert_eq!(shown.html(), render("Other text.\n\nEntirely"));
+    // A tail that was rewritten (not appended) is re-rendered as it is now.
+    shown.apply(inc.update("Other text.\n\nIn part", false));
+    assert_eq!(shown.html(), render("Other text.\n\nIn part"));
+    shown.apply(inc.update("Other text.\n\nIn part", true));
+    assert_eq!(shown.html(), render("Other text.\n\nIn part"));
+}
+
+#[test]
+fn reference_definitions_reach_earlier_and_later_blocks() {
+    // Defined after its use: exact once the definition is finished (the
+    // finished part renders again) and at the last update.
+    let doc = "See [the docs] here.\n\n[the docs]: https://docs.example \"Docs\"\n\nLater [The Docs].\n\nEnd [x].\n\n[x]: /x\n\n[x]: /ignored";
+    let (shown, _) = stream_in_pieces(doc, &every_cut(doc), Flavor::Answer);
+    assert!(
+        shown
+            .html()
+            .contains("<a href=\"https://docs.example\" title=\"Docs\""),
+        "{}",
+        shown.html()
+    );
+    assert!(shown.html().contains("<a href=\"/x\""), "{}", shown.html());
+    // A definition resolves the blocks after it without a rebuild.
+    let doc = "[d]: https://d.example\n\nuse [d]\n\nand [d] again\n\nend";
+    let (shown, _) = stream_in_pieces(doc, &every_cut(doc), Flavor::Answer);
+    assert_eq!(shown.resets, 1);
+}
+
+#[test]
+fn the_formula_budget_is_shared_by_the_pieces() {
+    let doc = "$a$ $b$\n\n".repeat(MAX_TYPESET_FORMULAS / 2 + 3);
+    let cuts: Vec<usize> = (0..doc.len()).step_by(997).collect();
+    let (shown, _) = stream_in_pieces(&doc, &cuts, Flavor::Answer);
+    assert_eq!(shown.html().matches("<math").count(), MAX_TYPESET_FORMULAS);
+}
+
+/// Block-level pieces for random answers, with the inline FRAGMENTS.
+const BLOCK_FRAGMENTS: &[&str] = &[
+    "\n\n",
+    "\n\n",
+    "\n",
+    "- ",
+    "* ",
+    "1. ",
+    "2) ",
+    "  ",
+    "    ",
+    "> ",
+    "# ",
+    "## ",
+    "```\n",
+    "```rust\n",
+    "~~~\n",
+    "$$\n",
+    "---\n",
+    "===\n",
+    "| a | b |\n",
+    "|---|---|\n",
+    "| 1 | 2 |\n",
+    "<div>\n",
+    "</div>\n",
+    "<!--\n",
+    "-->\n",
+    "[r]: /ref\n",
+    "[r]",
+    "text ",
+    "more text",
+];
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig {
+        cases: 400,
+        failure_persistence: None,
+        ..proptest::prelude::ProptestConfig::default()
+    })]
+    #[test]
+    fn random_answers_stream_to_what_they_render_to(
+        pieces in proptest::collection::vec(
+            proptest::sample::select([FRAGMENTS, BLOCK_FRAGMENTS].concat()),
+            0..50,
+        )
+    ) {
+        let doc = pieces.concat();
+        stream_in_pieces(&doc, &every_cut(&doc), Flavor::Answer);
+    }
+}

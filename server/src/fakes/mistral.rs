@@ -240,6 +240,137 @@ pub fn echo_reply(last_user: &str) -> String {
     format!("You said: {last_user}. That is all from the fake Mistral.")
 }
 
+/// A test-only directive in the last user message,
+/// `[[fake:long words=N tps=R]]`: the answer is [`long_markdown`] of about
+/// `N` words (one token each), streamed at `R` tokens per second whatever
+/// the configured token delay, so that one request of a suite can stream a
+/// long answer fast while the others keep the suite's pace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LongAnswer {
+    pub words: usize,
+    pub tokens_per_second: u32,
+}
+
+impl LongAnswer {
+    /// Longest answer a directive can ask for (a typo must not eat memory).
+    pub const MAX_WORDS: usize = 100_000;
+
+    /// The directive in `text`, if any (`words` defaults to 3,000, `tps` to 500).
+    pub fn find(text: &str) -> Option<LongAnswer> {
+        let start = text.find("[[fake:long")?;
+        let rest = &text[start + "[[fake:long".len()..];
+        let body = &rest[..rest.find("]]")?];
+        let mut long = LongAnswer {
+            words: 3_000,
+            tokens_per_second: 500,
+        };
+        for pair in body.split_whitespace() {
+            match pair.split_once('=') {
+                Some(("words", v)) => long.words = v.parse().ok()?,
+                Some(("tps", v)) => long.tokens_per_second = v.parse().ok()?,
+                _ => return None,
+            }
+        }
+        (long.words > 0 && long.words <= Self::MAX_WORDS && long.tokens_per_second > 0)
+            .then_some(long)
+    }
+
+    /// Time between two tokens.
+    pub fn pace(&self) -> Duration {
+        Duration::from_secs(1) / self.tokens_per_second
+    }
+}
+
+/// A long, deterministic markdown answer of at least `words` words (and at
+/// most one section more), in sections that hold what real answers hold:
+/// a heading, paragraphs with inline code, emphasis and math, a list, a code
+/// block, a table and display math. It ends with `End of the long answer.`
+pub fn long_markdown(words: usize) -> String {
+    /// Words from a small vocabulary in a fixed pseudo-random order.
+    struct Words(usize);
+    impl Words {
+        fn next(&mut self) -> &'static str {
+            const VOCABULARY: &[&str] = &[
+                "stream",
+                "render",
+                "block",
+                "answer",
+                "model",
+                "token",
+                "browser",
+                "frame",
+                "parser",
+                "linear",
+                "quadratic",
+                "paragraph",
+                "table",
+                "formula",
+                "latency",
+                "cache",
+                "vector",
+                "matrix",
+                "signal",
+                "layout",
+            ];
+            self.0 = (self.0 * 1_103_515_245 + 12_345) % 2_147_483_648;
+            VOCABULARY[(self.0 >> 8) % VOCABULARY.len()]
+        }
+        fn sentence(&mut self) -> String {
+            let mut t = format!("The {} {}", self.next(), self.next());
+            for _ in 0..9 {
+                t.push(' ');
+                t.push_str(self.next());
+            }
+            t.push('.');
+            t
+        }
+    }
+    let mut w = Words(7);
+    let (mut out, mut count, mut s) = (String::new(), 0, 0);
+    while count < words {
+        s += 1;
+        let mut sec = format!("## Section {s}: the {} {}\n\n", w.next(), w.next());
+        sec.push_str(&format!(
+            "In section {s} the **{}** meets `{}_{s}()` and $x_{{{s}}}^2 + y = {s}$. {} {}\n\n",
+            w.next(),
+            w.next(),
+            w.sentence(),
+            w.sentence()
+        ));
+        for item in 1..=4 {
+            sec.push_str(&format!(
+                "- Item {item} of section {s}: *{}* {} {}\n",
+                w.next(),
+                w.next(),
+                w.next()
+            ));
+        }
+        sec.push_str(&format!(
+            "\n```rust\nfn section_{s}(x: u32) -> u32 {{\n    // {} {}\n    let y = x * {s};\n    y + 1\n}}\n```\n\n",
+            w.next(),
+            w.next()
+        ));
+        sec.push_str("| n | square | note |\n|---|---|---|\n");
+        for n in 1..=3 {
+            sec.push_str(&format!(
+                "| {n} | {} | {} {} |\n",
+                n * n,
+                w.next(),
+                w.next()
+            ));
+        }
+        sec.push_str(&format!(
+            "\n$$\\sum_{{k=1}}^{{{s}}} k = \\frac{{{s}({s}+1)}}{{2}}$$\n\n{} {}\n\n",
+            w.sentence(),
+            w.sentence()
+        ));
+        count += sec.split_whitespace().count();
+        out.push_str(&sec);
+    }
+    out.push_str("End of the long answer.");
+    out
+}
+
 /// The default reasoning trace for reasoning requests.
 pub fn default_thinking(last_user: &str) -> String {
     format!("The user wrote \"{last_user}\". I will repeat it back to them.")
@@ -743,6 +874,9 @@ struct Plan {
     tokens: Vec<String>,
     finish: String,
     prompt_tokens: usize,
+    /// Time between tokens asked for by a [`LongAnswer`] directive (it
+    /// replaces the configured token delay).
+    pace: Option<Duration>,
 }
 
 impl Plan {
@@ -763,7 +897,12 @@ impl Plan {
         } else {
             Reasoning::None
         };
-        let reply = cfg.reply.clone().unwrap_or_else(|| echo_reply(&last_user));
+        let long = LongAnswer::find(&last_user);
+        let reply = match (long, &cfg.reply) {
+            (Some(long), _) => long_markdown(long.words),
+            (None, Some(reply)) => reply.clone(),
+            (None, None) => echo_reply(&last_user),
+        };
         let mut tokens = tokenize(&reply);
         let mut finish = "stop";
         if let Some(max) = body["max_tokens"].as_u64() {
@@ -798,6 +937,7 @@ impl Plan {
             tokens,
             finish,
             prompt_tokens,
+            pace: long.map(|l| l.pace()),
         }
     }
 
@@ -964,6 +1104,9 @@ async fn write_stream(
     mut tx: mpsc::Sender<Piece>,
 ) {
     let (delay, awkward) = (cfg.token_delay, cfg.awkward_chunking);
+    // A paced stream keeps its average rate: each token waits for its own
+    // deadline, so timer granularity does not add up over thousands of them.
+    let started = tokio::time::Instant::now();
     let mut tokens_sent = 0usize;
     for (is_token, bytes) in plan.stream_events() {
         if is_token {
@@ -986,7 +1129,10 @@ async fn write_stream(
                     .await;
                 return;
             }
-            if !delay.is_zero() {
+            if let Some(pace) = plan.pace {
+                let n = u32::try_from(tokens_sent + 1).unwrap_or(u32::MAX);
+                tokio::time::sleep_until(started + pace * n).await;
+            } else if !delay.is_zero() {
                 tokio::time::sleep(delay).await;
             }
             tokens_sent += 1;
@@ -1107,6 +1253,85 @@ mod tests {
             "data: [DONE]\n\n",
         );
         assert_eq!(String::from_utf8(text).unwrap(), expected);
+    }
+
+    #[test]
+    fn the_long_answer_directive_streams_generated_markdown_at_its_pace() {
+        assert_eq!(
+            LongAnswer::find("go [[fake:long words=1700 tps=250]] now"),
+            Some(LongAnswer {
+                words: 1700,
+                tokens_per_second: 250
+            })
+        );
+        assert_eq!(
+            LongAnswer::find("[[fake:long]]"),
+            Some(LongAnswer {
+                words: 3000,
+                tokens_per_second: 500
+            })
+        );
+        for bad in [
+            "[[fake:long words=x]]",
+            "[[fake:long words=0]]",
+            "[[fake:long tps=0]]",
+            "[[fake:long words=1 color=red]]",
+            "[[fake:long words=1000000]]",
+            "[[fake:long words=10",
+            "no directive",
+        ] {
+            assert_eq!(LongAnswer::find(bad), None, "{bad}");
+        }
+        assert_eq!(
+            LongAnswer::find("[[fake:long tps=400]]").map(|l| l.pace()),
+            Some(Duration::from_micros(2_500))
+        );
+
+        let md = long_markdown(3_000);
+        let words = md.split_whitespace().count();
+        assert!((3_000..3_300).contains(&words), "{words}");
+        assert!(md.ends_with("End of the long answer."));
+        for construct in [
+            "## Section 1",
+            "- Item 1",
+            "```rust\n",
+            "| n | square |",
+            "$$\\sum",
+            "$x_{1}^2",
+        ] {
+            assert!(md.contains(construct), "{construct}");
+        }
+        assert_eq!(long_markdown(3_000), md, "deterministic");
+
+        // The stream carries the document in one-word tokens, in the exact
+        // wire format, paced by the directive rather than the token delay.
+        let body = serde_json::json!({"model":"mistral-small-latest","messages":[{"role":"user","content":"[[fake:long words=50 tps=100]]"}]});
+        let cfg = FakeMistralConfig {
+            token_delay: Duration::from_secs(5),
+            ..Default::default()
+        };
+        let plan = Plan::new(&body, &cfg);
+        assert_eq!(plan.reply(), long_markdown(50));
+        assert_eq!(plan.pace, Some(Duration::from_millis(10)));
+        let events = plan.stream_events();
+        let streamed: String = events
+            .iter()
+            .filter(|(token, _)| *token)
+            .map(|(_, bytes)| {
+                let line = std::str::from_utf8(bytes).unwrap();
+                let v: Value =
+                    serde_json::from_str(line.trim().strip_prefix("data: ").unwrap()).unwrap();
+                v["choices"][0]["delta"]["content"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect();
+        assert_eq!(streamed, long_markdown(50));
+        assert_eq!(
+            events.last().map(|(_, b)| b.as_slice()),
+            Some(&b"data: [DONE]\n\n"[..])
+        );
     }
 
     #[test]

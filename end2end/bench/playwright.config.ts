@@ -1,0 +1,18 @@
+// The streaming-render benchmark (docs/benchmarks.md, "Streaming render
+// (issue 11)"): the browser suite's server and browser, desktop size only.
+//   cd end2end && E2E_PORT=3200 CHROMIUM_PATH=/usr/bin/chromium npx playwright test -c bench/playwright.config.ts
+import { defineConfig } from "@playwright/test";
+import base from "../playwright.config";
+
+const port = Number(process.env.E2E_PORT || 3100);
+
+export default defineConfig({
+  ...base,
+  testDir: ".",
+  testMatch: "stream-render.ts",
+  timeout: 600_000,
+  retries: 0,
+  outputDir: "../test-results/bench",
+  projects: [{ name: "desktop", use: { viewport: { width: 1440, height: 900 } } }],
+  webServer: { ...(base.webServer as object), command: `bash ../serve-e2e.sh ${port}` },
+});

@@ -1,0 +1,113 @@
+// Measures a page while an answer streams (used by stream-perf.spec.ts and
+// bench/stream-render.ts): long tasks (PerformanceObserver), every animation
+// frame's time, and how many words had arrived when (each `delta` event of
+// the answer's EventSource is counted before the page handles it).
+import { Page, Locator } from "@playwright/test";
+
+interface RawProbe {
+  longTasks: { start: number; duration: number }[];
+  frames: number[];
+  /** [time, words so far] at each delta that carried words. */
+  words: [number, number][];
+}
+
+export interface StreamProbe {
+  words: number;
+  /** Seconds from the first to the last word. */
+  seconds: number;
+  /** Long tasks from the first word to 0.5 s after the last. */
+  longTasks: { start: number; duration: number }[];
+  longest: number;
+  longTotal: number;
+  frames: number[];
+  marks: [number, number][];
+}
+
+export interface WordWindow {
+  fromWord: number;
+  ms: number;
+  /** Main-thread time the frames lost: Σ (gap between frames − 1/60 s). */
+  busyMs: number;
+  fps: number;
+}
+
+/** Installs the probe in every document the page loads. */
+export async function installStreamProbe(page: Page) {
+  await page.addInitScript(() => {
+    const probe: RawProbe = { longTasks: [], frames: [], words: [] };
+    (window as unknown as { __streamProbe: RawProbe }).__streamProbe = probe;
+    new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) probe.longTasks.push({ start: e.startTime, duration: e.duration });
+    }).observe({ type: "longtask", buffered: true });
+    const frame = (t: number) => {
+      probe.frames.push(t);
+      requestAnimationFrame(frame);
+    };
+    requestAnimationFrame(frame);
+    let count = 0;
+    const add = EventSource.prototype.addEventListener;
+    EventSource.prototype.addEventListener = function (
+      this: EventSource,
+      type: string,
+      listener: EventListenerOrEventListenerObject | null,
+      options?: boolean | AddEventListenerOptions,
+    ) {
+      if (type === "delta" && typeof listener === "function") {
+        const inner = listener;
+        listener = function (this: EventSource, ev: Event) {
+          const text: string = JSON.parse((ev as MessageEvent).data).text || "";
+          const n = (text.match(/\S+/g) || []).length;
+          if (n) {
+            count += n;
+            probe.words.push([performance.now(), count]);
+          }
+          return inner.call(this, ev);
+        };
+      }
+      return add.call(this, type, listener, options);
+    } as typeof EventSource.prototype.addEventListener;
+  });
+}
+
+/** What the probe saw, limited to the time the answer streamed. */
+export async function readStreamProbe(page: Page): Promise<StreamProbe> {
+  const raw = await page.evaluate(() => (window as unknown as { __streamProbe: RawProbe }).__streamProbe);
+  const marks = raw.words;
+  const t0 = marks.length ? marks[0][0] : 0;
+  const t1 = marks.length ? marks[marks.length - 1][0] : 0;
+  const longTasks = raw.longTasks.filter((t) => t.start + t.duration >= t0 && t.start <= t1 + 500);
+  return {
+    words: marks.length ? marks[marks.length - 1][1] : 0,
+    seconds: (t1 - t0) / 1000,
+    longTasks,
+    longest: Math.max(0, ...longTasks.map((t) => t.duration)),
+    longTotal: longTasks.reduce((s, t) => s + t.duration, 0),
+    frames: raw.frames,
+    marks,
+  };
+}
+
+/** Cost per window of 1,000 words (the last, partial window is left out). */
+export function perThousandWords(probe: StreamProbe, size = 1000): WordWindow[] {
+  const timeAt = (word: number) => probe.marks.find(([, n]) => n >= word)?.[0];
+  const out: WordWindow[] = [];
+  for (let from = 0; from + size <= probe.words; from += size) {
+    const start = from === 0 ? probe.marks[0][0] : timeAt(from)!;
+    const end = timeAt(from + size)!;
+    let busy = 0;
+    let frames = 0;
+    for (let i = 1; i < probe.frames.length; i++) {
+      const t = probe.frames[i];
+      if (t <= start || t > end) continue;
+      frames++;
+      busy += Math.max(0, t - probe.frames[i - 1] - 1000 / 60);
+    }
+    out.push({ fromWord: from, ms: end - start, busyMs: busy, fps: (frames * 1000) / Math.max(1, end - start) });
+  }
+  return out;
+}
+
+/** The body of the last answer on the page. */
+export function lastAnswerBody(page: Page): Locator {
+  return page.locator("[data-testid='message'][data-role='assistant']").last().locator(".message-body");
+}
