@@ -52,13 +52,15 @@ export async function installStreamProbe(page: Page) {
       listener: EventListenerOrEventListenerObject | null,
       options?: boolean | AddEventListenerOptions,
     ) {
-      if (type === "delta" && typeof listener === "function") {
+      // A first connection gets what was written before it as one
+      // `snapshot` (replacing), then `delta`s (appending).
+      if ((type === "delta" || type === "snapshot") && typeof listener === "function") {
         const inner = listener;
         listener = function (this: EventSource, ev: Event) {
           const text: string = JSON.parse((ev as MessageEvent).data).text || "";
           const n = (text.match(/\S+/g) || []).length;
-          if (n) {
-            count += n;
+          if (type === "snapshot" ? n !== count : n > 0) {
+            count = type === "snapshot" ? n : count + n;
             probe.words.push([performance.now(), count]);
           }
           return inner.call(this, ev);
