@@ -19,19 +19,12 @@ fn focusables(root: &web_sys::Element) -> Vec<web_sys::HtmlElement> {
         .collect()
 }
 
-#[component]
-pub fn Dialog(
-    /// The id of the element that names the dialog.
-    labelled_by: &'static str,
-    test_id: &'static str,
-    on_close: Callback<()>,
-    children: Children,
-) -> impl IntoView {
-    let panel = NodeRef::<leptos::html::Div>::new();
+/// Gives focus back, when the calling view is disposed, to what had it when
+/// the view was created (the button that opened a dialog or panel).
+pub fn return_focus_on_close() {
     #[cfg(feature = "hydrate")]
     {
         use wasm_bindgen::JsCast;
-        // Give focus back to what had it before the dialog opened.
         let opener = StoredValue::new_local(
             document()
                 .active_element()
@@ -44,6 +37,21 @@ pub fn Dialog(
                 }
             }
         });
+    }
+}
+
+#[component]
+pub fn Dialog(
+    /// The id of the element that names the dialog.
+    labelled_by: &'static str,
+    test_id: &'static str,
+    on_close: Callback<()>,
+    children: Children,
+) -> impl IntoView {
+    let panel = NodeRef::<leptos::html::Div>::new();
+    return_focus_on_close();
+    #[cfg(feature = "hydrate")]
+    {
         Effect::new(move |_| {
             if let Some(p) = panel.get() {
                 // The first control, unless something inside already has focus.

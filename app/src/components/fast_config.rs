@@ -39,21 +39,9 @@ pub fn FastConfig(
     let panel = NodeRef::<leptos::html::Aside>::new();
     // Focus moves into the panel so that Esc and Tab act on it at once, and
     // back to what had it (the opening button) when it closes.
+    crate::components::dialog::return_focus_on_close();
     #[cfg(feature = "hydrate")]
     {
-        use wasm_bindgen::JsCast;
-        let opener = StoredValue::new_local(
-            document()
-                .active_element()
-                .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok()),
-        );
-        on_cleanup(move || {
-            if let Some(el) = opener.get_value() {
-                if el.is_connected() {
-                    let _ = el.focus();
-                }
-            }
-        });
         Effect::new(move |_| {
             if let Some(el) = panel.get() {
                 let _ = el.focus();
@@ -146,5 +134,17 @@ pub fn FastConfig(
                 {move || msg.get().map(|(ok, t)| view! { <p class=if ok { "form-ok" } else { "form-error" } role="status">{t}</p> })}
             </form>
         </aside>
+    }
+}
+
+/// The button that opens and closes the panel (new chat and thread pages).
+#[component]
+pub fn FastConfigToggle(open: RwSignal<bool>) -> impl IntoView {
+    view! {
+        <button type="button" class="btn btn-ghost btn-small" data-testid="open-fast-config"
+            aria-expanded=move || open.get().to_string()
+            on:click=move |_| open.update(|o| *o = !*o)>
+            "Model & context"
+        </button>
     }
 }

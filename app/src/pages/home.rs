@@ -6,7 +6,7 @@ use crate::api::chat::send_message;
 use crate::api::threads::{configure_thread, create_thread, delete_thread};
 use crate::client::send_failure_message;
 use crate::components::composer::{Composer, ModelChoices, SendRequest};
-use crate::components::fast_config::{FastConfig, FastConfigSaved};
+use crate::components::fast_config::{FastConfig, FastConfigSaved, FastConfigToggle};
 use crate::components::sidebar::use_thread_list;
 use crate::model::SendResultDto;
 use leptos::prelude::*;
@@ -73,11 +73,7 @@ pub fn HomePage() -> impl IntoView {
             <h1 id="welcome-title">"What can I help with?"</h1>
             <p class="muted">"Chatting with " <strong data-testid="welcome-model">{move || default_model.get()}</strong> "."</p>
             <p>
-                <button type="button" class="btn btn-ghost btn-small" data-testid="open-fast-config"
-                    aria-expanded=move || config_open.get().to_string()
-                    on:click=move |_| config_open.update(|o| *o = !*o)>
-                    "Model & context"
-                </button>
+                <FastConfigToggle open=config_open />
             </p>
             <div class="examples">
                 {EXAMPLES.iter().map(|ex| {

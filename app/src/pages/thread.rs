@@ -13,7 +13,7 @@ use crate::api::chat::{
 use crate::api::threads::load_thread_page;
 use crate::client::{send_failure_message, server_fn_message};
 use crate::components::composer::{Composer, ModelChoices, SendRequest};
-use crate::components::fast_config::{FastConfig, FastConfigSaved};
+use crate::components::fast_config::{FastConfig, FastConfigSaved, FastConfigToggle};
 use crate::components::message::{
     branch_ids, children_map, LiveMessage, MessageActions, UiMessage,
 };
@@ -541,11 +541,7 @@ fn ThreadView(
         <div class="thread-view" node_ref=conv.scroller on:scroll=on_scroll data-testid="thread-view">
             <div class="thread-head">
                 <h1 class="thread-title">{move || current.with(|t| t.name.clone())}</h1>
-                <button type="button" class="btn btn-ghost btn-small" data-testid="open-fast-config"
-                    aria-expanded=move || config_open.get().to_string()
-                    on:click=move |_| config_open.update(|o| *o = !*o)>
-                    "Model & context"
-                </button>
+                <FastConfigToggle open=config_open />
             </div>
             <Show when=move || older.get().is_some()>
                 <button type="button" class="btn btn-ghost load-older" data-testid="load-older"

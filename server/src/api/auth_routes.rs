@@ -63,6 +63,12 @@ fn warn_undeclared_proxy() {
 
 fn with_cookies(status: StatusCode, cookies: Vec<String>) -> Response {
     let mut resp = (status, Json(json!({"ok": true}))).into_response();
+    set_session_cookies(&mut resp, cookies);
+    resp
+}
+
+/// Session cookies are set on an answer no cache may keep.
+fn set_session_cookies(resp: &mut Response, cookies: Vec<String>) {
     for cookie in cookies {
         if let Ok(v) = HeaderValue::from_str(&cookie) {
             resp.headers_mut().append(header::SET_COOKIE, v);
@@ -70,7 +76,6 @@ fn with_cookies(status: StatusCode, cookies: Vec<String>) -> Response {
     }
     resp.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    resp
 }
 
 fn signed_in(state: &AppState, status: StatusCode, issued: &IssuedToken) -> Response {
@@ -136,13 +141,7 @@ fn see_other(location: &str, cookies: Vec<String>) -> Response {
     if let Ok(v) = HeaderValue::from_str(location) {
         resp.headers_mut().insert(header::LOCATION, v);
     }
-    for cookie in cookies {
-        if let Ok(v) = HeaderValue::from_str(&cookie) {
-            resp.headers_mut().append(header::SET_COOKIE, v);
-        }
-    }
-    resp.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    set_session_cookies(&mut resp, cookies);
     resp
 }
 

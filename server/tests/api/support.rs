@@ -352,16 +352,21 @@ impl TestApp {
         extra: &[(&str, &str)],
     ) -> Resp {
         let mut req = self.http.request(method, self.url(path));
-        match auth {
-            Auth::None => {}
-            Auth::Bearer(t) => req = req.bearer_auth(t),
-            Auth::Cookie(t) => req = req.header("cookie", format!("access_token={t}")),
-        }
         for (k, v) in extra {
             req = req.header(*k, *v);
         }
         if let Some(b) = body {
             req = req.json(&b);
+        }
+        Self::send(req, auth).await
+    }
+
+    /// Sends with the given credentials and reads the answer.
+    async fn send(mut req: reqwest::RequestBuilder, auth: Auth<'_>) -> Resp {
+        match auth {
+            Auth::None => {}
+            Auth::Bearer(t) => req = req.bearer_auth(t),
+            Auth::Cookie(t) => req = req.header("cookie", format!("access_token={t}")),
         }
         let resp = req.send().await.expect("request");
         let status = resp.status().as_u16();
@@ -411,26 +416,12 @@ impl TestApp {
     /// Calls a server function with url-encoded arguments (`a=1&b=x`), as
     /// the browser posts it.
     pub async fn rpc_form(&self, path: &str, form: &str, auth: Auth<'_>) -> Resp {
-        let mut req = self
+        let req = self
             .http
             .post(self.url(path))
             .header("content-type", "application/x-www-form-urlencoded")
             .body(form.to_string());
-        match auth {
-            Auth::None => {}
-            Auth::Bearer(t) => req = req.bearer_auth(t),
-            Auth::Cookie(t) => req = req.header("cookie", format!("access_token={t}")),
-        }
-        let resp = req.send().await.expect("request");
-        let status = resp.status().as_u16();
-        let headers = resp.headers().clone();
-        let text = resp.text().await.unwrap_or_default();
-        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        Resp {
-            status,
-            headers,
-            body,
-        }
+        Self::send(req, auth).await
     }
 
     /// Signs in with the password [`TestApp::register`] uses; the new session token.
