@@ -596,5 +596,8 @@ db_test!(nul_in_what_people_send_is_dropped_or_refused, |app| {
         )
         .await;
     assert_eq!(r.status, 400, "{:?}", r.body);
-    assert_eq!(r.error(), "model: not a valid model id");
+    assert_eq!(
+        r.error(),
+        "model: use a model id of at most 100 characters, without spaces"
+    );
 });
