@@ -128,16 +128,12 @@ impl SseParser {
                 self.data.push('\n');
                 self.has_data = true;
             }
-            "id" => {
-                if !value.contains('\0') {
-                    self.last_event_id = value.to_string();
-                    self.id_in_block = true;
-                }
+            "id" if !value.contains('\0') => {
+                self.last_event_id = value.to_string();
+                self.id_in_block = true;
             }
-            "retry" => {
-                if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
-                    self.retry_ms = value.parse().ok();
-                }
+            "retry" if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) => {
+                self.retry_ms = value.parse().ok();
             }
             _ => {}
         }
