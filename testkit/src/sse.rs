@@ -55,6 +55,13 @@ impl SseParser {
         self.retry_ms
     }
 
+    /// Whether bytes or fields are waiting for a line end or a blank line:
+    /// if the stream ends now, a browser drops them (a framing bug in the
+    /// server when it meant to send an event).
+    pub fn has_partial_event(&self) -> bool {
+        !self.line.is_empty() || self.has_data || !self.event.is_empty()
+    }
+
     /// Parses `chunk` and returns the events it completed.
     pub fn push(&mut self, mut chunk: &[u8]) -> Vec<SseEvent> {
         let out = Vec::new();
@@ -231,6 +238,17 @@ mod tests {
             ]
         );
         assert_eq!(p.retry_ms(), Some(1500));
+    }
+
+    #[test]
+    fn an_unterminated_event_is_reported_as_partial() {
+        let mut p = SseParser::new();
+        assert_eq!(p.push(b"event: done\ndata: {}\n").len(), 0);
+        assert!(p.has_partial_event());
+        assert_eq!(p.push(b"\n").len(), 1);
+        assert!(!p.has_partial_event());
+        p.push(b": keep-alive\n\ndata: x");
+        assert!(p.has_partial_event());
     }
 
     #[test]

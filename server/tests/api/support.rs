@@ -661,6 +661,18 @@ impl SseReader {
         }
     }
 
+    /// Reads the rest of the stream (at most 20 s of silence) and panics if
+    /// anything follows, or if it ends inside an event a browser would drop.
+    pub async fn assert_ends_cleanly(mut self) {
+        if let Some(ev) = self.next().await {
+            panic!("an event after the end: {ev:?}");
+        }
+        assert!(
+            !self.parser.has_partial_event(),
+            "the stream ended inside an event (no blank line after it)"
+        );
+    }
+
     /// Reads to the `done` event; returns (answer text, thinking, done data, events seen).
     pub async fn collect(&mut self) -> (String, String, Value, Vec<Sse>) {
         let a = self.answer().await;
@@ -757,12 +769,15 @@ impl TestApp {
         }
     }
 
-    /// Opens the answer's event stream as a first connection would and reads it to `done`.
+    /// Opens the answer's event stream as a first connection would, reads
+    /// it to `done`, and checks that the stream then ends cleanly.
     pub async fn answer(&self, token: &str, answer_id: &str) -> Answer {
         let path = format!("/api/generations/{answer_id}/events");
         let (status, sse) = SseReader::open(self, &path, token, None).await;
         let mut sse = sse.unwrap_or_else(|| panic!("GET {path}: {status}"));
-        sse.answer().await
+        let answer = sse.answer().await;
+        sse.assert_ends_cleanly().await;
+        answer
     }
 
     /// Barrier: returns once the fake Mistral has received `n` requests for
