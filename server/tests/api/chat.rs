@@ -3,6 +3,7 @@ use crate::support::*;
 use app::server::config::DEFAULT_TITLE_MODEL;
 use app::server::entities::messages;
 use app::server::services::titles::TITLE_INSTRUCTION;
+use app::vocab::{MessageStatus, StreamEvent};
 use sea_orm::EntityTrait;
 use serde_json::json;
 use std::time::Duration;
@@ -90,7 +91,13 @@ db_test!(send_streams_and_persists_the_answer_with_usage, |app| {
     // inherited id would make the browser replay events).
     let typed = answer.typed();
     assert!(
-        matches!(typed.last(), Some(StreamEv::Done { status, .. }) if status == "done"),
+        matches!(
+            typed.last(),
+            Some(StreamEvent::Done {
+                status: MessageStatus::Done,
+                ..
+            })
+        ),
         "{typed:?}"
     );
     assert!(answer

@@ -7,6 +7,7 @@ use crate::chat::{id_in, row, user_with_key};
 use crate::support::*;
 use app::server::config::{Config, Secret};
 use app::server::entities::messages;
+use app::vocab::MessageId;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{json, Value};
@@ -485,7 +486,10 @@ async fn deleting_a_thread_stops_its_answer_first() {
     let (a, tid) = (r.answer_id(), r.thread_id());
     // Barrier, not a sleep: the upstream call is under way.
     app.upstream_received(1, is_chat_request).await;
-    assert!(app.state.hub.get(&a).is_some(), "still being written");
+    assert!(
+        app.state.hub.get(&MessageId::new(&a)).is_some(),
+        "still being written"
+    );
     let r = app
         .post(
             "/api/thread",
@@ -494,7 +498,10 @@ async fn deleting_a_thread_stops_its_answer_first() {
         )
         .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
-    assert!(app.state.hub.get(&a).is_none(), "the answer was stopped");
+    assert!(
+        app.state.hub.get(&MessageId::new(&a)).is_none(),
+        "the answer was stopped"
+    );
     assert_eq!(app.count("messages").await, 0);
     // Its place is free at once.
     let r = app.send(&t, "a new one").await;
@@ -518,7 +525,10 @@ async fn deleting_someone_elses_thread_stops_nothing() {
         )
         .await;
     assert_eq!(r.status, 404, "{:?}", r.body);
-    assert!(app.state.hub.get(&a).is_some(), "still being written");
+    assert!(
+        app.state.hub.get(&MessageId::new(&a)).is_some(),
+        "still being written"
+    );
 }
 
 #[tokio::test]
@@ -530,10 +540,16 @@ async fn deleting_an_account_stops_its_answers_first() {
     let a2 = app.send(&t, "two").await.answer_id();
     // Barrier, not a sleep: both upstream calls are under way.
     app.upstream_received(2, is_chat_request).await;
-    assert!(app.state.hub.get(&a1).is_some() && app.state.hub.get(&a2).is_some());
+    assert!(
+        app.state.hub.get(&MessageId::new(&a1)).is_some()
+            && app.state.hub.get(&MessageId::new(&a2)).is_some()
+    );
     let r = app.delete("/api/auth/delete", Auth::Bearer(&t)).await;
     assert_eq!(r.status, 200, "{:?}", r.body);
-    assert!(app.state.hub.get(&a1).is_none() && app.state.hub.get(&a2).is_none());
+    assert!(
+        app.state.hub.get(&MessageId::new(&a1)).is_none()
+            && app.state.hub.get(&MessageId::new(&a2)).is_none()
+    );
     assert_eq!(app.count("messages").await, 0);
 }
 

@@ -2,6 +2,7 @@
 //! and a fake Google (tokeninfo + JWKS) that speaks the real wire format.
 use app::server::config::Config;
 use app::server::{db, AppState};
+use app::vocab::StreamEvent;
 use axum::extract::{Query, State};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -513,72 +514,17 @@ pub struct Sse {
     pub event: String,
     /// The data parsed as JSON (a string when it is not JSON).
     pub data: Value,
+    /// The data as it arrived.
+    pub raw: String,
 }
 
 impl Sse {
-    /// The event as a typed value.
-    pub fn typed(&self) -> StreamEv {
-        StreamEv::from_sse(self)
-    }
-}
-
-/// The events of a generation's stream, typed as the browser reads them.
-/// An event this list does not know stays `Other`, so a test still sees it.
-#[derive(Debug, Clone, PartialEq)]
-pub enum StreamEv {
-    Delta {
-        text: String,
-        thinking: String,
-    },
-    /// Everything stored so far, replacing what the reader showed.
-    Snapshot {
-        text: String,
-        thinking: String,
-        status: String,
-    },
-    Usage {
-        prompt_tokens: u64,
-        completion_tokens: u64,
-    },
-    Done {
-        status: String,
-        finish_reason: Option<String>,
-        error: Option<String>,
-    },
-    Other {
-        event: String,
-        data: Value,
-    },
-}
-
-impl StreamEv {
-    fn from_sse(ev: &Sse) -> StreamEv {
-        let text = |k: &str| ev.data[k].as_str().unwrap_or_default().to_string();
-        let opt = |k: &str| ev.data[k].as_str().map(str::to_string);
-        match ev.event.as_str() {
-            "delta" => StreamEv::Delta {
-                text: text("text"),
-                thinking: text("thinking"),
-            },
-            "snapshot" => StreamEv::Snapshot {
-                text: text("text"),
-                thinking: text("thinking"),
-                status: text("status"),
-            },
-            "usage" => StreamEv::Usage {
-                prompt_tokens: ev.data["promptTokens"].as_u64().unwrap_or_default(),
-                completion_tokens: ev.data["completionTokens"].as_u64().unwrap_or_default(),
-            },
-            "done" => StreamEv::Done {
-                status: text("status"),
-                finish_reason: opt("finishReason"),
-                error: opt("error"),
-            },
-            _ => StreamEv::Other {
-                event: ev.event.clone(),
-                data: ev.data.clone(),
-            },
-        }
+    /// The event in the shared vocabulary, read as the browser reads it
+    /// (`StreamEvent::from_wire`); `None` for a name it does not know.
+    /// Panics when the data does not match the event's shape.
+    pub fn typed(&self) -> Option<StreamEvent> {
+        StreamEvent::from_wire(&self.event, &self.raw)
+            .unwrap_or_else(|e| panic!("malformed {} event {:?}: {e}", self.event, self.raw))
     }
 }
 
@@ -595,9 +541,9 @@ pub struct Answer {
 }
 
 impl Answer {
-    /// Every event as a typed value, in order.
-    pub fn typed(&self) -> Vec<StreamEv> {
-        self.events.iter().map(Sse::typed).collect()
+    /// Every event the vocabulary knows, typed, in order.
+    pub fn typed(&self) -> Vec<StreamEvent> {
+        self.events.iter().filter_map(Sse::typed).collect()
     }
 }
 
@@ -645,12 +591,13 @@ impl SseReader {
         loop {
             if let Some(ev) = self.ready.pop_front() {
                 let id = Some(ev.last_event_id).filter(|id| !id.is_empty());
-                let data = serde_json::from_str(&ev.data).unwrap_or(Value::String(ev.data));
+                let data = serde_json::from_str(&ev.data).unwrap_or(Value::String(ev.data.clone()));
                 return Some(Sse {
                     id,
                     has_id: ev.has_id,
                     event: ev.event,
                     data,
+                    raw: ev.data,
                 });
             }
             match tokio::time::timeout(std::time::Duration::from_secs(20), self.resp.chunk()).await
@@ -685,22 +632,22 @@ impl SseReader {
         while let Some(ev) = self.next().await {
             seen.push(ev.clone());
             match ev.typed() {
-                StreamEv::Delta {
+                Some(StreamEvent::Delta {
                     text: t,
                     thinking: th,
-                } => {
+                }) => {
                     text.push_str(&t);
                     thinking.push_str(&th);
                 }
-                StreamEv::Snapshot {
+                Some(StreamEvent::Snapshot {
                     text: t,
                     thinking: th,
                     ..
-                } => {
+                }) => {
                     text = t;
                     thinking = th;
                 }
-                StreamEv::Done { .. } => {
+                Some(StreamEvent::Done { .. }) => {
                     return Answer {
                         text,
                         thinking,
@@ -808,7 +755,12 @@ impl TestApp {
     /// sent, so "no further request" can be asserted without a sleep.
     pub async fn settled(&self, token: &str, answer_id: &str, thread_id: &str) {
         let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
-        while self.state.hub.get(answer_id).is_some() {
+        while self
+            .state
+            .hub
+            .get(&app::vocab::MessageId::new(answer_id))
+            .is_some()
+        {
             assert!(
                 tokio::time::Instant::now() < deadline,
                 "the answer {answer_id} is still being written"
