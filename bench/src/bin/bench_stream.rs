@@ -60,6 +60,7 @@
 //! SQLite file for its client.
 use app::server::config::Config;
 use app::server::{db, AppState};
+use app::vocab::{MessageStatus, StreamEvent};
 use futures::StreamExt;
 use serde_json::{json, Value};
 use std::io::Read;
@@ -589,15 +590,19 @@ async fn chat_once(
         let at = t0.elapsed();
         sse.push(&chunk);
         while let Some((event, data)) = sse.next_event() {
-            match event.as_str() {
-                "delta" => {
+            // Read as the browser reads it: the shared vocabulary.
+            let typed = StreamEvent::from_wire(&event, &data)
+                .map_err(|e| format!("malformed {event} event {data:?}: {e}"))?;
+            match typed {
+                Some(StreamEvent::Delta { .. }) => {
                     deltas += 1;
                     ttft.get_or_insert(at);
                 }
-                "snapshot" => return Err("got a snapshot: the reader lagged behind".into()),
-                "done" => {
-                    let done: Value = serde_json::from_str(&data).unwrap_or(Value::Null);
-                    if done["status"] != "done" {
+                Some(StreamEvent::Snapshot { .. }) => {
+                    return Err("got a snapshot: the reader lagged behind".into())
+                }
+                Some(StreamEvent::Done { status, .. }) => {
+                    if status != MessageStatus::Done {
                         return Err(format!("answer ended with {data}"));
                     }
                     let sample = Sample {
