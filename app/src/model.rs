@@ -1,11 +1,14 @@
 //! Serializable values shared by the server and the browser.
 //!
 //! These are the shapes of the JSON API and of server-function results. They
-//! must never contain secrets (no password hashes, no raw API keys).
+//! must never contain secrets (no password hashes, no raw API keys). Their
+//! OpenAPI schemas (`/api/openapi.json`) are derived only with `ssr`, so the
+//! WASM never carries utoipa.
 use serde::{Deserialize, Serialize};
 
 /// The signed-in user as `GET /api/user` returns it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct UserDto {
     pub id: String,
     pub name: String,
@@ -38,6 +41,7 @@ impl UserDto {
 
 /// A conversation as the owner sees it (`GET /api/thread`, create, update).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ThreadDto {
     pub id: String,
@@ -56,6 +60,7 @@ pub struct ThreadDto {
 /// A conversation as a visitor with its share code sees it: no owner, no
 /// system prompt.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct SharedThreadDto {
     pub id: String,
@@ -67,6 +72,7 @@ pub struct SharedThreadDto {
 
 /// One message of a thread.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct MessageDto {
     pub id: String,
@@ -89,6 +95,7 @@ pub struct MessageDto {
 
 /// A page of the caller's threads, most recently updated first.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ThreadPage {
     pub threads: Vec<ThreadDto>,
@@ -99,6 +106,7 @@ pub struct ThreadPage {
 /// One owned thread with its messages (all of them, or one page) in
 /// chronological order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ThreadWithMessages {
     pub thread: ThreadDto,
@@ -110,6 +118,7 @@ pub struct ThreadWithMessages {
 
 /// What `GET /api/thread?shareCode=…` returns.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct SharedThreadView {
     pub thread: SharedThreadDto,
@@ -124,6 +133,7 @@ pub struct SharedThreadView {
 
 /// The active share of a thread.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ShareDto {
     pub share_code: String,
@@ -140,6 +150,7 @@ pub struct ShareDto {
 
 /// A message sent by a client for `sync` (offline-first upload).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct SyncMessageDto {
     pub id_message: String,
@@ -156,6 +167,7 @@ pub struct SyncMessageDto {
 
 /// A message `sync` refused, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct SyncRejection {
     pub id_message: String,
@@ -164,6 +176,7 @@ pub struct SyncRejection {
 
 /// The outcome of a `sync` call.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct SyncResult {
     pub inserted: u32,
@@ -193,6 +206,7 @@ mod tests {
 /// A user's settings as the UI sees them. The API key itself never leaves the
 /// server: only whether one is set and its last four characters.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct SettingsDto {
     pub has_key: bool,
@@ -212,6 +226,7 @@ pub struct SettingsDto {
 
 /// Answers started today (UTC) with the operator's key, out of the daily limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ServerKeyBudgetDto {
     pub used: u32,
@@ -220,6 +235,7 @@ pub struct ServerKeyBudgetDto {
 
 /// One model of the catalogue with what it can do (the model features viewer).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ModelInfoDto {
     pub id: String,
@@ -239,6 +255,7 @@ pub struct ModelInfoDto {
 /// What sending (or regenerating, or editing) starts: the stored user message
 /// (absent for a regeneration) and the assistant message being generated.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct SendResultDto {
     pub thread: ThreadDto,

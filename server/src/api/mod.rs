@@ -1,19 +1,32 @@
 //! The public JSON API (`/api/*`), compatible with the reference project's
 //! paths and shapes. Handlers are thin: extract, call a service, map errors.
+//! Each JSON route is registered with its OpenAPI description
+//! (`utoipa_axum::routes!`); [`openapi`] serves the resulting document.
 use app::server::services::auth::{self, AuthUser};
 use app::server::{AppError, AppState};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::Router;
 use serde::de::DeserializeOwned;
+use utoipa::OpenApi as _;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 pub mod auth_routes;
 pub mod chat_routes;
 pub mod health;
+pub mod openapi;
 pub mod thread_routes;
 
 pub fn router() -> Router<AppState> {
-    Router::new()
+    routes().split_for_parts().0
+}
+
+/// Every route of this module with its description: registering a JSON
+/// route anywhere else would leave it out of `/api/openapi.json`.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .routes(routes!(openapi::openapi_json))
         .merge(health::router())
         .merge(auth_routes::router())
         .merge(chat_routes::router())
