@@ -19,7 +19,8 @@
 #     without GOOGLE_CLIENT_ID it answers 501 by design.
 # Their contracts are covered by the integration tests (server/tests/api).
 #
-# Tunables: FUZZ_PORT (3400), FUZZ_MAX_EXAMPLES (30 per operation and phase),
+# Tunables: FUZZ_PROFILE (release; `debug` runs the binaries of a plain
+# `cargo build` for a quick local look, slower answers included), FUZZ_PORT (3400), FUZZ_MAX_EXAMPLES (30 per operation and phase),
 # FUZZ_MAX_TIME (seconds for the whole run, 240), FUZZ_SEED (fixed by default so
 # a failure reproduces; FUZZ_SEED=random for a new one).
 set -euo pipefail
@@ -34,6 +35,7 @@ FAKE_PORT=$((PORT + 800))
 MAX_EXAMPLES="${FUZZ_MAX_EXAMPLES:-30}"
 MAX_TIME="${FUZZ_MAX_TIME:-240}"
 SEED="${FUZZ_SEED:-20261130}"
+PROFILE="${FUZZ_PROFILE:-release}"
 KEY="fuzz-mistral-key-0123456789"
 log() { printf '[fuzz] %s\n' "$*" >&2; }
 
@@ -44,8 +46,8 @@ if ! "$VENV/bin/schemathesis" --version 2>/dev/null | grep -q "$SCHEMATHESIS_VER
 fi
 
 for bin in server fake_upstreams; do
-  if [ ! -x "$TARGET_DIR/release/$bin" ]; then
-    log "$TARGET_DIR/release/$bin is missing: build the release binaries first (see scripts/test.sh, browser stage)"
+  if [ ! -x "$TARGET_DIR/$PROFILE/$bin" ]; then
+    log "$TARGET_DIR/$PROFILE/$bin is missing: build the release binaries first (see scripts/test.sh, browser stage)"
     exit 1
   fi
 done
@@ -59,7 +61,9 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-"$TARGET_DIR/release/fake_upstreams" --addr "127.0.0.1:$FAKE_PORT" --valid-key "$KEY" \
+# Without --valid-key the fake accepts any key (but `invalid…`): the fuzzer
+# replaces the user's key with random ones and the answers must still run.
+"$TARGET_DIR/$PROFILE/fake_upstreams" --addr "127.0.0.1:$FAKE_PORT" \
   >"$WORK/fake.log" 2>&1 &
 PIDS+=($!)
 (
@@ -69,8 +73,11 @@ PIDS+=($!)
   export PUBLIC_URL="http://127.0.0.1:$PORT"
   export LEPTOS_SITE_ADDR="127.0.0.1:$PORT"
   export MISTRAL_API_BASE="http://127.0.0.1:$FAKE_PORT"
+  # The operator's key: answers run even after the fuzzer removed the user's.
+  export MISTRAL_API_KEY="$KEY"
   export RUST_LOG="${RUST_LOG:-warn}"
-  exec scripts/serve.sh
+  export LEPTOS_SITE_ROOT="${LEPTOS_SITE_ROOT:-target/site}"
+  exec "$TARGET_DIR/$PROFILE/server"
 ) >"$WORK/server.log" 2>&1 &
 PIDS+=($!)
 

@@ -88,8 +88,11 @@ fn signed_in(state: &AppState, status: StatusCode, issued: &IssuedToken) -> Resp
 
 #[derive(Deserialize, utoipa::ToSchema)]
 struct RegisterBody {
+    #[schema(format = "email", max_length = 254)]
     email: String,
+    #[schema(min_length = 8, max_length = 1024)]
     password: String,
+    #[schema(max_length = 200)]
     name: Option<String>,
 }
 
@@ -127,6 +130,7 @@ async fn register(
 
 #[derive(Deserialize, utoipa::ToSchema)]
 struct LoginBody {
+    #[schema(format = "email", max_length = 254)]
     email: String,
     password: String,
 }

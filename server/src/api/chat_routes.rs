@@ -44,8 +44,11 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct SendBody {
+    #[schema(format = "uuid")]
     thread_id: Option<String>,
+    #[schema(format = "uuid")]
     parent_id: Option<String>,
+    #[schema(min_length = 1)]
     text: String,
     model: Option<String>,
     #[serde(default)]
@@ -89,6 +92,7 @@ async fn send(
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct RegenerateBody {
+    #[schema(format = "uuid")]
     message_id: String,
     model: Option<String>,
     #[serde(default)]
@@ -123,7 +127,9 @@ async fn regenerate(
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct EditBody {
+    #[schema(format = "uuid")]
     message_id: String,
+    #[schema(min_length = 1)]
     text: String,
     model: Option<String>,
     #[serde(default)]
@@ -257,7 +263,7 @@ fn done_from_row(m: &app::server::entities::messages::Model) -> GenEvent {
     ),
     security(("bearer" = []), ("cookie" = [])),
     responses(
-        (status = 200, description = "An event stream that ends after `done`", content_type = "text/event-stream", body = String),
+        (status = 200, description = "An event stream that ends after `done`", content_type = "text/event-stream", body = super::openapi::GenerationEvent),
         (status = 404, description = "No such message (or not yours)", body = super::openapi::ErrorBody),
         (status = 429, description = "Too many open streams for this user", body = super::openapi::ErrorBody),
         (status = 503, description = "Too many open streams on this server", body = super::openapi::ErrorBody)

@@ -22,9 +22,9 @@ use app::model::{
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+use serde_json::{json, Value};
 use std::borrow::Cow;
 use std::sync::OnceLock;
-use utoipa::openapi::link::LinkBuilder;
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::schema::{AnyOfBuilder, Schema};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -106,6 +106,29 @@ pub struct KeySaved {
 pub struct Liveness {
     /// Always `ok`.
     pub status: String,
+}
+
+/// One Server-Sent Event of `GET /api/generations/{id}/events`.
+#[derive(Serialize, ToSchema)]
+pub struct GenerationEvent {
+    /// The position to resume after (`Last-Event-ID`); absent on a snapshot
+    /// of a stored answer.
+    pub id: Option<String>,
+    pub event: GenerationEventName,
+    /// JSON text. `snapshot`: `{text, thinking, status}`, replaces what the
+    /// reader shows; `delta`: `{text, thinking}`, appended; `usage`:
+    /// `{promptTokens, completionTokens}`; `done`: `{status, finishReason,
+    /// error}`, the last event.
+    pub data: String,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum GenerationEventName {
+    Snapshot,
+    Delta,
+    Usage,
+    Done,
 }
 
 /// `GET /readyz`.
@@ -207,8 +230,8 @@ fn common(name: &str) -> RefOr<ApiResponse> {
     RefOr::Ref(Ref::new(format!("#/components/responses/{name}")))
 }
 
-/// Adds the security schemes, the shared error responses and the links to
-/// the document collected from the routes.
+/// Adds the security schemes and the shared error responses to the document
+/// collected from the routes.
 pub fn finish(doc: &mut OpenApi) {
     let components = doc.components.get_or_insert_with(Components::new);
     components.add_security_scheme(
@@ -254,7 +277,6 @@ pub fn finish(doc: &mut OpenApi) {
             add_common_responses(path, op, write);
         }
     }
-    add_links(doc);
 }
 
 fn add_common_responses(path: &str, op: &mut Operation, write: bool) {
@@ -283,78 +305,46 @@ fn add_common_responses(path: &str, op: &mut Operation, write: bool) {
 
 /// Links from the answers that create things to the operations that use
 /// them, so a stateful fuzzer can follow a conversation: send → events,
-/// stop, regenerate, edit, open the thread.
-fn add_links(doc: &mut OpenApi) {
-    let from_send = [
-        (
-            "events",
-            "events",
-            "id",
-            "$response.body#/assistantMessage/id",
-        ),
-        ("stop", "stop", "id", "$response.body#/assistantMessage/id"),
-        (
-            "openThread",
-            "get_thread",
-            "idThread",
-            "$response.body#/thread/id",
-        ),
-    ];
-    let body_links = [
-        (
-            "regenerate",
-            "regenerate",
-            serde_json::json!({"messageId": "$response.body#/assistantMessage/id"}),
-        ),
-        (
-            "edit",
-            "edit",
-            serde_json::json!({"messageId": "$response.body#/userMessage/id", "text": "Edited"}),
-        ),
-    ];
+/// stop, regenerate, edit, open the thread. Written as JSON: utoipa 5's
+/// `Link` serialises its members in snake case (`operation_id`), which no
+/// tool reads.
+fn add_links(doc: &mut Value) {
+    let answer = "$response.body#/assistantMessage/id";
+    let links = json!({
+        "events": {"operationId": "events", "parameters": {"id": answer}},
+        "stop": {"operationId": "stop", "parameters": {"id": answer}},
+        "openThread": {
+            "operationId": "get_thread",
+            "parameters": {"idThread": "$response.body#/thread/id"}
+        },
+        "regenerate": {"operationId": "regenerate", "requestBody": {"messageId": answer}},
+        "edit": {
+            "operationId": "edit",
+            "requestBody": {"messageId": "$response.body#/userMessage/id", "text": "Edited"}
+        },
+    });
     for path in ["/api/chat", "/api/chat/regenerate", "/api/chat/edit"] {
-        let Some(op) = doc
-            .paths
-            .paths
-            .get_mut(path)
-            .and_then(|item| item.post.as_mut())
-        else {
-            continue;
-        };
-        let Some(RefOr::T(created)) = op.responses.responses.get_mut("201") else {
-            continue;
-        };
-        for (name, operation, param, expr) in from_send {
-            created.links.insert(
-                name.to_string(),
-                RefOr::T(
-                    LinkBuilder::new()
-                        .operation_id(operation)
-                        .parameter(param, expr)
-                        .build(),
-                ),
-            );
-        }
-        for (name, operation, body) in &body_links {
-            created.links.insert(
-                name.to_string(),
-                RefOr::T(
-                    LinkBuilder::new()
-                        .operation_id(*operation)
-                        .request_body(Some(body.clone()))
-                        .build(),
-                ),
-            );
+        let pointer = format!(
+            "/paths/{}/post/responses/201",
+            path.replace('~', "~0").replace('/', "~1")
+        );
+        if let Some(Value::Object(created)) = doc.pointer_mut(&pointer) {
+            created.insert("links".into(), links.clone());
         }
     }
 }
 
-/// The document: the routes' descriptions plus [`finish`]. Built once.
-pub fn document() -> &'static OpenApi {
-    static DOC: OnceLock<OpenApi> = OnceLock::new();
+/// The document: the routes' descriptions, [`finish`] and the links.
+/// Built once.
+pub fn document() -> &'static Value {
+    static DOC: OnceLock<Value> = OnceLock::new();
     DOC.get_or_init(|| {
         let (_, mut doc) = super::routes().split_for_parts();
         finish(&mut doc);
+        // Plain maps and strings: serialising cannot fail (and `Null`
+        // would fail the snapshot test loudly if it did).
+        let mut doc = serde_json::to_value(doc).unwrap_or(Value::Null);
+        add_links(&mut doc);
         doc
     })
 }
@@ -373,9 +363,7 @@ pub async fn openapi_json() -> Response {
     let body = JSON.get_or_init(|| {
         // Serialising plain maps and strings cannot fail; an empty object
         // would still be valid JSON if it ever did.
-        document()
-            .to_pretty_json()
-            .unwrap_or_else(|_| "{}".to_string())
+        serde_json::to_string_pretty(document()).unwrap_or_else(|_| "{}".to_string())
     });
     let mut resp = body.clone().into_response();
     resp.headers_mut().insert(

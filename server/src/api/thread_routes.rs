@@ -128,7 +128,9 @@ async fn get_thread(
 #[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct CreateData {
+    #[schema(format = "uuid")]
     id_thread: Option<String>,
+    #[schema(max_length = 200)]
     name: Option<String>,
     context: Option<String>,
     model: Option<String>,
@@ -154,12 +156,14 @@ enum ThreadRequest {
     /// Rename, change the system prompt or model (a blank model removes it).
     Update {
         #[serde(rename = "idThread")]
+        #[schema(format = "uuid")]
         id_thread: String,
         data: Option<UpdateData>,
     },
     /// Share the thread as it is now (the link shows up to its last message).
     Share {
         #[serde(rename = "idThread")]
+        #[schema(format = "uuid")]
         id_thread: String,
         /// Unix milliseconds; absent or null: never expires.
         #[serde(rename = "expiresAt")]
@@ -168,6 +172,7 @@ enum ThreadRequest {
     /// Revoke the thread's share.
     Unshare {
         #[serde(rename = "idThread")]
+        #[schema(format = "uuid")]
         id_thread: String,
     },
     /// Upload messages written offline (existing ids are skipped).
@@ -175,6 +180,7 @@ enum ThreadRequest {
     /// Delete the thread and its messages.
     Delete {
         #[serde(rename = "idThread")]
+        #[schema(format = "uuid")]
         id_thread: String,
     },
 }
