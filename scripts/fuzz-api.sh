@@ -112,7 +112,8 @@ SEED_ARGS=(--seed "$SEED")
 [ "$SEED" = random ] && SEED_ARGS=()
 log "schemathesis $SCHEMATHESIS_VERSION against $BASE/api/openapi.json (max $MAX_EXAMPLES examples, ${MAX_TIME}s)"
 set +e
-"$VENV/bin/schemathesis" run "$BASE/api/openapi.json" \
+# From the scratch directory: schemathesis keeps a cache in the working directory.
+(cd "$WORK" && "$VENV/bin/schemathesis" run "$BASE/api/openapi.json" \
   --url "$BASE" \
   --header "Authorization: Bearer $TOKEN" \
   --phases examples,coverage,fuzzing,stateful \
@@ -129,7 +130,7 @@ set +e
   --exclude-path /api/auth/google/token \
   --no-color \
   --report junit --report-junit-path "$WORK/junit.xml" \
-  2>&1 | tee "$WORK/schemathesis.log"
+  2>&1) | tee "$WORK/schemathesis.log"
 STATUS=${PIPESTATUS[0]}
 set -e
 

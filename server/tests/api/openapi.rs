@@ -302,3 +302,45 @@ async fn every_api_route_is_in_the_document_and_everything_in_it_is_routed() {
         assert!(status < 500, "{method} {path}: {status}");
     }
 }
+
+/// What axum's extractors refuse before a handler runs was plain text,
+/// which the document (and every client) does not expect: found by probing
+/// past what the fuzzer generates (it only sends valid UTF-8 and unique
+/// query parameters).
+#[tokio::test]
+async fn refusals_before_the_handler_are_json_too() {
+    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    let token = app.register("plain@example.com").await;
+    let cases = [
+        (reqwest::Method::GET, "/api/generations/%FF/events", 400),
+        (reqwest::Method::POST, "/api/generations/%FF/stop", 400),
+        (reqwest::Method::GET, "/api/models?fresh=1&fresh=2", 400),
+        (reqwest::Method::GET, "/api/thread?limit=1&limit=2", 400),
+        (reqwest::Method::PATCH, "/api/settings", 405),
+    ];
+    for (method, path, want) in cases {
+        let r = app
+            .http
+            .request(method.clone(), app.url(path))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .expect("request");
+        let status = r.status().as_u16();
+        let ctype = r
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        let text = r.text().await.unwrap_or_default();
+        assert_eq!(status, want, "{method} {path}: {text}");
+        assert!(
+            ctype.starts_with("application/json"),
+            "{method} {path}: {ctype} {text:?}"
+        );
+        let body: Value = serde_json::from_str(&text).expect("JSON body");
+        let error = body["error"].as_str().unwrap_or_default();
+        assert!(!error.is_empty(), "{method} {path}: {body}");
+    }
+}
