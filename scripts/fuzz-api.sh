@@ -75,6 +75,7 @@ PIDS+=($!)
   export MISTRAL_API_BASE="http://127.0.0.1:$FAKE_PORT"
   # The operator's key: answers run even after the fuzzer removed the user's.
   export MISTRAL_API_KEY="$KEY"
+  export ALLOW_SERVER_KEY=true
   export RUST_LOG="${RUST_LOG:-warn}"
   export LEPTOS_SITE_ROOT="${LEPTOS_SITE_ROOT:-target/site}"
   exec "$TARGET_DIR/$PROFILE/server"
@@ -108,6 +109,7 @@ curl -fsS -o /dev/null -X PUT -H "authorization: Bearer $TOKEN" -H 'content-type
 curl -fsS -o /dev/null -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' \
   -d '{"text":"Hello fuzzer"}' "$BASE/api/chat"
 
+CHECKS="not_a_server_error,response_schema_conformance,status_code_conformance,content_type_conformance"
 SEED_ARGS=(--seed "$SEED")
 [ "$SEED" = random ] && SEED_ARGS=()
 log "schemathesis $SCHEMATHESIS_VERSION against $BASE/api/openapi.json (max $MAX_EXAMPLES examples, ${MAX_TIME}s)"
@@ -118,7 +120,7 @@ set +e
   --header "Authorization: Bearer $TOKEN" \
   --phases examples,coverage,fuzzing,stateful \
   --mode all \
-  --checks not_a_server_error,response_schema_conformance,status_code_conformance,content_type_conformance \
+  --checks "$CHECKS" \
   --max-response-time 1 \
   --max-examples "$MAX_EXAMPLES" \
   --max-time "$MAX_TIME" \
@@ -134,21 +136,30 @@ set +e
 STATUS=${PIPESTATUS[0]}
 set -e
 
-# The summary: operations, test cases and checks, failures.
-python3 - "$WORK/junit.xml" "$ROOT/server/tests/api/openapi.json" "$STATUS" <<'PY' || true
-import json, sys, xml.etree.ElementTree as ET
-junit, doc_path, status = sys.argv[1], sys.argv[2], int(sys.argv[3])
-ops = sum(1 for item in json.load(open(doc_path))["paths"].values()
-          for m in ("get", "put", "post", "delete", "patch") if m in item)
+# The summary: operations covered, checks and test cases run, failures.
+python3 - "$WORK/junit.xml" "$WORK/schemathesis.log" "$BASE/api/openapi.json" "$STATUS" "$CHECKS" <<'PY' || true
+import json, re, sys, urllib.request, xml.etree.ElementTree as ET
+junit, log, doc_url, status, checks = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
 try:
-    cases = ET.parse(junit).getroot().iter("testcase")
-    cases = list(cases)
+    doc = json.load(urllib.request.urlopen(doc_url))
+    ops = sum(1 for item in doc["paths"].values() for m in ("get", "put", "post", "delete", "patch") if m in item)
+except Exception:
+    ops = "?"
+try:
+    cases = list(ET.parse(junit).getroot().iter("testcase"))
 except Exception as e:  # no report: schemathesis did not get that far
     print(f"[fuzz] no JUnit report ({e})")
     cases = []
+names = [c.get("name") or "" for c in cases]
+operations = [n for n in names if re.match(r"^(GET|PUT|POST|DELETE|PATCH) ", n)]
 failed = [c.get("name") for c in cases if c.find("failure") is not None or c.find("error") is not None]
-print(f"[fuzz] summary: {len(cases)} of {ops} documented operations fuzzed, "
-      f"{len(failed)} with failures; schemathesis exit status {status}")
+text = open(log, encoding="utf-8", errors="replace").read()
+generated = re.search(r"(\d+) generated[^\n]*", text)
+print(f"[fuzz] summary: {len(operations)} of {ops} documented operations fuzzed "
+      f"(+ stateful scenarios: {'yes' if 'Stateful tests' in names or 'Stateful' in text else 'no'}); "
+      f"checks: {checks}, max response time 1 s; "
+      f"test cases: {generated.group(0) if generated else '?'}; "
+      f"operations with failures: {len(failed)}; schemathesis exit status {status}")
 for name in failed:
     print(f"[fuzz]   FAILED: {name}")
 PY

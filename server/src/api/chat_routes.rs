@@ -50,6 +50,8 @@ struct SendBody {
     parent_id: Option<String>,
     #[schema(min_length = 1)]
     text: String,
+    /// A model id (default: the thread's, then the user's default).
+    #[schema(max_length = 100, pattern = r"^\S*$")]
     model: Option<String>,
     #[serde(default)]
     think: bool,
@@ -94,6 +96,8 @@ async fn send(
 struct RegenerateBody {
     #[schema(format = "uuid")]
     message_id: String,
+    /// A model id (default: the thread's, then the user's default).
+    #[schema(max_length = 100, pattern = r"^\S*$")]
     model: Option<String>,
     #[serde(default)]
     think: bool,
@@ -131,6 +135,8 @@ struct EditBody {
     message_id: String,
     #[schema(min_length = 1)]
     text: String,
+    /// A model id (default: the thread's, then the user's default).
+    #[schema(max_length = 100, pattern = r"^\S*$")]
     model: Option<String>,
     #[serde(default)]
     think: bool,

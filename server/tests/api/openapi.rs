@@ -46,9 +46,12 @@ fn diff_hint(want: &str, got: &str) -> String {
             .collect::<Vec<_>>()
             .join("\n")
     };
-    let changed = w.iter().zip(&g).filter(|(a, b)| a != b).count() + w.len().abs_diff(g.len());
+    // By content, so that one inserted line does not count as every later one.
+    let added = g.iter().filter(|l| !w.contains(l)).count();
+    let removed = w.iter().filter(|l| !g.contains(l)).count();
     format!(
-        "first difference at line {} ({changed} lines differ; snapshot {} lines, served {} lines)\n\
+        "first difference at line {} (about {added} lines added, {removed} removed; \
+         snapshot {} lines, served {} lines)\n\
          --- snapshot ({SNAPSHOT})\n{}\n+++ served\n{}",
         first + 1,
         w.len(),
