@@ -1,5 +1,6 @@
 //! Chat server functions: send, regenerate, edit, stop. The answer itself is
 //! streamed by `GET /api/generations/{id}/events` (see `crate::stream`).
+use super::ApiError;
 use crate::model::{MessageDto, SendResultDto};
 use leptos::prelude::*;
 
@@ -10,8 +11,7 @@ pub async fn send_message(
     text: String,
     model: Option<String>,
     think: bool,
-) -> Result<SendResultDto, ServerFnError> {
-    use crate::server::error::ForServerFn;
+) -> Result<SendResultDto, ApiError> {
     use crate::server::services::chat;
     let (state, me) = super::require_caller().await?;
     let input = chat::SendInput {
@@ -21,7 +21,9 @@ pub async fn send_message(
         model,
         think,
     };
-    chat::send(&state, me.id(), input).await.sfn()
+    chat::send(&state, me.id(), input)
+        .await
+        .map_err(ApiError::from)
 }
 
 #[server(prefix = "/rpc", endpoint = "regenerate_message")]
@@ -29,12 +31,11 @@ pub async fn regenerate_message(
     message_id: String,
     model: Option<String>,
     think: bool,
-) -> Result<SendResultDto, ServerFnError> {
-    use crate::server::error::ForServerFn;
+) -> Result<SendResultDto, ApiError> {
     let (state, me) = super::require_caller().await?;
     crate::server::services::chat::regenerate(&state, me.id(), &message_id, model, think)
         .await
-        .sfn()
+        .map_err(ApiError::from)
 }
 
 #[server(prefix = "/rpc", endpoint = "edit_message")]
@@ -43,30 +44,27 @@ pub async fn edit_message(
     text: String,
     model: Option<String>,
     think: bool,
-) -> Result<SendResultDto, ServerFnError> {
-    use crate::server::error::ForServerFn;
+) -> Result<SendResultDto, ApiError> {
     let (state, me) = super::require_caller().await?;
     crate::server::services::chat::edit(&state, me.id(), &message_id, &text, model, think)
         .await
-        .sfn()
+        .map_err(ApiError::from)
 }
 
 #[server(prefix = "/rpc", endpoint = "stop_generation")]
-pub async fn stop_generation(message_id: String) -> Result<MessageDto, ServerFnError> {
-    use crate::server::error::ForServerFn;
+pub async fn stop_generation(message_id: String) -> Result<MessageDto, ApiError> {
     let (state, me) = super::require_caller().await?;
     crate::server::services::chat::stop(&state, me.id(), &message_id)
         .await
-        .sfn()
+        .map_err(ApiError::from)
 }
 
 /// The thread's name once the title of its first exchange is written (returns
 /// at once when no title is being written).
 #[server(prefix = "/rpc", endpoint = "thread_title")]
-pub async fn thread_title(thread_id: String) -> Result<String, ServerFnError> {
-    use crate::server::error::ForServerFn;
+pub async fn thread_title(thread_id: String) -> Result<String, ApiError> {
     let (state, me) = super::require_caller().await?;
     crate::server::services::titles::wait_for_title(&state, me.id(), &thread_id)
         .await
-        .sfn()
+        .map_err(ApiError::from)
 }

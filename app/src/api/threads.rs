@@ -2,6 +2,7 @@
 //! message pages, create/rename/configure, share links and deletion. All of
 //! them call `crate::server::services::threads`, which scopes every query to
 //! the caller.
+use super::ApiError;
 use crate::model::{ShareDto, ThreadDto, ThreadPage, ThreadWithMessages};
 use leptos::prelude::*;
 
@@ -13,23 +14,20 @@ pub const MESSAGE_PAGE: u64 = 40;
 pub async fn list_threads(
     before: Option<String>,
     search: Option<String>,
-) -> Result<ThreadPage, ServerFnError> {
-    use crate::server::error::ForServerFn;
+) -> Result<ThreadPage, ApiError> {
     use crate::server::services::threads as svc;
     let (state, me) = super::require_caller().await?;
     let query = svc::ThreadListQuery {
         limit: THREAD_PAGE,
-        before: before
-            .as_deref()
-            .map(svc::Cursor::parse)
-            .transpose()
-            .sfn()?,
+        before: before.as_deref().map(svc::Cursor::parse).transpose()?,
         search: match search.as_deref() {
-            Some(s) => svc::SearchText::parse(s).sfn()?,
+            Some(s) => svc::SearchText::parse(s)?,
             None => None,
         },
     };
-    svc::list_threads(&state, me.id(), &query).await.sfn()
+    svc::list_threads(&state, me.id(), &query)
+        .await
+        .map_err(ApiError::from)
 }
 
 /// One page of a thread's messages, newest page first (chronological inside).
@@ -37,49 +35,42 @@ pub async fn list_threads(
 pub async fn load_thread_page(
     id: String,
     before: Option<String>,
-) -> Result<ThreadWithMessages, ServerFnError> {
-    use crate::server::error::ForServerFn;
+) -> Result<ThreadWithMessages, ApiError> {
     use crate::server::services::threads as svc;
     let (state, me) = super::require_caller().await?;
     let page = svc::MessagePageQuery {
         limit: MESSAGE_PAGE,
-        before: before
-            .as_deref()
-            .map(svc::Cursor::parse)
-            .transpose()
-            .sfn()?,
+        before: before.as_deref().map(svc::Cursor::parse).transpose()?,
     };
     svc::get_thread(&state, me.id(), &id, Some(&page))
         .await
-        .sfn()
+        .map_err(ApiError::from)
 }
 
 #[server(prefix = "/rpc", endpoint = "create_thread")]
-pub async fn create_thread(name: Option<String>) -> Result<ThreadDto, ServerFnError> {
-    use crate::server::error::ForServerFn;
+pub async fn create_thread(name: Option<String>) -> Result<ThreadDto, ApiError> {
     use crate::server::services::threads as svc;
     let (state, me) = super::require_caller().await?;
     let new = svc::NewThread {
-        name: name
-            .as_deref()
-            .map(svc::ThreadName::parse)
-            .transpose()
-            .sfn()?,
+        name: svc::ThreadName::parse_new(name.as_deref())?,
         ..Default::default()
     };
-    svc::create_thread(&state, me.id(), new).await.sfn()
+    svc::create_thread(&state, me.id(), new)
+        .await
+        .map_err(ApiError::from)
 }
 
 #[server(prefix = "/rpc", endpoint = "rename_thread")]
-pub async fn rename_thread(id: String, name: String) -> Result<ThreadDto, ServerFnError> {
-    use crate::server::error::ForServerFn;
+pub async fn rename_thread(id: String, name: String) -> Result<ThreadDto, ApiError> {
     use crate::server::services::threads as svc;
     let (state, me) = super::require_caller().await?;
     let patch = svc::ThreadPatch {
-        name: Some(svc::ThreadName::parse(&name).sfn()?),
+        name: Some(svc::ThreadName::parse(&name)?),
         ..Default::default()
     };
-    svc::update_thread(&state, me.id(), &id, patch).await.sfn()
+    svc::update_thread(&state, me.id(), &id, patch)
+        .await
+        .map_err(ApiError::from)
 }
 
 /// The thread's fast config: model and context (system prompt).
@@ -88,28 +79,28 @@ pub async fn configure_thread(
     id: String,
     model: Option<String>,
     context: String,
-) -> Result<ThreadDto, ServerFnError> {
-    use crate::server::error::ForServerFn;
+) -> Result<ThreadDto, ApiError> {
     use crate::server::services::threads as svc;
     let (state, me) = super::require_caller().await?;
     let patch = svc::ThreadPatch {
-        context: Some(svc::ThreadContext::parse(&context).sfn()?),
+        context: Some(svc::ThreadContext::parse(&context)?),
         model: Some(match model.as_deref() {
-            Some(m) => svc::ModelName::parse(m).sfn()?,
+            Some(m) => svc::ModelName::parse(m)?,
             None => None,
         }),
         ..Default::default()
     };
-    svc::update_thread(&state, me.id(), &id, patch).await.sfn()
+    svc::update_thread(&state, me.id(), &id, patch)
+        .await
+        .map_err(ApiError::from)
 }
 
 /// The thread's active share link, unchanged, or `None`.
 #[server(prefix = "/rpc", endpoint = "thread_share")]
-pub async fn thread_share(id: String) -> Result<Option<ShareLink>, ServerFnError> {
-    use crate::server::error::ForServerFn;
+pub async fn thread_share(id: String) -> Result<Option<ShareLink>, ApiError> {
     use crate::server::services::threads as svc;
     let (state, me) = super::require_caller().await?;
-    let share = svc::get_share(&state, me.id(), &id).await.sfn()?;
+    let share = svc::get_share(&state, me.id(), &id).await?;
     Ok(share.map(|share| ShareLink {
         url: format!("{}/s/{}", state.config.public_url, share.share_code),
         share,
@@ -119,13 +110,10 @@ pub async fn thread_share(id: String) -> Result<Option<ShareLink>, ServerFnError
 /// Shares the thread as it is now: a new link, or the active link moved to
 /// include the newest messages.
 #[server(prefix = "/rpc", endpoint = "share_thread")]
-pub async fn share_thread(id: String, expires_at: Option<i64>) -> Result<ShareLink, ServerFnError> {
-    use crate::server::error::ForServerFn;
+pub async fn share_thread(id: String, expires_at: Option<i64>) -> Result<ShareLink, ApiError> {
     use crate::server::services::threads as svc;
     let (state, me) = super::require_caller().await?;
-    let share = svc::share_thread(&state, me.id(), &id, expires_at)
-        .await
-        .sfn()?;
+    let share = svc::share_thread(&state, me.id(), &id, expires_at).await?;
     Ok(ShareLink {
         url: format!("{}/s/{}", state.config.public_url, share.share_code),
         share,
@@ -133,19 +121,21 @@ pub async fn share_thread(id: String, expires_at: Option<i64>) -> Result<ShareLi
 }
 
 #[server(prefix = "/rpc", endpoint = "unshare_thread")]
-pub async fn unshare_thread(id: String) -> Result<(), ServerFnError> {
-    use crate::server::error::ForServerFn;
+pub async fn unshare_thread(id: String) -> Result<(), ApiError> {
     use crate::server::services::threads as svc;
     let (state, me) = super::require_caller().await?;
-    svc::unshare_thread(&state, me.id(), &id).await.sfn()
+    svc::unshare_thread(&state, me.id(), &id)
+        .await
+        .map_err(ApiError::from)
 }
 
 #[server(prefix = "/rpc", endpoint = "delete_thread")]
-pub async fn delete_thread(id: String) -> Result<(), ServerFnError> {
-    use crate::server::error::ForServerFn;
+pub async fn delete_thread(id: String) -> Result<(), ApiError> {
     use crate::server::services::threads as svc;
     let (state, me) = super::require_caller().await?;
-    svc::delete_thread(&state, me.id(), &id).await.sfn()
+    svc::delete_thread(&state, me.id(), &id)
+        .await
+        .map_err(ApiError::from)
 }
 
 /// A share code with its public link.
@@ -164,18 +154,15 @@ pub const SHARED_PAGE: u64 = 50;
 pub async fn shared_thread(
     code: String,
     before: Option<String>,
-) -> Result<crate::model::SharedThreadView, ServerFnError> {
-    use crate::server::error::ForServerFn;
+) -> Result<crate::model::SharedThreadView, ApiError> {
     use crate::server::services::threads as svc;
-    let state = crate::server::state::from_context()?;
-    let code = svc::ShareCode::parse(&code).sfn()?;
+    let state = super::state()?;
+    let code = svc::ShareCode::parse(&code)?;
     let page = svc::MessagePageQuery {
         limit: SHARED_PAGE,
-        before: before
-            .as_deref()
-            .map(svc::Cursor::parse)
-            .transpose()
-            .sfn()?,
+        before: before.as_deref().map(svc::Cursor::parse).transpose()?,
     };
-    svc::get_shared(&state, &code, Some(&page)).await.sfn()
+    svc::get_shared(&state, &code, Some(&page))
+        .await
+        .map_err(ApiError::from)
 }

@@ -200,7 +200,8 @@ async fn events(
     let (tx, mut rx) = mpsc::channel::<Event>(256);
     let mut shutdown = state.shutdown.subscribe();
     let live = state.hub.get(&msg.id);
-    tokio::spawn(async move {
+    // The reader keeps the request's span (and so its request id).
+    tokio::spawn(tracing::Instrument::in_current_span(async move {
         match live {
             Some(g) => {
                 let (backlog, rx_live) = g.subscribe(after);
@@ -279,7 +280,7 @@ async fn events(
                 }
             }
         }
-    });
+    }));
     // The slot lives as long as the response body: hyper drops the body when
     // the stream ends or the client disconnects.
     let stream = futures::stream::poll_fn(move |cx| {

@@ -157,13 +157,7 @@ async fn post_thread(
                     .as_deref()
                     .map(|s| Uuid::parse(s, "idThread"))
                     .transpose()?,
-                // A blank name gets the default, like a missing one.
-                name: data
-                    .name
-                    .as_deref()
-                    .filter(|n| !n.trim().is_empty())
-                    .map(ThreadName::parse)
-                    .transpose()?,
+                name: ThreadName::parse_new(data.name.as_deref())?,
                 context: data
                     .context
                     .as_deref()

@@ -526,7 +526,12 @@ async fn deleting_an_account_stops_its_answers_first() {
     let a2 = id_in(&send(&app, &t, "two").await.body, "assistantMessage");
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(app.state.hub.get(&a1).is_some() && app.state.hub.get(&a2).is_some());
-    let r = app.delete("/api/auth/delete", Auth::Bearer(&t)).await;
+    let r = app
+        .delete(
+            "/api/auth/delete?confirm=delaccount%40example.com",
+            Auth::Bearer(&t),
+        )
+        .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     assert!(app.state.hub.get(&a1).is_none() && app.state.hub.get(&a2).is_none());
     assert_eq!(app.count("messages").await, 0);

@@ -483,7 +483,9 @@ impl GenerationHub {
         }
         // What the title needs once `run` has consumed the job.
         let titling = title.map(|t| (t, job.db.clone(), job.client.clone(), job.key.clone()));
-        tokio::spawn(async move {
+        // The task outlives the request that started it; it keeps that
+        // request's span, so its log lines carry the request id.
+        tokio::spawn(tracing::Instrument::in_current_span(async move {
             let (status, answer, permit) = run(job, g.clone(), cancel_rx).await;
             // The answer is over: the user may start another (the title
             // below is a short call of its own). Given back before the hub
@@ -501,7 +503,7 @@ impl GenerationHub {
                 }
                 hub.titles.end(&t.thread_id);
             }
-        });
+        }));
         generation
     }
 }

@@ -220,8 +220,10 @@ pub async fn update_preferences(
     user_id: &str,
     p: Preferences,
 ) -> AppResult<SettingsDto> {
-    if let Some(Some(m)) = &p.default_model {
-        if m.chars().count() > 100 || m.trim().is_empty() {
+    // A blank default model clears it, whichever entry point sent it.
+    let default_model = p.default_model.map(|m| m.filter(|m| !m.trim().is_empty()));
+    if let Some(Some(m)) = &default_model {
+        if m.chars().count() > 100 {
             return Err(AppError::bad_request(
                 "defaultModel: use a model id of at most 100 characters",
             ));
@@ -263,7 +265,7 @@ pub async fn update_preferences(
         }
     }
     upsert(state, user_id, |am| {
-        if let Some(m) = p.default_model {
+        if let Some(m) = default_model {
             am.default_model = Set(m.map(|m| m.trim().to_string()));
         }
         if let Some(c) = p.default_context {
@@ -369,11 +371,11 @@ pub fn cached_context_length(state: &AppState, key: &Secret, model: &str) -> Opt
         None => {
             let state = state.clone();
             let key = key.clone();
-            tokio::spawn(async move {
+            tokio::spawn(tracing::Instrument::in_current_span(async move {
                 if let Ok(cards) = state.mistral.list_models(&key).await {
                     cache_catalogue(&state, &key, &cards);
                 }
-            });
+            }));
             None
         }
     }

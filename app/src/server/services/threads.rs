@@ -108,6 +108,15 @@ impl ThreadName {
         }
         Ok(Self(n.to_string()))
     }
+    /// The name of a *new* thread: blank (or absent) means the default name
+    /// ([`DEFAULT_THREAD_NAME`]), `None` here, whichever entry point sent it.
+    /// (Renaming to a blank name stays an error: see [`Self::parse`].)
+    pub fn parse_new(raw: Option<&str>) -> AppResult<Option<Self>> {
+        match raw {
+            Some(n) if !n.trim().is_empty() => Self::parse(n).map(Some),
+            _ => Ok(None),
+        }
+    }
     pub fn as_str(&self) -> &str {
         &self.0
     }
