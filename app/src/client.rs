@@ -122,7 +122,7 @@ pub fn send_failure_message(e: &crate::api::ApiError) -> String {
 
 /// `/login?redirect=<this page>` for a session that ended while the page was
 /// open (browser only; during SSR the page guard already redirected).
-fn go_to_login() {
+pub fn go_to_login() {
     #[cfg(feature = "hydrate")]
     {
         let location = window().location();
