@@ -14,13 +14,13 @@ pub async fn send_message(
 ) -> Result<SendResultDto, ApiError> {
     use crate::server::services::chat;
     let (state, me) = super::require_caller().await?;
-    let input = chat::SendInput {
-        thread_id,
-        parent_id,
-        text,
-        model,
+    let input = chat::SendInput::from_client(
+        thread_id.as_deref(),
+        parent_id.as_deref(),
+        &text,
+        model.as_deref(),
         think,
-    };
+    )?;
     chat::send(&state, me.id(), input)
         .await
         .map_err(ApiError::from)
@@ -32,8 +32,11 @@ pub async fn regenerate_message(
     model: Option<String>,
     think: bool,
 ) -> Result<SendResultDto, ApiError> {
+    use crate::server::services::chat;
+    use crate::vocab::MessageId;
     let (state, me) = super::require_caller().await?;
-    crate::server::services::chat::regenerate(&state, me.id(), &message_id, model, think)
+    let model = chat::asked_model(model.as_deref())?;
+    chat::regenerate(&state, me.id(), &MessageId::new(&message_id), model, think)
         .await
         .map_err(ApiError::from)
 }
@@ -45,16 +48,28 @@ pub async fn edit_message(
     model: Option<String>,
     think: bool,
 ) -> Result<SendResultDto, ApiError> {
+    use crate::server::services::chat;
+    use crate::server::FieldResult;
+    use crate::vocab::{MessageId, MessageText};
     let (state, me) = super::require_caller().await?;
-    crate::server::services::chat::edit(&state, me.id(), &message_id, &text, model, think)
-        .await
-        .map_err(ApiError::from)
+    let text = MessageText::parse(&text).field("text")?;
+    let model = chat::asked_model(model.as_deref())?;
+    chat::edit(
+        &state,
+        me.id(),
+        &MessageId::new(&message_id),
+        text,
+        model,
+        think,
+    )
+    .await
+    .map_err(ApiError::from)
 }
 
 #[server(prefix = "/rpc", endpoint = "stop_generation")]
 pub async fn stop_generation(message_id: String) -> Result<MessageDto, ApiError> {
     let (state, me) = super::require_caller().await?;
-    crate::server::services::chat::stop(&state, me.id(), &message_id)
+    crate::server::services::chat::stop(&state, me.id(), &crate::vocab::MessageId::new(&message_id))
         .await
         .map_err(ApiError::from)
 }
@@ -64,7 +79,11 @@ pub async fn stop_generation(message_id: String) -> Result<MessageDto, ApiError>
 #[server(prefix = "/rpc", endpoint = "thread_title")]
 pub async fn thread_title(thread_id: String) -> Result<String, ApiError> {
     let (state, me) = super::require_caller().await?;
-    crate::server::services::titles::wait_for_title(&state, me.id(), &thread_id)
-        .await
-        .map_err(ApiError::from)
+    crate::server::services::titles::wait_for_title(
+        &state,
+        me.id(),
+        &crate::vocab::ThreadId::new(&thread_id),
+    )
+    .await
+    .map_err(ApiError::from)
 }

@@ -50,12 +50,12 @@ pub async fn save_preferences(
 ) -> Result<SettingsDto, ApiError> {
     use crate::server::services::settings;
     let (state, me) = super::require_caller().await?;
-    let prefs = settings::Preferences {
-        default_model: Some(default_model),
-        default_context: Some(default_context),
-        fast_models: Some(fast_models),
-        theme: None,
-    };
+    let prefs = settings::Preferences::from_client(
+        Some(default_model.as_deref()),
+        Some(&default_context),
+        Some(&fast_models),
+        None,
+    )?;
     settings::update_preferences(&state, me.id(), prefs)
         .await
         .map_err(ApiError::from)
@@ -65,12 +65,7 @@ pub async fn save_preferences(
 pub async fn save_theme(theme: String) -> Result<SettingsDto, ApiError> {
     use crate::server::services::settings;
     let (state, me) = super::require_caller().await?;
-    let prefs = settings::Preferences {
-        default_model: None,
-        default_context: None,
-        fast_models: None,
-        theme: Some(theme),
-    };
+    let prefs = settings::Preferences::from_client(None, None, None, Some(&theme))?;
     settings::update_preferences(&state, me.id(), prefs)
         .await
         .map_err(ApiError::from)

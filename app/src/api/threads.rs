@@ -4,6 +4,8 @@
 //! the caller.
 use super::ApiError;
 use crate::model::{ShareDto, ThreadDto, ThreadPage, ThreadWithMessages};
+#[cfg(feature = "ssr")]
+use crate::vocab::ThreadId;
 use leptos::prelude::*;
 
 /// Threads per sidebar page and messages per thread page.
@@ -20,9 +22,14 @@ pub async fn list_threads(
     let query = svc::ThreadListQuery {
         limit: THREAD_PAGE,
         before: before.as_deref().map(svc::Cursor::parse).transpose()?,
-        search: match search.as_deref() {
-            Some(s) => svc::SearchText::parse(s)?,
-            None => None,
+        search: {
+            use crate::server::FieldResult;
+            search
+                .as_deref()
+                .map(svc::SearchText::parse)
+                .transpose()
+                .field("q")?
+                .flatten()
         },
     };
     svc::list_threads(&state, me.id(), &query)
@@ -42,7 +49,7 @@ pub async fn load_thread_page(
         limit: MESSAGE_PAGE,
         before: before.as_deref().map(svc::Cursor::parse).transpose()?,
     };
-    svc::get_thread(&state, me.id(), &id, Some(&page))
+    svc::get_thread(&state, me.id(), &ThreadId::new(&id), Some(&page))
         .await
         .map_err(ApiError::from)
 }
@@ -51,10 +58,7 @@ pub async fn load_thread_page(
 pub async fn create_thread(name: Option<String>) -> Result<ThreadDto, ApiError> {
     use crate::server::services::threads as svc;
     let (state, me) = super::require_caller().await?;
-    let new = svc::NewThread {
-        name: svc::ThreadName::parse_new(name.as_deref())?,
-        ..Default::default()
-    };
+    let new = svc::NewThread::from_client(None, name.as_deref(), None, None)?;
     svc::create_thread(&state, me.id(), new)
         .await
         .map_err(ApiError::from)
@@ -64,11 +68,8 @@ pub async fn create_thread(name: Option<String>) -> Result<ThreadDto, ApiError> 
 pub async fn rename_thread(id: String, name: String) -> Result<ThreadDto, ApiError> {
     use crate::server::services::threads as svc;
     let (state, me) = super::require_caller().await?;
-    let patch = svc::ThreadPatch {
-        name: Some(svc::ThreadName::parse(&name)?),
-        ..Default::default()
-    };
-    svc::update_thread(&state, me.id(), &id, patch)
+    let patch = svc::ThreadPatch::from_client(Some(&name), None, None)?;
+    svc::update_thread(&state, me.id(), &ThreadId::new(&id), patch)
         .await
         .map_err(ApiError::from)
 }
@@ -82,15 +83,10 @@ pub async fn configure_thread(
 ) -> Result<ThreadDto, ApiError> {
     use crate::server::services::threads as svc;
     let (state, me) = super::require_caller().await?;
-    let patch = svc::ThreadPatch {
-        context: Some(svc::ThreadContext::parse(&context)?),
-        model: Some(match model.as_deref() {
-            Some(m) => svc::ModelName::parse(m)?,
-            None => None,
-        }),
-        ..Default::default()
-    };
-    svc::update_thread(&state, me.id(), &id, patch)
+    // No model = remove the thread's model, like a blank one.
+    let patch =
+        svc::ThreadPatch::from_client(None, Some(&context), Some(model.as_deref().unwrap_or("")))?;
+    svc::update_thread(&state, me.id(), &ThreadId::new(&id), patch)
         .await
         .map_err(ApiError::from)
 }
@@ -100,7 +96,7 @@ pub async fn configure_thread(
 pub async fn thread_share(id: String) -> Result<Option<ShareLink>, ApiError> {
     use crate::server::services::threads as svc;
     let (state, me) = super::require_caller().await?;
-    let share = svc::get_share(&state, me.id(), &id).await?;
+    let share = svc::get_share(&state, me.id(), &ThreadId::new(&id)).await?;
     Ok(share.map(|share| ShareLink {
         url: format!("{}/s/{}", state.config.public_url, share.share_code),
         share,
@@ -113,7 +109,7 @@ pub async fn thread_share(id: String) -> Result<Option<ShareLink>, ApiError> {
 pub async fn share_thread(id: String, expires_at: Option<i64>) -> Result<ShareLink, ApiError> {
     use crate::server::services::threads as svc;
     let (state, me) = super::require_caller().await?;
-    let share = svc::share_thread(&state, me.id(), &id, expires_at).await?;
+    let share = svc::share_thread(&state, me.id(), &ThreadId::new(&id), expires_at).await?;
     Ok(ShareLink {
         url: format!("{}/s/{}", state.config.public_url, share.share_code),
         share,
@@ -124,7 +120,7 @@ pub async fn share_thread(id: String, expires_at: Option<i64>) -> Result<ShareLi
 pub async fn unshare_thread(id: String) -> Result<(), ApiError> {
     use crate::server::services::threads as svc;
     let (state, me) = super::require_caller().await?;
-    svc::unshare_thread(&state, me.id(), &id)
+    svc::unshare_thread(&state, me.id(), &ThreadId::new(&id))
         .await
         .map_err(ApiError::from)
 }
@@ -133,7 +129,7 @@ pub async fn unshare_thread(id: String) -> Result<(), ApiError> {
 pub async fn delete_thread(id: String) -> Result<(), ApiError> {
     use crate::server::services::threads as svc;
     let (state, me) = super::require_caller().await?;
-    svc::delete_thread(&state, me.id(), &id)
+    svc::delete_thread(&state, me.id(), &ThreadId::new(&id))
         .await
         .map_err(ApiError::from)
 }

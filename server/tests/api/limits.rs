@@ -7,6 +7,7 @@ use crate::chat::{id_in, row, user_with_key};
 use crate::support::*;
 use app::server::config::{Config, Secret};
 use app::server::entities::messages;
+use app::vocab::MessageId;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{json, Value};
@@ -481,7 +482,10 @@ async fn deleting_a_thread_stops_its_answer_first() {
     let a = id_in(&r.body, "assistantMessage");
     let tid = id_in(&r.body, "thread");
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(app.state.hub.get(&a).is_some(), "still being written");
+    assert!(
+        app.state.hub.get(&MessageId::new(&a)).is_some(),
+        "still being written"
+    );
     let r = app
         .post(
             "/api/thread",
@@ -490,7 +494,10 @@ async fn deleting_a_thread_stops_its_answer_first() {
         )
         .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
-    assert!(app.state.hub.get(&a).is_none(), "the answer was stopped");
+    assert!(
+        app.state.hub.get(&MessageId::new(&a)).is_none(),
+        "the answer was stopped"
+    );
     assert_eq!(app.count("messages").await, 0);
     // Its place is free at once.
     let r = send(&app, &t, "a new one").await;
@@ -514,7 +521,10 @@ async fn deleting_someone_elses_thread_stops_nothing() {
         )
         .await;
     assert_eq!(r.status, 404, "{:?}", r.body);
-    assert!(app.state.hub.get(&a).is_some(), "still being written");
+    assert!(
+        app.state.hub.get(&MessageId::new(&a)).is_some(),
+        "still being written"
+    );
 }
 
 #[tokio::test]
@@ -525,7 +535,10 @@ async fn deleting_an_account_stops_its_answers_first() {
     let a1 = id_in(&send(&app, &t, "one").await.body, "assistantMessage");
     let a2 = id_in(&send(&app, &t, "two").await.body, "assistantMessage");
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(app.state.hub.get(&a1).is_some() && app.state.hub.get(&a2).is_some());
+    assert!(
+        app.state.hub.get(&MessageId::new(&a1)).is_some()
+            && app.state.hub.get(&MessageId::new(&a2)).is_some()
+    );
     let r = app
         .delete(
             "/api/auth/delete?confirm=delaccount%40example.com",
@@ -533,7 +546,10 @@ async fn deleting_an_account_stops_its_answers_first() {
         )
         .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
-    assert!(app.state.hub.get(&a1).is_none() && app.state.hub.get(&a2).is_none());
+    assert!(
+        app.state.hub.get(&MessageId::new(&a1)).is_none()
+            && app.state.hub.get(&MessageId::new(&a2)).is_none()
+    );
     assert_eq!(app.count("messages").await, 0);
 }
 
