@@ -12,6 +12,7 @@ pub mod highlight;
 pub mod markdown;
 pub mod model;
 pub mod pages;
+pub mod routes;
 #[cfg(feature = "ssr")]
 pub mod server;
 pub mod shortcuts;

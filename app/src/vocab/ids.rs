@@ -10,7 +10,6 @@
 //! probed by their shape.
 use super::limits::MAX_ID_LEN;
 use serde::{Deserialize, Serialize};
-use std::fmt;
 
 macro_rules! id_type {
     ($(#[$meta:meta])* $name:ident) => {
@@ -31,31 +30,13 @@ macro_rules! id_type {
                 Self(uuid::Uuid::new_v4().to_string())
             }
 
-            pub fn as_str(&self) -> &str {
-                &self.0
-            }
-
-            pub fn into_string(self) -> String {
-                self.0
-            }
-
             /// Whether a row could have this id (not empty, not too long).
             pub fn is_plausible(&self) -> bool {
                 !self.0.is_empty() && self.0.len() <= MAX_ID_LEN
             }
         }
 
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.0)
-            }
-        }
-
-        impl AsRef<str> for $name {
-            fn as_ref(&self) -> &str {
-                &self.0
-            }
-        }
+        string_newtype_basics!($name);
 
         impl PartialEq<str> for $name {
             fn eq(&self, other: &str) -> bool {

@@ -14,6 +14,33 @@
 //!
 //! This module compiles into the WASM too: it holds no I/O and no server
 //! types (the SeaORM conversions are behind the `ssr` feature).
+/// What every string newtype of the vocabulary has: `as_str`,
+/// `into_string`, `Display` and `AsRef<str>` (the inner field is `.0`).
+macro_rules! string_newtype_basics {
+    ($name:ident) => {
+        impl $name {
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+            pub fn into_string(self) -> String {
+                self.0
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+    };
+}
+
 pub mod events;
 pub mod ids;
 pub mod input;

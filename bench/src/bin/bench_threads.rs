@@ -1,7 +1,7 @@
 //! Thread and message page latency against the real router.
 //!
 //! ```text
-//! cargo run -p server --release --bin bench_threads -- [--db sqlite|postgres|both] [--requests N]
+//! cargo run -p bench --release --bin bench_threads -- [--db sqlite|postgres|both] [--requests N]
 //! ```
 //!
 //! Seeds one user with 10,000 threads (plus a second user with 1,000, so the
