@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: unit, integration (SQLite always; MariaDB/PostgreSQL when
-# TEST_MYSQL_URL / TEST_POSTGRES_URL are set), and the browser suite against
-# the release build in headless Chromium. Without those services or Chromium
+# TEST_MYSQL_URL / TEST_POSTGRES_URL are set), the browser suite against
+# the release build in headless Chromium, and schemathesis against the
+# release server's OpenAPI document (scripts/fuzz-api.sh). Without those services or Chromium
 # the parts that need them say SKIPPED and why; with CI=true nothing may skip.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,6 +31,7 @@ stage "unit + integration tests: server (SQLite$( [ -n "${TEST_MYSQL_URL:-}" ] &
 cargo test -p server
 
 stage "browser tests"
+RELEASE_BUILT=false
 CHROMIUM="${CHROMIUM_PATH:-$(command -v chromium || command -v chromium-browser || true)}"
 if [ -z "$CHROMIUM" ]; then
   skip "browser tests: no Chromium found (install Debian's chromium, or set CHROMIUM_PATH)"
@@ -40,7 +42,17 @@ else
   cargo leptos build --release
   # The fake Mistral the browser tests chat with (shares the release build).
   cargo build --release -p testkit --bin fake_upstreams
+  RELEASE_BUILT=true
   (cd end2end && if [ ! -d node_modules/@playwright/test ]; then PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund; fi)
   (cd end2end && CHROMIUM_PATH="$CHROMIUM" npx playwright test)
+fi
+
+stage "API fuzzing: schemathesis against /api/openapi.json"
+if [ "$RELEASE_BUILT" != true ]; then
+  skip "API fuzzing: it runs against the release build of the browser stage, which did not run"
+elif ! command -v python3 >/dev/null 2>&1 || ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
+  skip "API fuzzing: python3 with venv is not installed (Debian: apt-get install python3-venv)"
+else
+  scripts/fuzz-api.sh
 fi
 stage "all tests passed"

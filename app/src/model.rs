@@ -1,12 +1,15 @@
 //! Serializable values shared by the server and the browser.
 //!
 //! These are the shapes of the JSON API and of server-function results. They
-//! must never contain secrets (no password hashes, no raw API keys).
+//! must never contain secrets (no password hashes, no raw API keys). Their
+//! OpenAPI schemas (`/api/openapi.json`) are derived only with `ssr`, so the
+//! WASM never carries utoipa.
 use crate::vocab::{MessageStatus, Provider, Role, Theme};
 use serde::{Deserialize, Serialize};
 
 /// The signed-in user as `GET /api/user` returns it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct UserDto {
     pub id: String,
     pub name: String,
@@ -38,6 +41,7 @@ impl UserDto {
 
 /// A conversation as the owner sees it (`GET /api/thread`, create, update).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ThreadDto {
     pub id: String,
@@ -56,6 +60,7 @@ pub struct ThreadDto {
 /// A conversation as a visitor with its share code sees it: no owner, no
 /// system prompt.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct SharedThreadDto {
     pub id: String,
@@ -67,6 +72,7 @@ pub struct SharedThreadDto {
 
 /// One message of a thread.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct MessageDto {
     pub id: String,
@@ -87,6 +93,7 @@ pub struct MessageDto {
 
 /// A page of the caller's threads, most recently updated first.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ThreadPage {
     pub threads: Vec<ThreadDto>,
@@ -97,6 +104,7 @@ pub struct ThreadPage {
 /// One owned thread with its messages (all of them, or one page) in
 /// chronological order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ThreadWithMessages {
     pub thread: ThreadDto,
@@ -108,6 +116,7 @@ pub struct ThreadWithMessages {
 
 /// What `GET /api/thread?shareCode=…` returns.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct SharedThreadView {
     pub thread: SharedThreadDto,
@@ -122,6 +131,7 @@ pub struct SharedThreadView {
 
 /// The active share of a thread.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ShareDto {
     pub share_code: String,
@@ -138,6 +148,7 @@ pub struct ShareDto {
 
 /// A message sent by a client for `sync` (offline-first upload).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct SyncMessageDto {
     pub id_message: String,
@@ -154,6 +165,7 @@ pub struct SyncMessageDto {
 
 /// A message `sync` refused, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct SyncRejection {
     pub id_message: String,
@@ -162,6 +174,7 @@ pub struct SyncRejection {
 
 /// The outcome of a `sync` call.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct SyncResult {
     pub inserted: u32,
@@ -191,6 +204,7 @@ mod tests {
 /// A user's settings as the UI sees them. The API key itself never leaves the
 /// server: only whether one is set and its last four characters.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct SettingsDto {
     pub has_key: bool,
@@ -209,6 +223,7 @@ pub struct SettingsDto {
 
 /// Answers started today (UTC) with the operator's key, out of the daily limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ServerKeyBudgetDto {
     pub used: u32,
@@ -217,6 +232,7 @@ pub struct ServerKeyBudgetDto {
 
 /// One model of the catalogue with what it can do (the model features viewer).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ModelInfoDto {
     pub id: String,
@@ -236,6 +252,7 @@ pub struct ModelInfoDto {
 /// What sending (or regenerating, or editing) starts: the stored user message
 /// (absent for a regeneration) and the assistant message being generated.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct SendResultDto {
     pub thread: ThreadDto,

@@ -126,11 +126,15 @@ pub async fn run_from_env() -> Result<(), StartupError> {
     let db = db::open(&config.database_url).await?;
     let state = AppState::new(db, config, &secret, leptos_options);
     app::server::services::generation_recovery(&state).await;
+    // Before the port opens: a SIGTERM sent as soon as the port answers
+    // (while the router is still being built) must shut down gracefully,
+    // not kill the process.
+    let shutdown = shutdown_signal();
     let listener = TcpListener::bind(addr)
         .await
         .map_err(|e| StartupError::Bind(addr, e.to_string()))?;
     tracing::info!("MistralChat listening on http://{addr}");
-    serve(listener, state, shutdown_signal()).await
+    serve(listener, state, shutdown).await
 }
 
 /// Serves until `shutdown` resolves, then stops accepting and gives in-flight
@@ -179,23 +183,29 @@ pub async fn serve(
     Ok(())
 }
 
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Resolves on Ctrl-C or SIGTERM. The SIGTERM handler is installed when
+/// this is called, not when the future is first polled.
+pub fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+    let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    async move {
+        let ctrl_c = async {
+            let _ = tokio::signal::ctrl_c().await;
+        };
+        #[cfg(unix)]
+        let term = async move {
+            match term {
+                Some(mut s) => {
+                    s.recv().await;
+                }
+                None => std::future::pending::<()>().await,
             }
-            Err(_) => std::future::pending::<()>().await,
+        };
+        #[cfg(not(unix))]
+        let term = std::future::pending::<()>();
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term => {},
         }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
     }
 }

@@ -14,7 +14,7 @@ macro_rules! string_kind {
     ) => {
         $(#[$meta])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-        #[cfg_attr(feature = "ssr", derive(sea_orm::EnumIter, sea_orm::DeriveActiveEnum))]
+        #[cfg_attr(feature = "ssr", derive(sea_orm::EnumIter, sea_orm::DeriveActiveEnum, utoipa::ToSchema))]
         #[cfg_attr(feature = "ssr", sea_orm(rs_type = "String", db_type = "Text"))]
         pub enum $name {
             $(
@@ -125,16 +125,12 @@ string_kind! {
 
 string_kind! {
     /// The colour theme: follow the system, or force light or dark.
+    #[derive(Default)]
     Theme, "theme" {
+        #[default]
         System = "system",
         Light = "light",
         Dark = "dark",
-    }
-}
-
-impl Default for Theme {
-    fn default() -> Self {
-        Theme::System
     }
 }
 

@@ -17,21 +17,25 @@ use axum::extract::rejection::{FormRejection, QueryRejection};
 use axum::extract::{ConnectInfo, Query, RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
-use axum::{Form, Json, Router};
+use axum::routing::post;
+use axum::{Form, Json};
 use serde::Deserialize;
 use serde_json::json;
 use std::net::{IpAddr, SocketAddr};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/auth/email/register", post(register))
-        .route("/api/auth/email/login", post(login))
-        .route("/api/auth/google/token", post(google_token))
-        .route("/api/auth/validate", get(validate))
-        .route("/api/auth/logout", post(logout))
-        .route("/api/auth/delete", delete(delete_account))
-        .route("/api/user", get(user))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(register))
+        .routes(routes!(login))
+        .routes(routes!(google_token))
+        .routes(routes!(validate))
+        .routes(routes!(logout))
+        .routes(routes!(delete_account))
+        .routes(routes!(user))
+        // The login page's HTML forms answer with redirects, not JSON: they
+        // are not part of the documented API.
         .route("/auth/login", post(form_login))
         .route("/auth/register", post(form_register))
 }
@@ -83,13 +87,30 @@ fn signed_in(state: &AppState, status: StatusCode, issued: &IssuedToken) -> Resp
     with_cookies(status, vec![auth::session_cookie(state, issued)])
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct RegisterBody {
+    #[schema(format = "email", max_length = 254)]
     email: String,
+    #[schema(min_length = 8, max_length = 1024)]
     password: String,
+    #[schema(max_length = 200)]
     name: Option<String>,
 }
 
+/// Create an account with email and password and sign in.
+#[utoipa::path(
+    post,
+    path = "/api/auth/email/register",
+    tag = "auth",
+    request_body = RegisterBody,
+    responses(
+        (status = 201, description = "Registered and signed in: the session cookie is set", body = super::openapi::OkBody),
+        (status = 403, description = "Registration is closed on this server, or a cross-site write", body = super::openapi::ErrorBody),
+        (status = 409, description = "An account with this email exists", body = super::openapi::ErrorBody),
+        (status = 429, description = "Too many registrations from this address", body = super::openapi::ErrorBody),
+        (status = 503, description = "Too many passwords being hashed right now", body = super::openapi::ErrorBody)
+    )
+)]
 async fn register(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -108,12 +129,26 @@ async fn register(
     Ok(signed_in(&state, StatusCode::CREATED, &issued))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct LoginBody {
+    #[schema(format = "email", max_length = 254)]
     email: String,
     password: String,
 }
 
+/// Sign in with email and password.
+#[utoipa::path(
+    post,
+    path = "/api/auth/email/login",
+    tag = "auth",
+    request_body = LoginBody,
+    responses(
+        (status = 200, description = "Signed in: the session cookie is set", body = super::openapi::OkBody),
+        (status = 401, description = "Wrong email or password", body = super::openapi::ErrorBody),
+        (status = 429, description = "Too many failed attempts for this email or address", body = super::openapi::ErrorBody),
+        (status = 503, description = "Too many passwords being hashed right now", body = super::openapi::ErrorBody)
+    )
+)]
 async fn login(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -203,12 +238,27 @@ async fn form_register(
     Ok(form_outcome(&state, result, f.redirect, true))
 }
 
-#[derive(Deserialize)]
+/// One of the two tokens Google sign-in gives a client.
+#[derive(Deserialize, utoipa::ToSchema)]
 struct GoogleBody {
     access_token: Option<String>,
     id_token: Option<String>,
 }
 
+/// Sign in (or register) with a Google ID token or access token.
+#[utoipa::path(
+    post,
+    path = "/api/auth/google/token",
+    tag = "auth",
+    request_body = GoogleBody,
+    responses(
+        (status = 200, description = "Signed in: the session cookie is set", body = super::openapi::OkBody),
+        (status = 401, description = "Google did not vouch for the token", body = super::openapi::ErrorBody),
+        (status = 429, description = "Too many Google sign-ins from this address", body = super::openapi::ErrorBody),
+        (status = 501, description = "Google sign-in is not configured on this server", body = super::openapi::ErrorBody),
+        (status = 502, description = "Google could not be reached", body = super::openapi::ErrorBody)
+    )
+)]
 async fn google_token(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -226,10 +276,26 @@ async fn google_token(
     Ok(signed_in(&state, StatusCode::OK, &issued))
 }
 
+/// Whether the presented session is valid.
+#[utoipa::path(
+    get,
+    path = "/api/auth/validate",
+    tag = "auth",
+    security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, description = "The session is valid", body = super::openapi::OkBody))
+)]
 async fn validate(_caller: Caller) -> Json<serde_json::Value> {
     Json(json!({"ok": true}))
 }
 
+/// The signed-in user.
+#[utoipa::path(
+    get,
+    path = "/api/user",
+    tag = "auth",
+    security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, description = "The signed-in user", body = app::model::UserDto))
+)]
 async fn user(Caller(me): Caller) -> Json<app::model::UserDto> {
     Json(auth::to_dto(&me.user))
 }
@@ -254,6 +320,19 @@ fn wants_all(query: Option<&str>) -> AppResult<bool> {
     Ok(all)
 }
 
+/// End the presented session (no session is fine), or with `all=true` every
+/// session of the account.
+#[utoipa::path(
+    post,
+    path = "/api/auth/logout",
+    tag = "auth",
+    params(("all" = Option<bool>, Query, description = "Sign out on every device (needs a valid session)")),
+    security((), ("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "Signed out: the session cookies are cleared", body = super::openapi::OkBody),
+        (status = 401, description = "`all=true` without a valid session", body = super::openapi::ErrorBody)
+    )
+)]
 async fn logout(
     State(state): State<AppState>,
     RawQuery(query): RawQuery,
@@ -271,9 +350,10 @@ async fn logout(
 }
 
 /// The typed confirmation of `DELETE /api/auth/delete`, as a JSON body.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct DeleteBody {
+    /// The account's email, or `DELETE` for accounts without a password.
     confirm: Option<String>,
 }
 
@@ -288,6 +368,18 @@ struct DeleteQuery {
 /// for (`services::auth::check_delete_confirmation`: the email, or `DELETE`
 /// for accounts without a password), sent as `{"confirm": "…"}` or
 /// `?confirm=…`; without it the answer is a 400 that says what to send.
+#[utoipa::path(
+    delete,
+    path = "/api/auth/delete",
+    tag = "auth",
+    params(("confirm" = Option<String>, Query, description = "The account's email, or `DELETE` for accounts without a password (or send it in the body)")),
+    request_body(content = Option<DeleteBody>, description = "The confirmation as JSON (or send `?confirm=`)", content_type = "application/json"),
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "Deleted: the session cookies are cleared", body = super::openapi::OkBody),
+        (status = 400, description = "Without the typed confirmation, or with a wrong one: nothing is deleted", body = super::openapi::ErrorBody)
+    )
+)]
 async fn delete_account(
     State(state): State<AppState>,
     Caller(me): Caller,

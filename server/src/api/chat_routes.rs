@@ -13,36 +13,59 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::IntoResponse;
-use axum::routing::{get, post, put};
-use axum::{Json, Router};
+use axum::Json;
 use futures::StreamExt;
 use serde::Deserialize;
 use std::convert::Infallible;
 use std::time::Duration;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/chat", post(send))
-        .route("/api/chat/regenerate", post(regenerate))
-        .route("/api/chat/edit", post(edit))
-        .route("/api/generations/{id}/stop", post(stop))
-        .route("/api/generations/{id}/events", get(events))
-        .route("/api/settings", get(get_settings).put(put_settings))
-        .route("/api/settings/key", put(put_key))
-        .route("/api/models", get(models))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(send))
+        .routes(routes!(regenerate))
+        .routes(routes!(edit))
+        .routes(routes!(stop))
+        .routes(routes!(events))
+        .routes(routes!(get_settings, put_settings))
+        .routes(routes!(put_key))
+        .routes(routes!(models))
 }
 
-#[derive(Deserialize)]
+/// A new message: in a new thread (no `threadId`), or in a thread after
+/// `parentId` (default: the end of its current branch).
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct SendBody {
+    #[schema(format = "uuid")]
     thread_id: Option<String>,
+    #[schema(format = "uuid")]
     parent_id: Option<String>,
+    #[schema(min_length = 1)]
     text: String,
+    /// A model id (default: the thread's, then the user's default).
+    #[schema(max_length = 100, pattern = r"^\S*$")]
     model: Option<String>,
     #[serde(default)]
     think: bool,
 }
 
+/// Send a message and start the answer.
+#[utoipa::path(
+    post,
+    path = "/api/chat",
+    tag = "chat",
+    request_body = SendBody,
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 201, description = "The question is stored and the answer is being written (follow it at `/api/generations/{id}/events`)", body = SendResultDto),
+        (status = 404, description = "No such thread or parent message (or not yours)", body = super::openapi::ErrorBody),
+        (status = 429, description = "Too many answers being written for this user, the daily budget of the operator's key is spent, or Mistral is rate-limiting the key", body = super::openapi::ErrorBody),
+        (status = 502, description = "Mistral refused or failed the request", body = super::openapi::ErrorBody),
+        (status = 503, description = "The server is writing as many answers as it can", body = super::openapi::ErrorBody)
+    )
+)]
 async fn send(
     State(state): State<AppState>,
     Caller(me): Caller,
@@ -61,15 +84,34 @@ async fn send(
     ))
 }
 
-#[derive(Deserialize)]
+/// Write another answer to the question of `messageId` (an assistant message).
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct RegenerateBody {
+    #[schema(format = "uuid")]
     message_id: String,
+    /// A model id (default: the thread's, then the user's default).
+    #[schema(max_length = 100, pattern = r"^\S*$")]
     model: Option<String>,
     #[serde(default)]
     think: bool,
 }
 
+/// Write another answer beside an existing one.
+#[utoipa::path(
+    post,
+    path = "/api/chat/regenerate",
+    tag = "chat",
+    request_body = RegenerateBody,
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 201, description = "The new answer is being written", body = SendResultDto),
+        (status = 404, description = "No such message (or not yours)", body = super::openapi::ErrorBody),
+        (status = 429, description = "Too many answers being written, budget spent, or rate-limited upstream", body = super::openapi::ErrorBody),
+        (status = 502, description = "Mistral refused or failed the request", body = super::openapi::ErrorBody),
+        (status = 503, description = "The server is writing as many answers as it can", body = super::openapi::ErrorBody)
+    )
+)]
 async fn regenerate(
     State(state): State<AppState>,
     Caller(me): Caller,
@@ -87,16 +129,36 @@ async fn regenerate(
     Ok((StatusCode::CREATED, Json(r)))
 }
 
-#[derive(Deserialize)]
+/// A new version of the user message `messageId`, answered afresh.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct EditBody {
+    #[schema(format = "uuid")]
     message_id: String,
+    #[schema(min_length = 1)]
     text: String,
+    /// A model id (default: the thread's, then the user's default).
+    #[schema(max_length = 100, pattern = r"^\S*$")]
     model: Option<String>,
     #[serde(default)]
     think: bool,
 }
 
+/// Edit a question: a new branch with the new text and its answer.
+#[utoipa::path(
+    post,
+    path = "/api/chat/edit",
+    tag = "chat",
+    request_body = EditBody,
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 201, description = "The edited question is stored and its answer is being written", body = SendResultDto),
+        (status = 404, description = "No such message (or not yours)", body = super::openapi::ErrorBody),
+        (status = 429, description = "Too many answers being written, budget spent, or rate-limited upstream", body = super::openapi::ErrorBody),
+        (status = 502, description = "Mistral refused or failed the request", body = super::openapi::ErrorBody),
+        (status = 503, description = "The server is writing as many answers as it can", body = super::openapi::ErrorBody)
+    )
+)]
 async fn edit(
     State(state): State<AppState>,
     Caller(me): Caller,
@@ -116,6 +178,18 @@ async fn edit(
     Ok((StatusCode::CREATED, Json(r)))
 }
 
+/// Stop an answer being written; what was written so far is kept.
+#[utoipa::path(
+    post,
+    path = "/api/generations/{id}/stop",
+    tag = "chat",
+    params(("id" = String, Path, description = "The assistant message id")),
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "The answer as stored (stopped, or already finished)", body = app::model::MessageDto),
+        (status = 404, description = "No such message (or not yours)", body = super::openapi::ErrorBody)
+    )
+)]
 async fn stop(
     State(state): State<AppState>,
     Caller(me): Caller,
@@ -126,9 +200,30 @@ async fn stop(
     ))
 }
 
-/// `GET /api/generations/{id}/events`: the answer's events as SSE (see
-/// [`generation::watch`] for what a reader gets, and `app::vocab::events` for
-/// the wire form). Parses `Last-Event-ID` and writes events; nothing else.
+/// Follow an answer as it is written (Server-Sent Events).
+///
+/// Events: `snapshot` (`{text, thinking, status}`: replaces what the reader
+/// shows), `delta` (`{text, thinking}` to append), `usage`, and `done`
+/// (`{status, finishReason, error}`, the last event). Reconnect with
+/// `Last-Event-ID` to resume after the last event seen.
+#[utoipa::path(
+    get,
+    path = "/api/generations/{id}/events",
+    tag = "chat",
+    params(
+        ("id" = String, Path, description = "The assistant message id"),
+        ("Last-Event-ID" = Option<String>, Header, description = "The id of the last event received: the stream resumes after it")
+    ),
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "An event stream that ends after `done`", content_type = "text/event-stream", body = super::openapi::GenerationEvent),
+        (status = 404, description = "No such message (or not yours)", body = super::openapi::ErrorBody),
+        (status = 429, description = "Too many open streams for this user", body = super::openapi::ErrorBody),
+        (status = 503, description = "Too many open streams on this server", body = super::openapi::ErrorBody)
+    )
+)]
+// Parses `Last-Event-ID` and writes events; what a reader gets is
+// `generation::watch`, the wire form `app::vocab::events`.
 async fn events(
     State(state): State<AppState>,
     Caller(me): Caller,
@@ -164,6 +259,14 @@ async fn events(
     Ok(resp)
 }
 
+/// The caller's settings (never the key itself).
+#[utoipa::path(
+    get,
+    path = "/api/settings",
+    tag = "settings",
+    security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, description = "The settings", body = SettingsDto))
+)]
 async fn get_settings(
     State(state): State<AppState>,
     Caller(me): Caller,
@@ -171,10 +274,13 @@ async fn get_settings(
     Ok(Json(settings::get(&state, me.id()).await?))
 }
 
-#[derive(Deserialize)]
+/// Preferences to change; absent members stay as they are.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct PrefsBody {
+    /// `null` (or blank) clears the default model.
     #[serde(default, with = "double_option")]
+    #[schema(value_type = Option<String>)]
     default_model: Option<Option<String>>,
     default_context: Option<String>,
     fast_models: Option<Vec<String>>,
@@ -190,6 +296,15 @@ mod double_option {
     }
 }
 
+/// Change preferences: default model and system prompt, fast models, theme.
+#[utoipa::path(
+    put,
+    path = "/api/settings",
+    tag = "settings",
+    request_body = PrefsBody,
+    security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, description = "The settings after the change", body = SettingsDto))
+)]
 async fn put_settings(
     State(state): State<AppState>,
     Caller(me): Caller,
@@ -206,7 +321,8 @@ async fn put_settings(
     ))
 }
 
-#[derive(Deserialize)]
+/// The user's own Mistral key (`null` or blank removes it).
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct KeyBody {
     api_key: Option<String>,
@@ -218,6 +334,18 @@ struct KeyBody {
 
 /// The settings, plus `keyCheck`: `accepted`, `unchecked` (Mistral could not
 /// be reached; saved anyway) or `skipped` (removed, or `force`).
+#[utoipa::path(
+    put,
+    path = "/api/settings/key",
+    tag = "settings",
+    request_body = KeyBody,
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "Saved (or removed)", body = super::openapi::KeySaved),
+        (status = 400, description = "Malformed input, or Mistral refused the key (not saved)", body = super::openapi::ErrorBody),
+        (status = 429, description = "Mistral is rate-limiting the key check", body = super::openapi::ErrorBody)
+    )
+)]
 async fn put_key(
     State(state): State<AppState>,
     Caller(me): Caller,
@@ -232,11 +360,26 @@ async fn put_key(
     Ok(Json(body))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ModelsQuery {
+    /// `1` or `true`: ask Mistral again instead of the cached catalogue.
     fresh: Option<String>,
 }
 
+/// The model catalogue for the caller's key (or the operator's).
+#[utoipa::path(
+    get,
+    path = "/api/models",
+    tag = "settings",
+    params(ModelsQuery),
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "The models and what they can do", body = super::openapi::ModelList),
+        (status = 429, description = "Mistral is rate-limiting the key", body = super::openapi::ErrorBody),
+        (status = 502, description = "Mistral refused or failed the request", body = super::openapi::ErrorBody)
+    )
+)]
 async fn models(
     State(state): State<AppState>,
     Caller(me): Caller,

@@ -19,14 +19,15 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/api/thread", get(get_thread).post(post_thread))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(get_thread, post_thread))
 }
 
 /// JSON with `Cache-Control: no-store`: these are private conversations.
@@ -41,13 +42,21 @@ fn ok(body: impl Serialize) -> Response {
     reply(StatusCode::OK, body)
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::IntoParams)]
 #[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
 struct GetParams {
+    /// One of the caller's threads, with its messages.
     id_thread: Option<String>,
+    /// A shared thread (no session needed); not together with `idThread`.
     share_code: Option<String>,
+    /// Page size: threads 1–100 (default 20); messages 1–200 (default all,
+    /// or 50 with `before`).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 200)]
     limit: Option<String>,
+    /// `nextCursor` of the previous page, unchanged.
     before: Option<String>,
+    /// Search the names of the caller's threads.
     q: Option<String>,
 }
 
@@ -64,6 +73,20 @@ fn message_page(p: &GetParams) -> AppResult<Option<MessagePageQuery>> {
     }))
 }
 
+/// The caller's threads (newest first, paged), one thread with its messages
+/// (`idThread`), or a shared thread to anyone with its code (`shareCode`).
+#[utoipa::path(
+    get,
+    path = "/api/thread",
+    tag = "threads",
+    params(GetParams),
+    security((), ("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "A page of threads, a thread with its messages, or a shared thread", body = super::openapi::ThreadGetResponse),
+        (status = 401, description = "No valid session (needed for everything but `shareCode`)", body = super::openapi::ErrorBody),
+        (status = 404, description = "No such thread (or not yours), or no such share (revoked, expired)", body = super::openapi::ErrorBody)
+    )
+)]
 async fn get_thread(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -112,21 +135,64 @@ async fn get_thread(
     }
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct CreateData {
+    #[schema(format = "uuid")]
     id_thread: Option<String>,
+    #[schema(max_length = 200)]
     name: Option<String>,
     context: Option<String>,
     model: Option<String>,
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct UpdateData {
     name: Option<String>,
     context: Option<String>,
     model: Option<String>,
+}
+
+/// The body of `POST /api/thread`, one shape per action. Documentation
+/// only: the handler reads the members one by one, so that a wrong member
+/// gets an error that names it.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(tag = "action", rename_all = "lowercase")]
+#[allow(dead_code)]
+enum ThreadRequest {
+    /// A new thread (201); a blank or missing name gets the default.
+    Create { data: Option<CreateData> },
+    /// Rename, change the system prompt or model (a blank model removes it).
+    Update {
+        #[serde(rename = "idThread")]
+        #[schema(format = "uuid")]
+        id_thread: String,
+        data: Option<UpdateData>,
+    },
+    /// Share the thread as it is now (the link shows up to its last message).
+    Share {
+        #[serde(rename = "idThread")]
+        #[schema(format = "uuid")]
+        id_thread: String,
+        /// Unix milliseconds; absent or null: never expires.
+        #[serde(rename = "expiresAt")]
+        expires_at: Option<i64>,
+    },
+    /// Revoke the thread's share.
+    Unshare {
+        #[serde(rename = "idThread")]
+        #[schema(format = "uuid")]
+        id_thread: String,
+    },
+    /// Upload messages written offline (existing ids are skipped).
+    Sync { messages: Vec<SyncMessageDto> },
+    /// Delete the thread and its messages.
+    Delete {
+        #[serde(rename = "idThread")]
+        #[schema(format = "uuid")]
+        id_thread: String,
+    },
 }
 
 const ACTIONS: &str = "create, update, share, unshare, sync, delete";
@@ -146,6 +212,20 @@ fn required<T: DeserializeOwned>(body: &Map<String, Value>, name: &str) -> AppRe
     member(body, name)?.ok_or_else(|| AppError::bad_request(format!("{name}: required")))
 }
 
+/// Create, update, share, unshare, sync or delete (`{"action": …}`).
+#[utoipa::path(
+    post,
+    path = "/api/thread",
+    tag = "threads",
+    request_body = ThreadRequest,
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 201, description = "`create`: the new thread", body = super::openapi::ThreadBody),
+        (status = 200, description = "`update`: the thread; `share`: the share; `unshare`, `delete`: ok; `sync`: what was stored", body = super::openapi::ThreadActionResponse),
+        (status = 404, description = "No such thread (or not yours)", body = super::openapi::ErrorBody),
+        (status = 409, description = "`create`/`sync`: the id is taken", body = super::openapi::ErrorBody)
+    )
+)]
 async fn post_thread(
     State(state): State<AppState>,
     Caller(me): Caller,

@@ -12,6 +12,7 @@ mod google;
 mod health;
 mod limits;
 mod mistral_client;
+mod openapi;
 mod parity;
 mod persistence;
 mod process;
