@@ -22,9 +22,10 @@ for var in TEST_MYSQL_URL TEST_POSTGRES_URL; do
   fi
 done
 
-stage "unit tests: app (ssr), migration"
+stage "unit tests: app (ssr), migration, testkit (fakes, SSE parser)"
 cargo test -p app --features ssr --lib
 cargo test -p migration
+cargo test -p testkit
 
 stage "unit + integration tests: server (SQLite$( [ -n "${TEST_MYSQL_URL:-}" ] && echo ', MariaDB')$( [ -n "${TEST_POSTGRES_URL:-}" ] && echo ', PostgreSQL'))"
 cargo test -p server
@@ -40,7 +41,7 @@ else
   source scripts/tools.sh
   cargo leptos build --release
   # The fake Mistral the browser tests chat with (shares the release build).
-  cargo build --release -p server --bin fake_upstreams
+  cargo build --release -p testkit --bin fake_upstreams
   RELEASE_BUILT=true
   (cd end2end && if [ ! -d node_modules/@playwright/test ]; then PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund; fi)
   (cd end2end && CHROMIUM_PATH="$CHROMIUM" npx playwright test)

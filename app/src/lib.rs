@@ -12,12 +12,14 @@ pub mod highlight;
 pub mod markdown;
 pub mod model;
 pub mod pages;
+pub mod routes;
 #[cfg(feature = "ssr")]
 pub mod server;
 pub mod shortcuts;
 pub mod stream;
 pub mod theme;
 pub mod time;
+pub mod vocab;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, Link, Meta, MetaTags, Stylesheet, Title};
@@ -27,7 +29,7 @@ use leptos_router::{path, SsrMode};
 /// The HTML document around the app (server-rendered only).
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     use_request_nonce();
-    let theme = theme::current_theme();
+    let theme = theme::current_theme().as_str();
     view! {
         <!DOCTYPE html>
         <html lang="en" data-theme=theme>

@@ -4,6 +4,7 @@
 //! must never contain secrets (no password hashes, no raw API keys). Their
 //! OpenAPI schemas (`/api/openapi.json`) are derived only with `ssr`, so the
 //! WASM never carries utoipa.
+use crate::vocab::{MessageStatus, Provider, Role, Theme};
 use serde::{Deserialize, Serialize};
 
 /// The signed-in user as `GET /api/user` returns it.
@@ -14,8 +15,7 @@ pub struct UserDto {
     pub name: String,
     pub email: Option<String>,
     pub picture: Option<String>,
-    /// `google` or `email` (`anonymous` later).
-    pub provider: String,
+    pub provider: Provider,
 }
 
 impl UserDto {
@@ -78,12 +78,10 @@ pub struct MessageDto {
     pub id: String,
     pub id_thread: String,
     pub parent_id: Option<String>,
-    /// `user` or `assistant`.
-    pub role: String,
+    pub role: Role,
     pub text: String,
     pub thinking: Option<String>,
-    /// done | streaming | stopped | interrupted | error
-    pub status: String,
+    pub status: MessageStatus,
     pub model: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
@@ -195,7 +193,7 @@ mod tests {
             name: "ada lovelace".into(),
             email: Some("ada@example.com".into()),
             picture: None,
-            provider: "email".into(),
+            provider: Provider::Email,
         };
         assert_eq!(u.initials(), "AL");
         u.name = String::new();
@@ -216,8 +214,7 @@ pub struct SettingsDto {
     pub default_model: Option<String>,
     pub default_context: String,
     pub fast_models: Vec<String>,
-    /// `system`, `light` or `dark`.
-    pub theme: String,
+    pub theme: Theme,
     /// Today's use of the operator's key, when this user's answers go out
     /// with it and the operator set a daily budget; `None` otherwise.
     #[serde(default)]
@@ -265,7 +262,7 @@ pub struct SendResultDto {
 
 /// The model id families that reason on request.
 pub fn model_can_think(model: &str, models: &[ModelInfoDto]) -> bool {
-    model.starts_with("magistral")
+    crate::vocab::limits::is_reasoning_family(model)
         || models
             .iter()
             .any(|m| (m.id == model || m.aliases.iter().any(|a| a == model)) && m.reasoning)

@@ -3,17 +3,13 @@
 //! network error and sends `Last-Event-ID`, so the server resumes exactly
 //! where the stream broke; the subscription closes itself on `done`.
 
+use crate::vocab::StreamEvent;
+
 /// What the stream tells the page.
 #[derive(Debug, Clone, PartialEq)]
 pub enum StreamUpdate {
-    /// New answer and/or reasoning text to append.
-    Delta { text: String, thinking: String },
-    /// The whole stored answer so far (replaces what was shown).
-    Snapshot { text: String, thinking: String },
-    Done {
-        status: String,
-        error: Option<String>,
-    },
+    /// An event of the generation (see [`StreamEvent`]).
+    Event(StreamEvent),
     /// The server refused the stream (e.g. 429: too many open streams) and
     /// the browser will not retry: the answer goes on, but not on this page.
     Refused,
@@ -55,59 +51,28 @@ pub fn subscribe(
     let source =
         web_sys::EventSource::new(&format!("/api/generations/{message_id}/events")).ok()?;
     let on_update = std::rc::Rc::new(on_update);
-    let parse = |ev: &web_sys::MessageEvent| -> serde_json::Value {
-        ev.data()
-            .as_string()
-            .and_then(|s| serde_json::from_str(&s).ok())
-            .unwrap_or(serde_json::Value::Null)
-    };
-    let text_of = |v: &serde_json::Value, k: &str| {
-        v.get(k)
-            .and_then(|x| x.as_str())
-            .unwrap_or_default()
-            .to_string()
-    };
     let mut handlers = vec![];
-    {
-        let f = on_update.clone();
-        let cb =
-            Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |ev: web_sys::MessageEvent| {
-                let v = parse(&ev);
-                f(StreamUpdate::Delta {
-                    text: text_of(&v, "text"),
-                    thinking: text_of(&v, "thinking"),
-                });
-            });
-        let _ = source.add_event_listener_with_callback("delta", cb.as_ref().unchecked_ref());
-        handlers.push(cb);
-    }
-    {
-        let f = on_update.clone();
-        let cb =
-            Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |ev: web_sys::MessageEvent| {
-                let v = parse(&ev);
-                f(StreamUpdate::Snapshot {
-                    text: text_of(&v, "text"),
-                    thinking: text_of(&v, "thinking"),
-                });
-            });
-        let _ = source.add_event_listener_with_callback("snapshot", cb.as_ref().unchecked_ref());
-        handlers.push(cb);
-    }
-    {
+    // One listener per event name the vocabulary knows; each parses its data
+    // with the same type the server wrote it with.
+    for name in ["snapshot", "delta", "usage", "done"] {
         let f = on_update.clone();
         let src = source.clone();
         let cb =
             Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |ev: web_sys::MessageEvent| {
-                let v = parse(&ev);
-                // The answer is complete: no reconnection.
-                src.close();
-                f(StreamUpdate::Done {
-                    status: text_of(&v, "status"),
-                    error: v.get("error").and_then(|e| e.as_str()).map(str::to_string),
-                });
+                let data = ev.data().as_string().unwrap_or_default();
+                match StreamEvent::from_wire(name, &data) {
+                    Ok(Some(event)) => {
+                        if event.is_done() {
+                            // The answer is complete: no reconnection.
+                            src.close();
+                        }
+                        f(StreamUpdate::Event(event));
+                    }
+                    Ok(None) => {}
+                    Err(e) => leptos::logging::warn!("ignored a malformed stream event: {e}"),
+                }
             });
-        let _ = source.add_event_listener_with_callback("done", cb.as_ref().unchecked_ref());
+        let _ = source.add_event_listener_with_callback(name, cb.as_ref().unchecked_ref());
         handlers.push(cb);
     }
     {

@@ -3,42 +3,37 @@
 //! `theme` cookie so the server renders `<html data-theme>` right away,
 //! without a flash of the wrong colours.
 
+pub use crate::vocab::Theme;
+
 pub const COOKIE: &str = "theme";
 
-pub fn normalise(t: &str) -> &'static str {
-    match t {
-        "light" => "light",
-        "dark" => "dark",
-        _ => "system",
-    }
-}
-
 /// The theme for this request (server) or page (browser).
-pub fn current_theme() -> String {
+pub fn current_theme() -> Theme {
     #[cfg(feature = "ssr")]
     {
         use leptos::prelude::use_context;
-        let theme = use_context::<axum::http::request::Parts>()
-            .and_then(|p| crate::server::services::auth::cookie_value(&p.headers, COOKIE));
-        normalise(theme.as_deref().unwrap_or("system")).to_string()
+        use_context::<axum::http::request::Parts>()
+            .and_then(|p| crate::server::services::auth::cookie_value(&p.headers, COOKIE))
+            .map(|t| Theme::lenient(&t))
+            .unwrap_or_default()
     }
     #[cfg(all(feature = "hydrate", not(feature = "ssr")))]
     {
         leptos::prelude::document()
             .document_element()
             .and_then(|e| e.get_attribute("data-theme"))
-            .map(|t| normalise(&t).to_string())
-            .unwrap_or_else(|| "system".into())
+            .map(|t| Theme::lenient(&t))
+            .unwrap_or_default()
     }
     #[cfg(not(any(feature = "ssr", feature = "hydrate")))]
     {
-        "system".into()
+        Theme::System
     }
 }
 
 /// Applies a theme to the page and remembers it in the cookie.
-pub fn apply_theme(theme: &str) {
-    let theme = normalise(theme);
+pub fn apply_theme(theme: Theme) {
+    let theme = theme.as_str();
     #[cfg(feature = "hydrate")]
     {
         use wasm_bindgen::JsCast;

@@ -2,7 +2,6 @@
 //! (JSON API, server functions, SSR pages, static files), middleware and
 //! graceful shutdown. Domain rules live in `app::server::services`.
 pub mod api;
-pub mod fakes;
 pub mod middleware;
 pub mod routes;
 pub mod security_headers;

@@ -104,11 +104,6 @@ pub async fn refuse_cross_site_writes(
     next.run(req).await
 }
 
-/// Pages that show someone's data.
-fn page_needs_account(path: &str) -> bool {
-    path == "/" || path.starts_with("/t/") || path == "/settings" || path.starts_with("/settings/")
-}
-
 /// Sends visitors without a valid session to `/login?redirect=…` before any
 /// private page renders, and signed-in users away from `/login`.
 pub async fn require_session_for_pages(
@@ -120,8 +115,9 @@ pub async fn require_session_for_pages(
     if req.method() != Method::GET {
         return next.run(req).await;
     }
-    let needs = page_needs_account(&path);
-    let is_login = path == "/login";
+    let access = app::routes::access(&path);
+    let needs = access == app::routes::Access::SignedIn;
+    let is_login = access == app::routes::Access::SignedOut;
     if !needs && !is_login {
         return next.run(req).await;
     }
@@ -305,12 +301,35 @@ mod tests {
     }
 
     #[test]
-    fn private_pages() {
-        assert!(page_needs_account("/"));
-        assert!(page_needs_account("/t/123"));
-        assert!(page_needs_account("/settings/account"));
-        assert!(!page_needs_account("/login"));
-        assert!(!page_needs_account("/s/abc"));
-        assert!(!page_needs_account("/pkg/mistralchat.js"));
+    fn every_page_of_the_router_is_classified() {
+        use app::routes::{access, Access};
+        let routes = leptos_axum::generate_route_list(app::App);
+        assert!(routes.len() >= 6, "the router's pages: {routes:?}");
+        for route in routes {
+            // A concrete path for the pattern (`/t/{id}` -> `/t/x`).
+            let path: String = route
+                .path()
+                .split('/')
+                .map(|seg| {
+                    if seg.starts_with([':', '*', '{']) {
+                        "x"
+                    } else {
+                        seg
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("/");
+            let path = if path.is_empty() {
+                "/".to_string()
+            } else {
+                path
+            };
+            let expected = match path.as_str() {
+                "/login" => Access::SignedOut,
+                p if p.starts_with("/s/") => Access::Anyone,
+                _ => Access::SignedIn,
+            };
+            assert_eq!(access(&path), expected, "{path} (from {})", route.path());
+        }
     }
 }

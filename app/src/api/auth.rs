@@ -185,9 +185,9 @@ pub async fn delete_account(confirmation: String) -> Result<(), ServerFnError> {
 }
 
 /// What a user must type to confirm account deletion.
-pub fn expected_confirmation(provider: &str, email: Option<&str>) -> String {
+pub fn expected_confirmation(provider: &crate::vocab::Provider, email: Option<&str>) -> String {
     match (provider, email) {
-        ("email", Some(e)) => e.to_string(),
+        (crate::vocab::Provider::Email, Some(e)) => e.to_string(),
         _ => "DELETE".to_string(),
     }
 }

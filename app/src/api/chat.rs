@@ -14,13 +14,14 @@ pub async fn send_message(
     use crate::server::error::ForServerFn;
     use crate::server::services::chat;
     let (state, me) = super::require_caller().await?;
-    let input = chat::SendInput {
-        thread_id,
-        parent_id,
-        text,
-        model,
+    let input = chat::SendInput::from_client(
+        thread_id.as_deref(),
+        parent_id.as_deref(),
+        &text,
+        model.as_deref(),
         think,
-    };
+    )
+    .sfn()?;
     chat::send(&state, me.id(), input).await.sfn()
 }
 
@@ -31,8 +32,11 @@ pub async fn regenerate_message(
     think: bool,
 ) -> Result<SendResultDto, ServerFnError> {
     use crate::server::error::ForServerFn;
+    use crate::server::services::chat;
+    use crate::vocab::MessageId;
     let (state, me) = super::require_caller().await?;
-    crate::server::services::chat::regenerate(&state, me.id(), &message_id, model, think)
+    let model = chat::asked_model(model.as_deref()).sfn()?;
+    chat::regenerate(&state, me.id(), &MessageId::new(&message_id), model, think)
         .await
         .sfn()
 }
@@ -45,17 +49,29 @@ pub async fn edit_message(
     think: bool,
 ) -> Result<SendResultDto, ServerFnError> {
     use crate::server::error::ForServerFn;
+    use crate::server::services::chat;
+    use crate::server::FieldResult;
+    use crate::vocab::{MessageId, MessageText};
     let (state, me) = super::require_caller().await?;
-    crate::server::services::chat::edit(&state, me.id(), &message_id, &text, model, think)
-        .await
-        .sfn()
+    let text = MessageText::parse(&text).field("text").sfn()?;
+    let model = chat::asked_model(model.as_deref()).sfn()?;
+    chat::edit(
+        &state,
+        me.id(),
+        &MessageId::new(&message_id),
+        text,
+        model,
+        think,
+    )
+    .await
+    .sfn()
 }
 
 #[server(prefix = "/rpc", endpoint = "stop_generation")]
 pub async fn stop_generation(message_id: String) -> Result<MessageDto, ServerFnError> {
     use crate::server::error::ForServerFn;
     let (state, me) = super::require_caller().await?;
-    crate::server::services::chat::stop(&state, me.id(), &message_id)
+    crate::server::services::chat::stop(&state, me.id(), &crate::vocab::MessageId::new(&message_id))
         .await
         .sfn()
 }
@@ -66,7 +82,11 @@ pub async fn stop_generation(message_id: String) -> Result<MessageDto, ServerFnE
 pub async fn thread_title(thread_id: String) -> Result<String, ServerFnError> {
     use crate::server::error::ForServerFn;
     let (state, me) = super::require_caller().await?;
-    crate::server::services::titles::wait_for_title(&state, me.id(), &thread_id)
-        .await
-        .sfn()
+    crate::server::services::titles::wait_for_title(
+        &state,
+        me.id(),
+        &crate::vocab::ThreadId::new(&thread_id),
+    )
+    .await
+    .sfn()
 }

@@ -53,12 +53,13 @@ pub async fn save_preferences(
     use crate::server::error::ForServerFn;
     use crate::server::services::settings;
     let (state, me) = super::require_caller().await?;
-    let prefs = settings::Preferences {
-        default_model: Some(default_model.filter(|m| !m.trim().is_empty())),
-        default_context: Some(default_context),
-        fast_models: Some(fast_models),
-        theme: None,
-    };
+    let prefs = settings::Preferences::from_client(
+        Some(default_model.as_deref()),
+        Some(&default_context),
+        Some(&fast_models),
+        None,
+    )
+    .sfn()?;
     settings::update_preferences(&state, me.id(), prefs)
         .await
         .sfn()
@@ -69,12 +70,7 @@ pub async fn save_theme(theme: String) -> Result<SettingsDto, ServerFnError> {
     use crate::server::error::ForServerFn;
     use crate::server::services::settings;
     let (state, me) = super::require_caller().await?;
-    let prefs = settings::Preferences {
-        default_model: None,
-        default_context: None,
-        fast_models: None,
-        theme: Some(theme),
-    };
+    let prefs = settings::Preferences::from_client(None, None, None, Some(&theme)).sfn()?;
     settings::update_preferences(&state, me.id(), prefs)
         .await
         .sfn()

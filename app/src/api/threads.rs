@@ -3,6 +3,8 @@
 //! them call `crate::server::services::threads`, which scopes every query to
 //! the caller.
 use crate::model::{ShareDto, ThreadDto, ThreadPage, ThreadWithMessages};
+#[cfg(feature = "ssr")]
+use crate::vocab::ThreadId;
 use leptos::prelude::*;
 
 /// Threads per sidebar page and messages per thread page.
@@ -24,9 +26,15 @@ pub async fn list_threads(
             .map(svc::Cursor::parse)
             .transpose()
             .sfn()?,
-        search: match search.as_deref() {
-            Some(s) => svc::SearchText::parse(s).sfn()?,
-            None => None,
+        search: {
+            use crate::server::FieldResult;
+            search
+                .as_deref()
+                .map(svc::SearchText::parse)
+                .transpose()
+                .field("q")
+                .sfn()?
+                .flatten()
         },
     };
     svc::list_threads(&state, me.id(), &query).await.sfn()
@@ -49,7 +57,7 @@ pub async fn load_thread_page(
             .transpose()
             .sfn()?,
     };
-    svc::get_thread(&state, me.id(), &id, Some(&page))
+    svc::get_thread(&state, me.id(), &ThreadId::new(&id), Some(&page))
         .await
         .sfn()
 }
@@ -59,14 +67,7 @@ pub async fn create_thread(name: Option<String>) -> Result<ThreadDto, ServerFnEr
     use crate::server::error::ForServerFn;
     use crate::server::services::threads as svc;
     let (state, me) = super::require_caller().await?;
-    let new = svc::NewThread {
-        name: name
-            .as_deref()
-            .map(svc::ThreadName::parse)
-            .transpose()
-            .sfn()?,
-        ..Default::default()
-    };
+    let new = svc::NewThread::from_client(None, name.as_deref(), None, None).sfn()?;
     svc::create_thread(&state, me.id(), new).await.sfn()
 }
 
@@ -75,11 +76,10 @@ pub async fn rename_thread(id: String, name: String) -> Result<ThreadDto, Server
     use crate::server::error::ForServerFn;
     use crate::server::services::threads as svc;
     let (state, me) = super::require_caller().await?;
-    let patch = svc::ThreadPatch {
-        name: Some(svc::ThreadName::parse(&name).sfn()?),
-        ..Default::default()
-    };
-    svc::update_thread(&state, me.id(), &id, patch).await.sfn()
+    let patch = svc::ThreadPatch::from_client(Some(&name), None, None).sfn()?;
+    svc::update_thread(&state, me.id(), &ThreadId::new(&id), patch)
+        .await
+        .sfn()
 }
 
 /// The thread's fast config: model and context (system prompt).
@@ -92,15 +92,13 @@ pub async fn configure_thread(
     use crate::server::error::ForServerFn;
     use crate::server::services::threads as svc;
     let (state, me) = super::require_caller().await?;
-    let patch = svc::ThreadPatch {
-        context: Some(svc::ThreadContext::parse(&context).sfn()?),
-        model: Some(match model.as_deref() {
-            Some(m) => svc::ModelName::parse(m).sfn()?,
-            None => None,
-        }),
-        ..Default::default()
-    };
-    svc::update_thread(&state, me.id(), &id, patch).await.sfn()
+    // No model = remove the thread's model, like a blank one.
+    let patch =
+        svc::ThreadPatch::from_client(None, Some(&context), Some(model.as_deref().unwrap_or("")))
+            .sfn()?;
+    svc::update_thread(&state, me.id(), &ThreadId::new(&id), patch)
+        .await
+        .sfn()
 }
 
 /// The thread's active share link, unchanged, or `None`.
@@ -109,7 +107,9 @@ pub async fn thread_share(id: String) -> Result<Option<ShareLink>, ServerFnError
     use crate::server::error::ForServerFn;
     use crate::server::services::threads as svc;
     let (state, me) = super::require_caller().await?;
-    let share = svc::get_share(&state, me.id(), &id).await.sfn()?;
+    let share = svc::get_share(&state, me.id(), &ThreadId::new(&id))
+        .await
+        .sfn()?;
     Ok(share.map(|share| ShareLink {
         url: format!("{}/s/{}", state.config.public_url, share.share_code),
         share,
@@ -123,7 +123,7 @@ pub async fn share_thread(id: String, expires_at: Option<i64>) -> Result<ShareLi
     use crate::server::error::ForServerFn;
     use crate::server::services::threads as svc;
     let (state, me) = super::require_caller().await?;
-    let share = svc::share_thread(&state, me.id(), &id, expires_at)
+    let share = svc::share_thread(&state, me.id(), &ThreadId::new(&id), expires_at)
         .await
         .sfn()?;
     Ok(ShareLink {
@@ -137,7 +137,9 @@ pub async fn unshare_thread(id: String) -> Result<(), ServerFnError> {
     use crate::server::error::ForServerFn;
     use crate::server::services::threads as svc;
     let (state, me) = super::require_caller().await?;
-    svc::unshare_thread(&state, me.id(), &id).await.sfn()
+    svc::unshare_thread(&state, me.id(), &ThreadId::new(&id))
+        .await
+        .sfn()
 }
 
 #[server(prefix = "/rpc", endpoint = "delete_thread")]
@@ -145,7 +147,9 @@ pub async fn delete_thread(id: String) -> Result<(), ServerFnError> {
     use crate::server::error::ForServerFn;
     use crate::server::services::threads as svc;
     let (state, me) = super::require_caller().await?;
-    svc::delete_thread(&state, me.id(), &id).await.sfn()
+    svc::delete_thread(&state, me.id(), &ThreadId::new(&id))
+        .await
+        .sfn()
 }
 
 /// A share code with its public link.

@@ -127,7 +127,7 @@ pub fn FastConfig(
                     </For>
                 </select>
                 <label for="fc-context">"Context (system prompt)"</label>
-                <textarea id="fc-context" data-testid="fc-context" rows="8" maxlength="32000"
+                <textarea id="fc-context" data-testid="fc-context" rows="8" maxlength=crate::vocab::limits::MAX_CONTEXT_CHARS
                     placeholder="e.g. You are a concise assistant that answers in French."
                     prop:value=context on:input=move |ev| context.set(event_target_value(&ev))></textarea>
                 <div class="row"><button type="submit" class="btn btn-primary" data-testid="fc-save">"Save"</button></div>

@@ -8,6 +8,7 @@
 use super::stream_body::StreamBody;
 use crate::markdown::Flavor;
 use crate::model::MessageDto;
+use crate::vocab::{MessageStatus, Role};
 use leptos::prelude::*;
 use std::collections::HashMap;
 
@@ -17,7 +18,7 @@ pub struct UiMessage {
     pub dto: StoredValue<MessageDto>,
     pub text: RwSignal<String>,
     pub thinking: RwSignal<String>,
-    pub status: RwSignal<String>,
+    pub status: RwSignal<MessageStatus>,
     pub error: RwSignal<Option<String>>,
 }
 
@@ -26,7 +27,7 @@ impl UiMessage {
         Self {
             text: RwSignal::new(m.text.clone()),
             thinking: RwSignal::new(m.thinking.clone().unwrap_or_default()),
-            status: RwSignal::new(m.status.clone()),
+            status: RwSignal::new(m.status),
             error: RwSignal::new(m.error.clone()),
             dto: StoredValue::new(m),
         }
@@ -37,8 +38,8 @@ impl UiMessage {
     pub fn parent(&self) -> Option<String> {
         self.dto.with_value(|m| m.parent_id.clone())
     }
-    pub fn role(&self) -> String {
-        self.dto.with_value(|m| m.role.clone())
+    pub fn role(&self) -> Role {
+        self.dto.with_value(|m| m.role)
     }
     pub fn created(&self) -> (i64, String) {
         self.dto.with_value(|m| (m.created_at, m.id.clone()))
@@ -126,7 +127,7 @@ pub fn LiveMessage(
 ) -> impl IntoView {
     let role = msg.role();
     let id = msg.id();
-    let is_user = role == "user";
+    let is_user = role == Role::User;
     let (editing, set_editing) = signal(false);
     let (draft, set_draft) = signal(String::new());
     let flavor = if is_user {
@@ -134,9 +135,10 @@ pub fn LiveMessage(
     } else {
         Flavor::Answer
     };
-    let streaming = Signal::derive(move || msg.status.get() == "streaming");
-    let thoughts_open =
-        Memo::new(move |_| msg.status.get() == "streaming" && msg.text.with(|t| t.is_empty()));
+    let streaming = Signal::derive(move || msg.status.get() == MessageStatus::Streaming);
+    let thoughts_open = Memo::new(move |_| {
+        msg.status.get() == MessageStatus::Streaming && msg.text.with(|t| t.is_empty())
+    });
     // How long the model thought, measured here while the answer streams.
     let think_started = StoredValue::new(Option::<i64>::None);
     let thinking_ms = RwSignal::new(Option::<i64>::None);
@@ -145,7 +147,7 @@ pub fn LiveMessage(
         let has_text = !msg.text.with(|t| t.is_empty());
         if has_thinking
             && think_started.get_value().is_none()
-            && msg.status.get_untracked() == "streaming"
+            && msg.status.get_untracked() == MessageStatus::Streaming
         {
             think_started.set_value(Some(crate::time::now_ms()));
         }
@@ -155,11 +157,7 @@ pub fn LiveMessage(
             }
         }
     });
-    let status_note = move || match msg.status.get().as_str() {
-        "interrupted" => Some("The answer was interrupted."),
-        "stopped" => Some("Stopped."),
-        _ => None,
-    };
+    let status_note = move || msg.status.get().notice();
     let copy = move |_| crate::client::copy_text(&msg.text.get_untracked());
     let id_for_edit = id.clone();
     let submit_edit = move || {
@@ -179,9 +177,9 @@ pub fn LiveMessage(
     view! {
         <article
             class=format!("message message-{role}")
-            class:streaming=move || msg.status.get() == "streaming"
+            class:streaming=move || msg.status.get() == MessageStatus::Streaming
             data-testid="message"
-            data-role=role.clone()
+            data-role=role.as_str()
             data-message-id=id.clone()
             tabindex="-1"
             aria-label=if is_user { "Your message" } else { "Answer" }
@@ -227,7 +225,7 @@ pub fn LiveMessage(
                     </div>
                 </div>
             </Show>
-            {move || msg.status.get().eq("streaming").then(|| view! {
+            {move || (msg.status.get() == MessageStatus::Streaming).then(|| view! {
                 <span class="typing" aria-hidden="true"><span></span><span></span><span></span></span>
             })}
             {move || msg.error.get().map(|e| view! { <p class="form-error" role="alert">{e}</p> })}
@@ -257,7 +255,7 @@ pub fn LiveMessage(
                         let id = id_for_regen.clone();
                         view! {
                             <button type="button" class="btn btn-ghost btn-small" data-testid="regenerate"
-                                disabled=move || msg.status.get() == "streaming"
+                                disabled=move || msg.status.get() == MessageStatus::Streaming
                                 on:click=move |_| a.regenerate.run(id.clone())>
                                 "Regenerate"
                             </button>

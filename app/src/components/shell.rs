@@ -26,8 +26,8 @@ pub fn AppShell() -> impl IntoView {
     #[cfg(feature = "hydrate")]
     leptos::task::spawn_local(async move {
         if let Ok(s) = crate::api::settings::get_settings().await {
-            if crate::theme::normalise(&s.theme) != crate::theme::current_theme() {
-                crate::theme::apply_theme(&s.theme);
+            if s.theme != crate::theme::current_theme() {
+                crate::theme::apply_theme(s.theme);
             }
         }
     });

@@ -68,7 +68,7 @@ pub fn HomePage() -> impl IntoView {
             .unwrap_or_else(|| crate::components::composer::FALLBACK_MODEL.to_string())
     });
     view! {
-        <Title text="New chat" />
+        <Title text=crate::vocab::limits::DEFAULT_THREAD_NAME />
         <section class="welcome" aria-labelledby="welcome-title">
             <h1 id="welcome-title">"What can I help with?"</h1>
             <p class="muted">"Chatting with " <strong data-testid="welcome-model">{move || default_model.get()}</strong> "."</p>

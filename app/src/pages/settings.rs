@@ -149,6 +149,7 @@ fn AccountDetails(user: UserDto) -> impl IntoView {
 #[component]
 pub fn AppearanceSettingsPage() -> impl IntoView {
     use crate::api::settings::{get_settings, save_theme};
+    use crate::theme::Theme;
     let current = RwSignal::new(crate::theme::current_theme());
     let error = RwSignal::new(Option::<String>::None);
     // The saved choice wins over a stale cookie.
@@ -156,14 +157,14 @@ pub fn AppearanceSettingsPage() -> impl IntoView {
         if prev.is_none() {
             leptos::task::spawn_local(async move {
                 if let Ok(s) = get_settings().await {
-                    current.set(s.theme.clone());
-                    crate::theme::apply_theme(&s.theme);
+                    current.set(s.theme);
+                    crate::theme::apply_theme(s.theme);
                 }
             });
         }
     });
-    let choose = move |theme: &'static str| {
-        current.set(theme.to_string());
+    let choose = move |theme: Theme| {
+        current.set(theme);
         crate::theme::apply_theme(theme);
         leptos::task::spawn_local(async move {
             if let Err(e) = save_theme(theme.to_string()).await {
@@ -178,9 +179,9 @@ pub fn AppearanceSettingsPage() -> impl IntoView {
             <h1 id="appearance-title">"Appearance"</h1>
             <fieldset class="theme-choice">
                 <legend>"Theme"</legend>
-                {[("system", "Follow the system"), ("light", "Light"), ("dark", "Dark")].into_iter().map(|(id, label)| view! {
+                {[(Theme::System, "Follow the system"), (Theme::Light, "Light"), (Theme::Dark, "Dark")].into_iter().map(|(id, label)| view! {
                     <label class="radio">
-                        <input type="radio" name="theme" value=id data-testid=format!("theme-{id}")
+                        <input type="radio" name="theme" value=id.as_str() data-testid=format!("theme-{id}")
                             prop:checked=move || current.get() == id
                             on:change=move |_| choose(id) />
                         {label}

@@ -323,7 +323,7 @@ fn ModelSettings(initial: SettingsDto) -> impl IntoView {
                 }}
             </select>
             <label for="default-context">"Default context (system prompt)"</label>
-            <textarea id="default-context" data-testid="default-context" rows="4" maxlength="32000" prop:value=default_context
+            <textarea id="default-context" data-testid="default-context" rows="4" maxlength=crate::vocab::limits::MAX_CONTEXT_CHARS prop:value=default_context
                 on:input=move |ev| context_typed(event_target_value(&ev))
                 // Leaving the field saves at once (no waiting for the delay).
                 on:change=move |_| {

@@ -21,6 +21,7 @@ use crate::components::sidebar::use_thread_list;
 use crate::components::toast::use_toasts;
 use crate::model::{MessageDto, SendResultDto, ThreadDto};
 use crate::stream::{subscribe, StreamUpdate, Subscription};
+use crate::vocab::{MessageStatus, Role, StreamEvent};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
@@ -203,7 +204,7 @@ impl Conversation {
         let subs = self.subs;
         let sub = subscribe(&id, move |u| {
             match u {
-                StreamUpdate::Delta { text, thinking } => {
+                StreamUpdate::Event(StreamEvent::Delta { text, thinking }) => {
                     if !text.is_empty() {
                         m.text.update(|t| t.push_str(&text));
                     }
@@ -211,7 +212,7 @@ impl Conversation {
                         m.thinking.update(|t| t.push_str(&thinking));
                     }
                 }
-                StreamUpdate::Snapshot { text, thinking } => {
+                StreamUpdate::Event(StreamEvent::Snapshot { text, thinking, .. }) => {
                     m.text.set(text);
                     m.thinking.set(thinking);
                 }
@@ -225,7 +226,9 @@ impl Conversation {
                         });
                     });
                 }
-                StreamUpdate::Done { status, error } => {
+                // Token counts are not shown while an answer streams.
+                StreamUpdate::Event(StreamEvent::Usage { .. }) => {}
+                StreamUpdate::Event(StreamEvent::Done { status, error, .. }) => {
                     m.status.set(status);
                     m.error.set(error);
                     let sid = sub_id.clone();
@@ -321,7 +324,7 @@ fn ThreadView(
             el.set_scroll_top(el.scroll_height());
         }
         for m in conv.msgs.get_untracked() {
-            if m.status.get_untracked() == "streaming" {
+            if m.status.get_untracked() == MessageStatus::Streaming {
                 conv.attach(m);
             }
         }
@@ -334,16 +337,16 @@ fn ThreadView(
         let (count, first_status) = conv.msgs.with(|l| {
             let first = l
                 .iter()
-                .find(|m| m.dto.with_value(|d| d.role == "assistant"))
+                .find(|m| m.dto.with_value(|d| d.role == Role::Assistant))
                 .map(|m| m.status.get());
             (l.len(), first)
         });
         if count != 2 {
             return;
         }
-        match first_status.as_deref() {
-            Some("streaming") => saw_first_answer_stream.set_value(true),
-            Some("done") if saw_first_answer_stream.get_value() => {
+        match first_status {
+            Some(MessageStatus::Streaming) => saw_first_answer_stream.set_value(true),
+            Some(MessageStatus::Done) if saw_first_answer_stream.get_value() => {
                 saw_first_answer_stream.set_value(false);
                 let tid = conv.thread_id.get_value();
                 leptos::task::spawn_local(async move {
@@ -361,10 +364,10 @@ fn ThreadView(
 
     let branch = Memo::new(move |_| conv.branch());
     let streaming_id = Memo::new(move |_| {
-        branch
-            .get()
-            .into_iter()
-            .find(|id| conv.find(id).is_some_and(|m| m.status.get() == "streaming"))
+        branch.get().into_iter().find(|id| {
+            conv.find(id)
+                .is_some_and(|m| m.status.get() == MessageStatus::Streaming)
+        })
     });
 
     let stop = move || {

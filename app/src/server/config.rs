@@ -246,13 +246,16 @@ impl Config {
         let title_model = match get("TITLE_MODEL").map(|v| v.trim().to_string()) {
             None => Some(DEFAULT_TITLE_MODEL.to_string()),
             Some(v) if matches!(v.to_ascii_lowercase().as_str(), "off" | "none" | "false") => None,
-            Some(v) if v.len() > 100 || v.chars().any(char::is_whitespace) => {
-                return Err(err(
-                    "TITLE_MODEL",
-                    format!("expected a model id or off, got {v:?}"),
-                ))
-            }
-            Some(v) => Some(v),
+            Some(v) => match crate::vocab::ModelId::parse(&v) {
+                Ok(Some(m)) => Some(m.into_string()),
+                Ok(None) => Some(DEFAULT_TITLE_MODEL.to_string()),
+                Err(_) => {
+                    return Err(err(
+                        "TITLE_MODEL",
+                        format!("expected a model id or off, got {v:?}"),
+                    ))
+                }
+            },
         };
         let trusted_proxies = match get("TRUSTED_PROXIES") {
             None => vec![],

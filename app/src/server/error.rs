@@ -160,3 +160,16 @@ impl IntoResponse for AppError {
 }
 
 pub type AppResult<T> = Result<T, AppError>;
+
+/// A value refused by one of the parsers of [`crate::vocab::input`] becomes a
+/// 400 naming the field the way the caller spelled it
+/// (`ModelId::parse(raw).field("defaultModel")?`).
+pub trait FieldResult<T> {
+    fn field(self, name: &str) -> AppResult<T>;
+}
+
+impl<T> FieldResult<T> for Result<T, crate::vocab::InputError> {
+    fn field(self, name: &str) -> AppResult<T> {
+        self.map_err(|e| AppError::BadRequest(e.at(name)))
+    }
+}

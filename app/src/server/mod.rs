@@ -12,5 +12,5 @@ pub mod mistral;
 pub mod services;
 pub mod state;
 
-pub use error::{AppError, AppResult};
+pub use error::{AppError, AppResult, FieldResult};
 pub use state::AppState;

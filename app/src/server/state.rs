@@ -39,7 +39,7 @@ impl AppState {
     ) -> Self {
         let http = reqwest::Client::builder()
             .connect_timeout(std::time::Duration::from_secs(10))
-            .user_agent(concat!("MistralChat/", env!("CARGO_PKG_VERSION")))
+            .user_agent(crate::server::mistral::client::USER_AGENT)
             .build()
             .unwrap_or_default();
         let google = GoogleVerifier::new(

@@ -10,11 +10,11 @@ use super::{ApiJson, Caller};
 use app::model::SyncMessageDto;
 use app::server::services::auth;
 use app::server::services::threads::{
-    self, parse_limit, Cursor, MessagePageQuery, ModelName, NewThread, SearchText, ShareCode,
-    ThreadContext, ThreadListQuery, ThreadName, ThreadPatch, Uuid, DEFAULT_MESSAGE_PAGE,
-    DEFAULT_THREAD_PAGE, MAX_MESSAGE_PAGE, MAX_THREAD_PAGE,
+    self, parse_limit, Cursor, MessagePageQuery, NewThread, SearchText, ShareCode, ThreadListQuery,
+    ThreadPatch, DEFAULT_MESSAGE_PAGE, DEFAULT_THREAD_PAGE, MAX_MESSAGE_PAGE, MAX_THREAD_PAGE,
 };
-use app::server::{AppError, AppResult, AppState};
+use app::server::{AppError, AppResult, AppState, FieldResult};
+use app::vocab::ThreadId;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -110,15 +110,25 @@ async fn get_thread(
     match p.id_thread.as_deref() {
         Some(id) => {
             let page = message_page(&p)?;
-            Ok(ok(
-                threads::get_thread(&state, me.id(), id, page.as_ref()).await?
-            ))
+            Ok(ok(threads::get_thread(
+                &state,
+                me.id(),
+                &ThreadId::new(id),
+                page.as_ref(),
+            )
+            .await?))
         }
         None => {
             let query = ThreadListQuery {
                 limit: parse_limit(p.limit.as_deref(), DEFAULT_THREAD_PAGE, MAX_THREAD_PAGE)?,
                 before,
-                search: p.q.as_deref().map(SearchText::parse).transpose()?.flatten(),
+                search: p
+                    .q
+                    .as_deref()
+                    .map(SearchText::parse)
+                    .transpose()
+                    .field("q")?
+                    .flatten(),
             };
             Ok(ok(threads::list_threads(&state, me.id(), &query).await?))
         }
@@ -231,59 +241,35 @@ async fn post_thread(
     match action.as_str() {
         "create" => {
             let data: CreateData = member(&body, "data")?.unwrap_or_default();
-            let new = NewThread {
-                id: data
-                    .id_thread
-                    .as_deref()
-                    .map(|s| Uuid::parse(s, "idThread"))
-                    .transpose()?,
-                // A blank name gets the default, like a missing one.
-                name: data
-                    .name
-                    .as_deref()
-                    .filter(|n| !n.trim().is_empty())
-                    .map(ThreadName::parse)
-                    .transpose()?,
-                context: data
-                    .context
-                    .as_deref()
-                    .map(ThreadContext::parse)
-                    .transpose()?,
-                model: data
-                    .model
-                    .as_deref()
-                    .map(ModelName::parse)
-                    .transpose()?
-                    .flatten(),
-            };
+            let new = NewThread::from_client(
+                data.id_thread.as_deref(),
+                data.name.as_deref(),
+                data.context.as_deref(),
+                data.model.as_deref(),
+            )?;
             let thread = threads::create_thread(&state, uid, new).await?;
             Ok(reply(StatusCode::CREATED, json!({ "thread": thread })))
         }
         "update" => {
-            let id: String = required(&body, "idThread")?;
+            let id = ThreadId::new(required::<String>(&body, "idThread")?);
             let data: UpdateData = member(&body, "data")?.unwrap_or_default();
-            let patch = ThreadPatch {
-                name: data.name.as_deref().map(ThreadName::parse).transpose()?,
-                context: data
-                    .context
-                    .as_deref()
-                    .map(ThreadContext::parse)
-                    .transpose()?,
-                // A blank model removes it.
-                model: data.model.as_deref().map(ModelName::parse).transpose()?,
-            };
+            let patch = ThreadPatch::from_client(
+                data.name.as_deref(),
+                data.context.as_deref(),
+                data.model.as_deref(),
+            )?;
             let thread = threads::update_thread(&state, uid, &id, patch).await?;
             Ok(ok(json!({ "thread": thread })))
         }
         "share" => {
-            let id: String = required(&body, "idThread")?;
+            let id = ThreadId::new(required::<String>(&body, "idThread")?);
             let expires_at: Option<i64> = member(&body, "expiresAt")?;
             Ok(ok(
                 threads::share_thread(&state, uid, &id, expires_at).await?
             ))
         }
         "unshare" => {
-            let id: String = required(&body, "idThread")?;
+            let id = ThreadId::new(required::<String>(&body, "idThread")?);
             threads::unshare_thread(&state, uid, &id).await?;
             Ok(ok(json!({ "ok": true })))
         }
@@ -292,7 +278,7 @@ async fn post_thread(
             Ok(ok(threads::sync_messages(&state, uid, messages).await?))
         }
         "delete" => {
-            let id: String = required(&body, "idThread")?;
+            let id = ThreadId::new(required::<String>(&body, "idThread")?);
             threads::delete_thread(&state, uid, &id).await?;
             Ok(ok(json!({ "ok": true })))
         }

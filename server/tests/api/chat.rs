@@ -3,10 +3,11 @@ use crate::support::*;
 use app::server::config::DEFAULT_TITLE_MODEL;
 use app::server::entities::messages;
 use app::server::services::titles::TITLE_INSTRUCTION;
+use app::vocab::{MessageStatus, StreamEvent};
 use sea_orm::EntityTrait;
 use serde_json::json;
-use server::fakes::mistral::{echo_reply, FakeFailure};
 use std::time::Duration;
+use testkit::mistral::{echo_reply, FakeFailure};
 
 const KEY: &str = "sk-test-key-1234";
 
@@ -33,7 +34,7 @@ pub(crate) async fn user_with_key(app: &TestApp, email: &str) -> String {
 }
 
 /// Whether a recorded request asked for a thread title.
-fn is_title_request(r: &server::fakes::mistral::RecordedRequest) -> bool {
+fn is_title_request(r: &testkit::mistral::RecordedRequest) -> bool {
     r.messages()
         .first()
         .is_some_and(|(role, text)| role == "system" && text == TITLE_INSTRUCTION)
@@ -41,7 +42,7 @@ fn is_title_request(r: &server::fakes::mistral::RecordedRequest) -> bool {
 
 /// The last answer request the fake received (catalogue fetches and title
 /// requests may follow it).
-fn last_chat(app: &TestApp) -> server::fakes::mistral::RecordedRequest {
+fn last_chat(app: &TestApp) -> testkit::mistral::RecordedRequest {
     app.mistral
         .requests()
         .into_iter()
@@ -73,31 +74,37 @@ db_test!(send_streams_and_persists_the_answer_with_usage, |app| {
     let t = user_with_key(&app, "chat@example.com").await;
     app.mistral.configure(|c| c.awkward_chunking = true);
     let r = app
-        .post(
-            "/api/chat",
+        .send_body(
+            &t,
             json!({"text": "Hello there", "model": "mistral-small-latest"}),
-            Auth::Bearer(&t),
         )
         .await;
-    assert_eq!(r.status, 201, "{:?}", r.body);
-    let thread_id = r.body["thread"]["id"].as_str().unwrap().to_string();
-    let assistant_id = r.body["assistantMessage"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let (thread_id, assistant_id) = (r.thread_id(), r.answer_id());
     assert_eq!(r.body["assistantMessage"]["status"], "streaming");
     assert_eq!(r.body["userMessage"]["text"], "Hello there");
 
-    let (_, sse) = SseReader::open(
-        &app,
-        &format!("/api/generations/{assistant_id}/events"),
-        &t,
-        None,
-    )
-    .await;
-    let (text, _, done, _) = sse.unwrap().collect().await;
-    assert_eq!(text, echo_reply("Hello there"));
-    assert_eq!(done["status"], "done");
+    let answer = app.answer(&t, &assistant_id).await;
+    assert_eq!(answer.text, echo_reply("Hello there"));
+    assert_eq!(answer.done["status"], "done");
+    // The stream ends with `done`, and every event after the opening
+    // snapshot carries its own id (a reconnect resumes after it; an
+    // inherited id would make the browser replay events).
+    let typed = answer.typed();
+    assert!(
+        matches!(
+            typed.last(),
+            Some(StreamEvent::Done {
+                status: MessageStatus::Done,
+                ..
+            })
+        ),
+        "{typed:?}"
+    );
+    assert!(answer
+        .events
+        .iter()
+        .filter(|e| e.event != "snapshot")
+        .all(|e| e.has_id));
 
     let m = wait_status(&app, &assistant_id, "streaming").await;
     assert_eq!(m.text, echo_reply("Hello there"));
@@ -607,18 +614,12 @@ async fn accepted(
     r.body
 }
 
-/// Waits for the answer `a` to finish and the title request that follows it.
-async fn wait_title_request(app: &TestApp, a: &str) {
-    wait_status(app, a, "streaming").await;
-    for _ in 0..100 {
-        if app.mistral.requests().iter().any(is_title_request) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+/// Waits until the answer `a` in thread `tid` and everything it causes (the
+/// title request and the rename, or its skipping) are over; there must have
+/// been a title request.
+async fn wait_title_request(app: &TestApp, t: &str, a: &str, tid: &str) {
+    app.settled(t, a, tid).await;
     assert!(app.mistral.requests().iter().any(is_title_request));
-    // Time for the (skipped) rename to have happened.
-    tokio::time::sleep(Duration::from_millis(100)).await;
 }
 
 /// `v[key].id` as a string.
@@ -681,16 +682,9 @@ db_test!(
         assert!(prompt.contains("Hello there, how are you today?") && prompt.contains("Greetings"));
 
         // The second exchange does not rename the thread again.
-        let r = accepted(
-            &app,
-            &t,
-            "/api/chat",
-            json!({"threadId": tid, "text": "And then?"}),
-        )
-        .await;
-        let a2 = id_in(&r, "assistantMessage");
-        wait_status(&app, &a2, "streaming").await;
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        let a2 = app.send_in(&t, &tid, "And then?").await.answer_id();
+        // Barrier, not a sleep: once settled, a title request would have been sent.
+        app.settled(&t, &a2, &tid).await;
         assert_eq!(
             app.mistral
                 .requests()
@@ -725,7 +719,7 @@ async fn a_thread_renamed_while_answering_keeps_its_new_name() {
         )
         .await;
     assert_eq!(rn.status, 200, "{:?}", rn.body);
-    wait_title_request(&app, &a).await;
+    wait_title_request(&app, &t, &a, &tid).await;
     // The title request was made, but the user's name wins.
     assert_eq!(thread_name(&app, &t, &tid).await, "Mine");
 }
@@ -781,7 +775,7 @@ async fn an_empty_unnamed_thread_is_titled_by_its_first_exchange() {
     )
     .await;
     let a = id_in(&r, "assistantMessage");
-    wait_title_request(&app, &a).await;
+    wait_title_request(&app, &t, &a, &unnamed).await;
     assert_eq!(
         wait_rename(&app, &t, &unnamed, "New chat").await,
         "Pirate greetings"
@@ -795,8 +789,9 @@ async fn an_empty_unnamed_thread_is_titled_by_its_first_exchange() {
         json!({"threadId": named, "text": "Hello"}),
     )
     .await;
-    wait_status(&app, &id_in(&r, "assistantMessage"), "streaming").await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Barrier, not a sleep: once settled, a title request would have been sent.
+    app.settled(&t, &id_in(&r, "assistantMessage"), &named)
+        .await;
     let titles = app
         .mistral
         .requests()
@@ -818,7 +813,7 @@ async fn an_unusable_title_keeps_the_first_line() {
     let tid = id_in(&r, "thread");
     assert_eq!(r["thread"]["name"], "first line");
     let a = id_in(&r, "assistantMessage");
-    wait_title_request(&app, &a).await;
+    wait_title_request(&app, &t, &a, &tid).await;
     assert_eq!(thread_name(&app, &t, &tid).await, "first line");
 }
 
@@ -838,7 +833,7 @@ async fn the_thread_page_renders_on_any_worker_thread() {
         }
         previous(info)
     }));
-    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    let mut app = TestApp::spawn(Backend::Sqlite).await.unwrap();
     let t = user_with_key(&app, "ssr@example.com").await;
     let r = accepted(&app, &t, "/api/chat", json!({"text": "Render me"})).await;
     let tid = id_in(&r, "thread");
@@ -874,7 +869,9 @@ async fn the_thread_page_renders_on_any_worker_thread() {
         let body = body.expect("the whole page arrives");
         assert!(body.contains("Render me"), "{body}");
     }
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Barrier, not a sleep: once the server has shut down, every
+    // connection task and whatever its render held has been dropped.
+    app.shutdown().await;
     assert_eq!(
         WRONG_THREAD_DROPS.load(std::sync::atomic::Ordering::SeqCst),
         0,

@@ -7,11 +7,12 @@ use crate::chat::{id_in, row, user_with_key};
 use crate::support::*;
 use app::server::config::{Config, Secret};
 use app::server::entities::messages;
+use app::vocab::MessageId;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{json, Value};
-use server::fakes::mistral::FakeFailure;
 use std::time::{Duration, Instant};
+use testkit::mistral::FakeFailure;
 
 const SERVER_KEY: &str = "sk-operator-key-5678";
 
@@ -37,11 +38,6 @@ macro_rules! db_test_with {
     };
 }
 
-async fn send(app: &TestApp, t: &str, text: &str) -> Resp {
-    app.post("/api/chat", json!({"text": text}), Auth::Bearer(t))
-        .await
-}
-
 /// Polls the row until its status is not `not` (at most `within`).
 async fn wait_status(app: &TestApp, id: &str, not: &str, within: Duration) -> messages::Model {
     let start = Instant::now();
@@ -59,6 +55,11 @@ async fn wait_status(app: &TestApp, id: &str, not: &str, within: Duration) -> me
 }
 
 /// A slow answer: 40 tokens, 100 ms apart (4 s).
+/// A streaming chat request (not a title or a catalogue fetch).
+fn is_chat_request(r: &testkit::RecordedRequest) -> bool {
+    r.path.ends_with("/chat/completions") && r.body["stream"] == true
+}
+
 fn slow(app: &TestApp) {
     app.mistral.configure(|c| {
         c.reply = Some("word ".repeat(40));
@@ -74,10 +75,10 @@ async fn concurrent_sends_beyond_the_per_user_cap_get_429_and_store_nothing() {
     let t = user_with_key(&app, "cap@example.com").await;
     slow(&app);
     let texts: Vec<String> = (0..6).map(|i| format!("question {i}")).collect();
-    let sends = texts.iter().map(|text| send(&app, &t, text));
+    let sends = texts.iter().map(|text| app.send(&t, text));
     let results = futures::future::join_all(sends).await;
-    let accepted: Vec<&Resp> = results.iter().filter(|r| r.status == 201).collect();
-    let refused: Vec<&Resp> = results.iter().filter(|r| r.status == 429).collect();
+    let accepted: Vec<&Sent> = results.iter().filter(|r| r.status == 201).collect();
+    let refused: Vec<&Sent> = results.iter().filter(|r| r.status == 429).collect();
     assert_eq!(
         (accepted.len(), refused.len()),
         (2, 4),
@@ -127,10 +128,10 @@ async fn concurrent_sends_beyond_the_per_user_cap_get_429_and_store_nothing() {
         )
         .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
-    assert_eq!(send(&app, &t, "now it fits").await.status, 201);
+    assert_eq!(app.send(&t, "now it fits").await.status, 201);
     // Another user is not affected by this one's cap.
     let other = user_with_key(&app, "other@example.com").await;
-    assert_eq!(send(&app, &other, "mine").await.status, 201);
+    assert_eq!(app.send(&other, "mine").await.status, 201);
 }
 
 #[tokio::test]
@@ -141,9 +142,9 @@ async fn the_server_wide_cap_answers_503() {
     let a = user_with_key(&app, "first@example.com").await;
     let b = user_with_key(&app, "second@example.com").await;
     slow(&app);
-    let r = send(&app, &a, "slow one").await;
+    let r = app.send(&a, "slow one").await;
     assert_eq!(r.status, 201, "{:?}", r.body);
-    let r = send(&app, &b, "no room").await;
+    let r = app.send(&b, "no room").await;
     assert_eq!(r.status, 503, "{:?}", r.body);
     assert!(r.error().contains("try again"), "{}", r.error());
     assert!(r.headers.contains_key("retry-after"));
@@ -165,7 +166,7 @@ async fn open_event_streams_are_capped_and_given_back_on_disconnect() {
     .unwrap();
     let t = user_with_key(&app, "streams@example.com").await;
     slow(&app);
-    let r = send(&app, &t, "long").await;
+    let r = app.send(&t, "long").await;
     let a = id_in(&r.body, "assistantMessage");
     let (s1, r1) = open(&app, &t, &a).await;
     let (s2, r2) = open(&app, &t, &a).await;
@@ -183,11 +184,11 @@ async fn open_event_streams_are_capped_and_given_back_on_disconnect() {
     // The server-wide cap: one more reader from someone else fits, then none.
     let other = user_with_key(&app, "other-streams@example.com").await;
     app.mistral.configure(|c| c.token_delay = Duration::ZERO);
-    let o = id_in(&send(&app, &other, "quick").await.body, "assistantMessage");
+    let o = app.send(&other, "quick").await.answer_id();
     wait_status(&app, &o, "streaming", Duration::from_secs(5)).await;
     app.mistral
         .configure(|c| c.token_delay = Duration::from_millis(100));
-    let o2 = id_in(&send(&app, &other, "slow").await.body, "assistantMessage");
+    let o2 = app.send(&other, "slow").await.answer_id();
     let (s, _held) = open(&app, &other, &o2).await;
     assert_eq!(s, 200);
     let full = app
@@ -251,7 +252,7 @@ db_test_with!(
         );
         let mut threads = vec![];
         for i in 0..2 {
-            let r = send(&app, &t, &format!("on the house {i}")).await;
+            let r = app.send(&t, &format!("on the house {i}")).await;
             assert_eq!(r.status, 201, "{:?}", r.body);
             let a = id_in(&r.body, "assistantMessage");
             wait_status(&app, &a, "streaming", Duration::from_secs(5)).await;
@@ -261,7 +262,7 @@ db_test_with!(
             app.mistral.last_request().unwrap().api_key.as_deref(),
             Some(SERVER_KEY)
         );
-        let r = send(&app, &t, "one more").await;
+        let r = app.send(&t, "one more").await;
         assert_eq!(r.status, 429, "{:?}", r.body);
         assert!(
             r.error()
@@ -299,15 +300,15 @@ db_test_with!(
                 .await;
             assert_eq!(r.status, 200, "{:?}", r.body);
         }
-        assert_eq!(send(&app, &t, "after deleting").await.status, 429);
+        assert_eq!(app.send(&t, "after deleting").await.status, 429);
 
         // Another user has their own budget; a user with their own key has none.
         let u = app.register("fresh@example.com").await;
-        assert_eq!(send(&app, &u, "mine").await.status, 201);
+        assert_eq!(app.send(&u, "mine").await.status, 201);
         let own = user_with_key(&app, "own@example.com").await;
         assert_eq!(settings(&app, &own).await["serverKeyBudget"], Value::Null);
         for i in 0..3 {
-            let r = send(&app, &own, &format!("own key {i}")).await;
+            let r = app.send(&own, &format!("own key {i}")).await;
             assert_eq!(r.status, 201, "{:?}", r.body);
             let a = id_in(&r.body, "assistantMessage");
             wait_status(&app, &a, "streaming", Duration::from_secs(5)).await;
@@ -338,7 +339,7 @@ async fn without_a_budget_the_server_key_is_unlimited() {
     let t = app.register("free@example.com").await;
     assert_eq!(settings(&app, &t).await["serverKeyBudget"], Value::Null);
     for i in 0..3 {
-        let r = send(&app, &t, &format!("free {i}")).await;
+        let r = app.send(&t, &format!("free {i}")).await;
         assert_eq!(r.status, 201, "{:?}", r.body);
         let a = id_in(&r.body, "assistantMessage");
         wait_status(&app, &a, "streaming", Duration::from_secs(5)).await;
@@ -354,7 +355,7 @@ async fn a_silent_upstream_hits_the_idle_deadline() {
     app.mistral
         .configure(|c| c.stall = Some((2, Duration::from_secs(20))));
     let started = Instant::now();
-    let r = send(&app, &t, "then silence").await;
+    let r = app.send(&t, "then silence").await;
     let a = id_in(&r.body, "assistantMessage");
     let m = wait_status(&app, &a, "streaming", Duration::from_secs(6)).await;
     assert_eq!(m.status, "interrupted");
@@ -366,7 +367,7 @@ async fn a_silent_upstream_hits_the_idle_deadline() {
     assert!(started.elapsed() < Duration::from_secs(6));
     // Its place is free again.
     app.mistral.configure(|c| c.stall = None);
-    let r = send(&app, &t, "next").await;
+    let r = app.send(&t, "next").await;
     assert_eq!(r.status, 201);
 }
 
@@ -377,7 +378,7 @@ async fn a_generation_has_an_overall_deadline() {
         .unwrap();
     let t = user_with_key(&app, "overall@example.com").await;
     slow(&app);
-    let r = send(&app, &t, "a long one").await;
+    let r = app.send(&t, "a long one").await;
     let a = id_in(&r.body, "assistantMessage");
     let (_, sse) = open(&app, &t, &a).await;
     let (text, _, done, _) = sse.unwrap().collect().await;
@@ -400,7 +401,7 @@ async fn an_endless_error_body_ends_the_answer() {
         status: 400,
         piece_every: Duration::ZERO,
     });
-    let r = send(&app, &t, "hello?").await;
+    let r = app.send(&t, "hello?").await;
     assert_eq!(r.status, 201, "{:?}", r.body);
     let a = id_in(&r.body, "assistantMessage");
     let m = wait_status(&app, &a, "streaming", Duration::from_secs(5)).await;
@@ -414,7 +415,7 @@ db_test!(
     an_abandoned_streaming_row_is_interrupted_for_its_readers,
     |app| {
         let t = user_with_key(&app, "abandoned@example.com").await;
-        let r = send(&app, &t, "finish quickly").await;
+        let r = app.send(&t, "finish quickly").await;
         let a = id_in(&r.body, "assistantMessage");
         let done = wait_status(&app, &a, "streaming", Duration::from_secs(5)).await;
         // What a replica that died mid-answer leaves behind: `streaming`, not
@@ -457,7 +458,11 @@ db_test!(
         let first = sse.next().await.unwrap();
         assert_eq!(first.event, "snapshot");
         assert_eq!(first.data["status"], "streaming");
-        tokio::time::sleep(Duration::from_millis(1200)).await;
+        // Barrier, not a sleep: the reader re-reads the row once a second
+        // and sends it again; after that poll it must still be followed.
+        let polled = sse.next().await.expect("the reader polls the row");
+        assert_eq!(polled.event, "snapshot");
+        assert_eq!(polled.data["status"], "streaming");
         assert_eq!(row(&app, &a).await.status, "streaming", "not abandoned yet");
         messages::Entity::update_many()
             .col_expr(messages::Column::Status, Expr::value("done"))
@@ -477,11 +482,14 @@ async fn deleting_a_thread_stops_its_answer_first() {
         .unwrap();
     let t = user_with_key(&app, "delthread@example.com").await;
     slow(&app);
-    let r = send(&app, &t, "long answer").await;
-    let a = id_in(&r.body, "assistantMessage");
-    let tid = id_in(&r.body, "thread");
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(app.state.hub.get(&a).is_some(), "still being written");
+    let r = app.send(&t, "long answer").await;
+    let (a, tid) = (r.answer_id(), r.thread_id());
+    // Barrier, not a sleep: the upstream call is under way.
+    app.upstream_received(1, is_chat_request).await;
+    assert!(
+        app.state.hub.get(&MessageId::new(&a)).is_some(),
+        "still being written"
+    );
     let r = app
         .post(
             "/api/thread",
@@ -490,10 +498,13 @@ async fn deleting_a_thread_stops_its_answer_first() {
         )
         .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
-    assert!(app.state.hub.get(&a).is_none(), "the answer was stopped");
+    assert!(
+        app.state.hub.get(&MessageId::new(&a)).is_none(),
+        "the answer was stopped"
+    );
     assert_eq!(app.count("messages").await, 0);
     // Its place is free at once.
-    let r = send(&app, &t, "a new one").await;
+    let r = app.send(&t, "a new one").await;
     assert_eq!(r.status, 201, "{:?}", r.body);
 }
 
@@ -503,7 +514,7 @@ async fn deleting_someone_elses_thread_stops_nothing() {
     let owner = user_with_key(&app, "owner@example.com").await;
     let stranger = user_with_key(&app, "stranger@example.com").await;
     slow(&app);
-    let r = send(&app, &owner, "mine").await;
+    let r = app.send(&owner, "mine").await;
     let a = id_in(&r.body, "assistantMessage");
     let tid = id_in(&r.body, "thread");
     let r = app
@@ -514,7 +525,10 @@ async fn deleting_someone_elses_thread_stops_nothing() {
         )
         .await;
     assert_eq!(r.status, 404, "{:?}", r.body);
-    assert!(app.state.hub.get(&a).is_some(), "still being written");
+    assert!(
+        app.state.hub.get(&MessageId::new(&a)).is_some(),
+        "still being written"
+    );
 }
 
 #[tokio::test]
@@ -522,13 +536,20 @@ async fn deleting_an_account_stops_its_answers_first() {
     let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
     let t = user_with_key(&app, "delaccount@example.com").await;
     slow(&app);
-    let a1 = id_in(&send(&app, &t, "one").await.body, "assistantMessage");
-    let a2 = id_in(&send(&app, &t, "two").await.body, "assistantMessage");
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(app.state.hub.get(&a1).is_some() && app.state.hub.get(&a2).is_some());
+    let a1 = app.send(&t, "one").await.answer_id();
+    let a2 = app.send(&t, "two").await.answer_id();
+    // Barrier, not a sleep: both upstream calls are under way.
+    app.upstream_received(2, is_chat_request).await;
+    assert!(
+        app.state.hub.get(&MessageId::new(&a1)).is_some()
+            && app.state.hub.get(&MessageId::new(&a2)).is_some()
+    );
     let r = app.delete("/api/auth/delete", Auth::Bearer(&t)).await;
     assert_eq!(r.status, 200, "{:?}", r.body);
-    assert!(app.state.hub.get(&a1).is_none() && app.state.hub.get(&a2).is_none());
+    assert!(
+        app.state.hub.get(&MessageId::new(&a1)).is_none()
+            && app.state.hub.get(&MessageId::new(&a2)).is_none()
+    );
     assert_eq!(app.count("messages").await, 0);
 }
 
@@ -566,7 +587,7 @@ db_test!(odd_upstream_values_never_leave_a_row_streaming, |app| {
 
 db_test!(nul_in_what_people_send_is_dropped_or_refused, |app| {
     let t = user_with_key(&app, "nul@example.com").await;
-    let r = send(&app, &t, "Hi\0 there").await;
+    let r = app.send(&t, "Hi\0 there").await;
     assert_eq!(r.status, 201, "{:?}", r.body);
     assert_eq!(r.body["userMessage"]["text"], "Hi there");
     let a = id_in(&r.body, "assistantMessage");
@@ -580,5 +601,8 @@ db_test!(nul_in_what_people_send_is_dropped_or_refused, |app| {
         )
         .await;
     assert_eq!(r.status, 400, "{:?}", r.body);
-    assert_eq!(r.error(), "model: not a valid model id");
+    assert_eq!(
+        r.error(),
+        "model: use a model id of at most 100 characters, without spaces"
+    );
 });

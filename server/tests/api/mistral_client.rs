@@ -1,4 +1,4 @@
-//! `app::server::mistral::MistralClient` against `server::fakes::FakeMistral`
+//! `app::server::mistral::MistralClient` against `testkit::FakeMistral`
 //! over real HTTP: models, JSON and streamed chat, thinking, usage, the
 //! request actually sent, error mapping, retries and interrupted streams.
 //! No database is involved.
@@ -9,9 +9,9 @@ use app::server::mistral::{
 };
 use app::server::AppError;
 use futures::StreamExt;
-use server::fakes::mistral::{default_thinking, echo_reply, models_body};
-use server::fakes::{FakeFailure, FakeMistral};
 use std::time::{Duration, Instant};
+use testkit::mistral::{default_thinking, echo_reply, models_body};
+use testkit::{FakeFailure, FakeMistral};
 
 const KEY: &str = "sk-test-0123456789";
 

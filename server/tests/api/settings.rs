@@ -5,7 +5,7 @@
 use crate::support::*;
 use app::server::services::settings::{KEY_IN_USE_REFUSED, KEY_REFUSED};
 use serde_json::json;
-use server::fakes::mistral::FakeFailure;
+use testkit::mistral::FakeFailure;
 
 const GOOD: &str = "sk-accepted-key-0001";
 const BAD: &str = "sk-refused-key-0002";

@@ -2,6 +2,7 @@
 //! and a fake Google (tokeninfo + JWKS) that speaks the real wire format.
 use app::server::config::Config;
 use app::server::{db, AppState};
+use app::vocab::StreamEvent;
 use axum::extract::{Query, State};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -70,9 +71,21 @@ fn replace_db_name(url: &str, name: &str) -> String {
     }
 }
 
+/// Says on the terminal, past libtest's output capture (which only takes
+/// `print!`/`eprint!`), that the current test did not run, so that a
+/// backend that is not configured is never a silent "ok". libtest names the
+/// test's thread after the test.
+fn report_skip(why: &str) {
+    use std::io::Write;
+    let current = std::thread::current();
+    let name = current.name().unwrap_or("a test");
+    let _ = writeln!(std::io::stderr().lock(), "SKIPPED {name} ({why})");
+}
+
 impl TestDb {
-    /// `None` when the backend is not configured here (printed loudly);
-    /// with `CI=true` a missing backend is a failure, never a skip.
+    /// `None` when the backend is not configured here (`SKIPPED <test>
+    /// (<VAR> unset)` on stderr, visible in `cargo test` output); with
+    /// `CI=true` a missing backend is a failure, never a skip.
     pub async fn create(backend: Backend) -> Option<TestDb> {
         if backend == Backend::Sqlite {
             let dir = temp_dir();
@@ -90,7 +103,7 @@ impl TestDb {
             if std::env::var("CI").is_ok_and(|v| v == "true") {
                 panic!("{var} is not set: with CI=true the {backend:?} tests must run");
             }
-            eprintln!("SKIPPED ({backend:?}): {var} is not set — this test ran on SQLite only");
+            report_skip(&format!("{var} unset"));
             return None;
         };
         let name = format!("mc_test_{}", uuid::Uuid::new_v4().simple());
@@ -240,9 +253,11 @@ pub struct TestApp {
     pub state: AppState,
     pub db: DatabaseConnection,
     pub google: FakeGoogle,
-    pub mistral: server::fakes::mistral::FakeMistral,
+    pub mistral: testkit::mistral::FakeMistral,
     pub http: reqwest::Client,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    /// The server task; ends when its graceful shutdown is complete.
+    serving: Option<tokio::task::JoinHandle<()>>,
     _db: TestDb,
 }
 
@@ -297,7 +312,7 @@ impl TestApp {
     pub async fn spawn_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> Option<TestApp> {
         let test_db = TestDb::create(backend).await?;
         let google = FakeGoogle::start().await;
-        let mistral = server::fakes::mistral::FakeMistral::start().await;
+        let mistral = testkit::mistral::FakeMistral::start().await;
         let mut config = Config::for_tests(&test_db.url);
         config.mistral_api_base = mistral.base_url.clone();
         config.google_client_id = Some(GOOGLE_CLIENT_ID.into());
@@ -318,7 +333,7 @@ impl TestApp {
         let addr = format!("http://{}", listener.local_addr().unwrap());
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let st = state.clone();
-        tokio::spawn(async move {
+        let serving = tokio::spawn(async move {
             let _ = server::startup::serve(listener, st, async move {
                 let _ = rx.await;
             })
@@ -335,8 +350,22 @@ impl TestApp {
                 .build()
                 .unwrap(),
             shutdown: Some(tx),
+            serving: Some(serving),
             _db: test_db,
         })
+    }
+
+    /// Barrier: shuts the server down gracefully and waits until it is done
+    /// (connections closed, their tasks and everything they held dropped,
+    /// generations stored), so "nothing else happened" can be asserted
+    /// without a sleep.
+    pub async fn shutdown(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(serving) = self.serving.take() {
+            serving.await.expect("the server task ended cleanly");
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -358,11 +387,11 @@ impl TestApp {
         if let Some(b) = body {
             req = req.json(&b);
         }
-        Self::send(req, auth).await
+        Self::send_request(req, auth).await
     }
 
     /// Sends with the given credentials and reads the answer.
-    async fn send(mut req: reqwest::RequestBuilder, auth: Auth<'_>) -> Resp {
+    async fn send_request(mut req: reqwest::RequestBuilder, auth: Auth<'_>) -> Resp {
         match auth {
             Auth::None => {}
             Auth::Bearer(t) => req = req.bearer_auth(t),
@@ -421,7 +450,7 @@ impl TestApp {
             .post(self.url(path))
             .header("content-type", "application/x-www-form-urlencoded")
             .body(form.to_string());
-        Self::send(req, auth).await
+        Self::send_request(req, auth).await
     }
 
     /// Signs in with the password [`TestApp::register`] uses; the new session token.
@@ -474,18 +503,55 @@ macro_rules! db_test {
     };
 }
 
-/// One server-sent event as the browser's EventSource would see it.
+/// One server-sent event as the browser's `EventSource` dispatches it
+/// (framed by [`testkit::sse::SseParser`], which follows the WHATWG rules).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Sse {
+    /// The stream's last event id at this event (`None` while none was set).
     pub id: Option<String>,
+    /// Whether this event's own block carried an `id:` line.
+    pub has_id: bool,
     pub event: String,
+    /// The data parsed as JSON (a string when it is not JSON).
     pub data: Value,
+    /// The data as it arrived.
+    pub raw: String,
+}
+
+impl Sse {
+    /// The event in the shared vocabulary, read as the browser reads it
+    /// (`StreamEvent::from_wire`); `None` for a name it does not know.
+    /// Panics when the data does not match the event's shape.
+    pub fn typed(&self) -> Option<StreamEvent> {
+        StreamEvent::from_wire(&self.event, &self.raw)
+            .unwrap_or_else(|e| panic!("malformed {} event {:?}: {e}", self.event, self.raw))
+    }
+}
+
+/// A generation's stream read to its `done` event.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    /// The text the reader shows at the end (snapshots replace, deltas append).
+    pub text: String,
+    pub thinking: String,
+    /// The `done` event's data.
+    pub done: Value,
+    /// Every event, in order.
+    pub events: Vec<Sse>,
+}
+
+impl Answer {
+    /// Every event the vocabulary knows, typed, in order.
+    pub fn typed(&self) -> Vec<StreamEvent> {
+        self.events.iter().filter_map(Sse::typed).collect()
+    }
 }
 
 /// Reads SSE events from a streaming response.
 pub struct SseReader {
     resp: reqwest::Response,
-    buf: String,
+    parser: testkit::sse::SseParser,
+    ready: std::collections::VecDeque<testkit::sse::SseEvent>,
 }
 
 impl SseReader {
@@ -512,63 +578,204 @@ impl SseReader {
             status,
             Some(SseReader {
                 resp,
-                buf: String::new(),
+                parser: testkit::sse::SseParser::new(),
+                ready: Default::default(),
             }),
         )
     }
 
-    /// The next event, or `None` when the stream ends.
+    /// The next dispatched event, or `None` when the stream ends (an event
+    /// not terminated by a blank line is dropped then, as a browser does) or
+    /// nothing arrives for 20 s.
     pub async fn next(&mut self) -> Option<Sse> {
         loop {
-            if let Some(pos) = self.buf.find("\n\n") {
-                let block: String = self.buf.drain(..pos + 2).collect();
-                let mut ev = Sse {
-                    id: None,
-                    event: "message".into(),
-                    data: Value::Null,
-                };
-                let mut data = String::new();
-                for line in block.lines() {
-                    if let Some(v) = line.strip_prefix("id:") {
-                        ev.id = Some(v.trim().to_string());
-                    } else if let Some(v) = line.strip_prefix("event:") {
-                        ev.event = v.trim().to_string();
-                    } else if let Some(v) = line.strip_prefix("data:") {
-                        data.push_str(v.strip_prefix(' ').unwrap_or(v));
-                    }
-                }
-                if data.is_empty() {
-                    continue; // keep-alive comment
-                }
-                ev.data = serde_json::from_str(&data).unwrap_or(Value::String(data));
-                return Some(ev);
+            if let Some(ev) = self.ready.pop_front() {
+                let id = Some(ev.last_event_id).filter(|id| !id.is_empty());
+                let data = serde_json::from_str(&ev.data).unwrap_or(Value::String(ev.data.clone()));
+                return Some(Sse {
+                    id,
+                    has_id: ev.has_id,
+                    event: ev.event,
+                    data,
+                    raw: ev.data,
+                });
             }
             match tokio::time::timeout(std::time::Duration::from_secs(20), self.resp.chunk()).await
             {
-                Ok(Ok(Some(bytes))) => self.buf.push_str(&String::from_utf8_lossy(&bytes)),
+                Ok(Ok(Some(bytes))) => self.ready.extend(self.parser.push(&bytes)),
                 _ => return None,
             }
         }
     }
 
+    /// Reads the rest of the stream (at most 20 s of silence) and panics if
+    /// anything follows, or if it ends inside an event a browser would drop.
+    pub async fn assert_ends_cleanly(mut self) {
+        if let Some(ev) = self.next().await {
+            panic!("an event after the end: {ev:?}");
+        }
+        assert!(
+            !self.parser.has_partial_event(),
+            "the stream ended inside an event (no blank line after it)"
+        );
+    }
+
     /// Reads to the `done` event; returns (answer text, thinking, done data, events seen).
     pub async fn collect(&mut self) -> (String, String, Value, Vec<Sse>) {
+        let a = self.answer().await;
+        (a.text, a.thinking, a.done, a.events)
+    }
+
+    /// Reads to the `done` event (panics if the stream ends without one).
+    pub async fn answer(&mut self) -> Answer {
         let (mut text, mut thinking, mut seen) = (String::new(), String::new(), vec![]);
         while let Some(ev) = self.next().await {
             seen.push(ev.clone());
-            match ev.event.as_str() {
-                "delta" => {
-                    text.push_str(ev.data["text"].as_str().unwrap_or_default());
-                    thinking.push_str(ev.data["thinking"].as_str().unwrap_or_default());
+            match ev.typed() {
+                Some(StreamEvent::Delta {
+                    text: t,
+                    thinking: th,
+                }) => {
+                    text.push_str(&t);
+                    thinking.push_str(&th);
                 }
-                "snapshot" => {
-                    text = ev.data["text"].as_str().unwrap_or_default().to_string();
-                    thinking = ev.data["thinking"].as_str().unwrap_or_default().to_string();
+                Some(StreamEvent::Snapshot {
+                    text: t,
+                    thinking: th,
+                    ..
+                }) => {
+                    text = t;
+                    thinking = th;
                 }
-                "done" => return (text, thinking, ev.data, seen),
+                Some(StreamEvent::Done { .. }) => {
+                    return Answer {
+                        text,
+                        thinking,
+                        done: ev.data,
+                        events: seen,
+                    }
+                }
                 _ => {}
             }
         }
         panic!("stream ended without a done event after {seen:?}");
+    }
+}
+
+/// What `POST /api/chat` answered.
+#[derive(Debug)]
+pub struct Sent {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: Value,
+}
+
+impl Sent {
+    /// The `error` of a refused send.
+    pub fn error(&self) -> &str {
+        self.body["error"].as_str().unwrap_or_default()
+    }
+
+    /// The new answer's id (panics unless the send was accepted).
+    pub fn answer_id(&self) -> String {
+        self.id_of("assistantMessage")
+    }
+
+    pub fn thread_id(&self) -> String {
+        self.id_of("thread")
+    }
+
+    fn id_of(&self, key: &str) -> String {
+        assert_eq!(self.status, 201, "send: {:?}", self.body);
+        self.body[key]["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no {key}.id in {:?}", self.body))
+            .to_string()
+    }
+}
+
+impl TestApp {
+    /// `POST /api/chat` starting a new thread with `text`, as `token`'s user.
+    pub async fn send(&self, token: &str, text: &str) -> Sent {
+        self.send_body(token, json!({"text": text})).await
+    }
+
+    /// `POST /api/chat` with `text` in the existing thread `thread_id`.
+    pub async fn send_in(&self, token: &str, thread_id: &str, text: &str) -> Sent {
+        self.send_body(token, json!({"threadId": thread_id, "text": text}))
+            .await
+    }
+
+    /// `POST /api/chat` with any body.
+    pub async fn send_body(&self, token: &str, body: Value) -> Sent {
+        let r = self.post("/api/chat", body, Auth::Bearer(token)).await;
+        Sent {
+            status: r.status,
+            headers: r.headers,
+            body: r.body,
+        }
+    }
+
+    /// Opens the answer's event stream as a first connection would, reads
+    /// it to `done`, and checks that the stream then ends cleanly.
+    pub async fn answer(&self, token: &str, answer_id: &str) -> Answer {
+        let path = format!("/api/generations/{answer_id}/events");
+        let (status, sse) = SseReader::open(self, &path, token, None).await;
+        let mut sse = sse.unwrap_or_else(|| panic!("GET {path}: {status}"));
+        let answer = sse.answer().await;
+        sse.assert_ends_cleanly().await;
+        answer
+    }
+
+    /// Barrier: returns once the fake Mistral has received `n` requests for
+    /// which `pred` holds (at most ~10 s, then panics), so a test can act on
+    /// "the upstream call is under way" instead of sleeping.
+    pub async fn upstream_received(
+        &self,
+        n: usize,
+        pred: impl Fn(&testkit::RecordedRequest) -> bool,
+    ) {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let got = self.mistral.requests().iter().filter(|r| pred(r)).count();
+            if got >= n {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the fake Mistral received {got} of {n} expected requests"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+    }
+
+    /// Barrier: returns once the hub has finished with the answer `answer_id`
+    /// and any title request that follows it (at most ~20 s, then panics).
+    /// After it, everything the answer was going to cause upstream has been
+    /// sent, so "no further request" can be asserted without a sleep.
+    pub async fn settled(&self, token: &str, answer_id: &str, thread_id: &str) {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+        while self
+            .state
+            .hub
+            .get(&app::vocab::MessageId::new(answer_id))
+            .is_some()
+        {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the answer {answer_id} is still being written"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        // The title (if one was due) is registered before the send returns
+        // and ends after its upstream call; this server function waits for it.
+        let r = self
+            .rpc_form(
+                "/rpc/thread_title",
+                &format!("thread_id={thread_id}"),
+                Auth::Bearer(token),
+            )
+            .await;
+        assert_eq!(r.status, 200, "thread_title: {:?}", r.body);
     }
 }

@@ -6,6 +6,7 @@ use crate::support::*;
 use app::server::db::now_ms;
 use app::server::entities::{attachments, blobs, messages, shares, threads};
 use app::server::services::threads::{message_page_select, thread_page_select, Cursor, SearchText};
+use app::vocab::UserId;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
@@ -1608,17 +1609,17 @@ async fn page_queries_use_the_indexes_on_sqlite() {
     let search = SearchText::parse("pla").unwrap();
     let cases = [
         (
-            thread_page_select(&uid, None, None, 20),
+            thread_page_select(&UserId::new(&uid), None, None, 20),
             "threads",
             "ix_threads_user_updated",
         ),
         (
-            thread_page_select(&uid, None, Some(&cursor), 20),
+            thread_page_select(&UserId::new(&uid), None, Some(&cursor), 20),
             "threads",
             "ix_threads_user_updated",
         ),
         (
-            thread_page_select(&uid, search.as_ref(), Some(&cursor), 20),
+            thread_page_select(&UserId::new(&uid), search.as_ref(), Some(&cursor), 20),
             "threads",
             "ix_threads_user_updated",
         ),

@@ -1,3 +1,4 @@
+use crate::vocab::{MessageStatus, Role};
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -8,11 +9,10 @@ pub struct Model {
     pub thread_id: String,
     /// The previous message on this branch; siblings share a parent.
     pub parent_id: Option<String>,
-    pub role: String,
+    pub role: Role,
     pub text: String,
     pub thinking: Option<String>,
-    /// done | streaming | stopped | interrupted | error
-    pub status: String,
+    pub status: MessageStatus,
     pub model: Option<String>,
     pub finish_reason: Option<String>,
     pub prompt_tokens: Option<i32>,
@@ -35,19 +35,19 @@ impl Model {
     pub fn new_row(
         thread_id: &str,
         parent_id: Option<String>,
-        role: &str,
+        role: Role,
         text: String,
-        status: &str,
+        status: MessageStatus,
         at: i64,
     ) -> Model {
         Model {
             id: uuid::Uuid::new_v4().to_string(),
             thread_id: thread_id.to_string(),
             parent_id,
-            role: role.to_string(),
+            role,
             text,
             thinking: None,
-            status: status.to_string(),
+            status,
             model: None,
             finish_reason: None,
             prompt_tokens: None,

@@ -1,3 +1,4 @@
+use crate::vocab::Theme;
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -12,7 +13,7 @@ pub struct Model {
     pub default_context: Option<String>,
     /// JSON array of model ids, in the user's order.
     pub fast_models: Option<String>,
-    pub theme: Option<String>,
+    pub theme: Option<Theme>,
     pub updated_at: i64,
 }
 

@@ -1,3 +1,4 @@
+use crate::vocab::Provider;
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -8,7 +9,7 @@ pub struct Model {
     pub email: Option<String>,
     pub name: String,
     pub picture: Option<String>,
-    pub provider: String,
+    pub provider: Provider,
     pub google_sub: Option<String>,
     pub password_hash: Option<String>,
     pub created_at: i64,

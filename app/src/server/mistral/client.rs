@@ -13,6 +13,7 @@
 //! callers pass the key as a [`Secret`].
 use super::errors::{error_message, MistralError};
 use super::sse::{SseEvent, SseParser};
+use super::transport::StreamTransport;
 use super::types::{decode_delta, ChatChunk, ChatRequest, ChatResponse, ModelCard, ModelList};
 use crate::server::config::Secret;
 use futures::{Stream, StreamExt};
@@ -93,6 +94,10 @@ impl Default for Timeouts {
 #[derive(Clone)]
 pub struct MistralClient {
     http: reqwest::Client,
+    /// Carries streamed answers (see `transport.rs`: no stall behind an
+    /// upstream without TCP_NODELAY); `None` behind a proxy, when reqwest
+    /// carries them too.
+    stream: Option<StreamTransport>,
     base_url: String,
     retry: RetryPolicy,
     timeouts: Timeouts,
@@ -124,6 +129,49 @@ fn correlation_id(headers: &HeaderMap) -> String {
         .to_string()
 }
 
+/// Connection setup for every upstream request.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The headers reqwest would send for a streaming chat request; `None` when
+/// the URL or the key cannot be written into a request.
+fn stream_request(
+    url: &str,
+    key: &Secret,
+    body: &[u8],
+) -> Option<hyper::Request<http_body_util::Full<hyper::body::Bytes>>> {
+    let mut auth =
+        reqwest::header::HeaderValue::from_str(&format!("Bearer {}", key.expose())).ok()?;
+    auth.set_sensitive(true);
+    hyper::Request::post(url)
+        .header(reqwest::header::AUTHORIZATION, auth)
+        .header(ACCEPT, "text/event-stream")
+        .header(CONTENT_TYPE, "application/json")
+        .header(reqwest::header::USER_AGENT, USER_AGENT)
+        .body(http_body_util::Full::new(
+            hyper::body::Bytes::copy_from_slice(body),
+        ))
+        .ok()
+}
+
+/// What the server's reqwest client sends as `User-Agent` (`state.rs`).
+pub const USER_AGENT: &str = concat!("MistralChat/", env!("CARGO_PKG_VERSION"));
+
+/// An error of the streaming transport, described like [`describe`]: kind
+/// and causes (hyper's errors carry no URL or header).
+fn describe_transport(e: &(dyn std::error::Error + 'static)) -> String {
+    let connect = e
+        .downcast_ref::<hyper_util::client::legacy::Error>()
+        .is_some_and(|e| e.is_connect());
+    let mut detail = format!("{}: {e}", if connect { "connect" } else { "transport" });
+    let mut source = e.source();
+    while let Some(s) = source {
+        detail.push_str(": ");
+        detail.push_str(&s.to_string());
+        source = s.source();
+    }
+    detail
+}
+
 /// A transport error, described without the URL's query or any header.
 fn describe(e: reqwest::Error) -> String {
     let kind = if e.is_timeout() {
@@ -151,6 +199,7 @@ impl MistralClient {
     pub fn new(http: reqwest::Client, base_url: String) -> Self {
         Self {
             http,
+            stream: StreamTransport::new(CONNECT_TIMEOUT),
             base_url: base_url.trim_end_matches('/').to_string(),
             retry: RetryPolicy::default(),
             timeouts: Timeouts::default(),
@@ -223,24 +272,18 @@ impl MistralClient {
         let url = self.url("/v1/chat/completions");
         let resp = self
             .with_retry_loop("chat_stream", || {
-                let rb = self
-                    .http
-                    .post(&url)
-                    .bearer_auth(key.expose())
-                    .header(ACCEPT, "text/event-stream")
-                    .header(CONTENT_TYPE, "application/json")
-                    .body(body.clone());
                 let first_byte = self.timeouts.first_byte;
                 let error_body = self.timeouts.error_body;
+                let sent = self.send_stream_request(&url, key, &body);
                 async move {
-                    let resp = match tokio::time::timeout(first_byte, rb.send()).await {
+                    let resp = match tokio::time::timeout(first_byte, sent).await {
                         Err(_) => {
                             return Err(Failure::Retry(format!(
                                 "timeout: no response headers within {} s",
                                 first_byte.as_secs()
                             )))
                         }
-                        Ok(Err(e)) => return Err(Failure::Retry(describe(e))),
+                        Ok(Err(failure)) => return Err(failure),
                         Ok(Ok(resp)) => resp,
                     };
                     check_status(resp, error_body).await
@@ -248,6 +291,49 @@ impl MistralClient {
             })
             .await?;
         Ok(events(resp.bytes_stream(), self.timeouts.idle))
+    }
+
+    /// Sends a streaming chat request over [`StreamTransport`] (or reqwest
+    /// behind a proxy) and returns the response once its headers arrived.
+    fn send_stream_request(
+        &self,
+        url: &str,
+        key: &Secret,
+        body: &[u8],
+    ) -> impl Future<Output = Result<reqwest::Response, Failure>> + Send + 'static {
+        let reqwest_request = || {
+            self.http
+                .post(url)
+                .bearer_auth(key.expose())
+                .header(ACCEPT, "text/event-stream")
+                .header(CONTENT_TYPE, "application/json")
+                .body(body.to_vec())
+        };
+        enum Via {
+            Transport(
+                StreamTransport,
+                hyper::Request<http_body_util::Full<hyper::body::Bytes>>,
+            ),
+            Reqwest(reqwest::RequestBuilder),
+        }
+        let via = match &self.stream {
+            Some(t) => match stream_request(url, key, body) {
+                Some(req) => Via::Transport(t.clone(), req),
+                // Not expressible as a header (a key with odd characters):
+                // reqwest reports it like any malformed request.
+                None => Via::Reqwest(reqwest_request()),
+            },
+            None => Via::Reqwest(reqwest_request()),
+        };
+        async move {
+            match via {
+                Via::Transport(t, req) => t
+                    .send(req)
+                    .await
+                    .map_err(|e| Failure::Retry(describe_transport(&*e))),
+                Via::Reqwest(rb) => rb.send().await.map_err(|e| Failure::Retry(describe(e))),
+            }
+        }
     }
 
     fn url(&self, path: &str) -> String {

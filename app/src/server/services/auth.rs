@@ -21,6 +21,7 @@ use crate::server::services::rate_limit::{
     Limit, Limited, Reservation, GOOGLE_PER_IP, LOGIN_PER_EMAIL, LOGIN_PER_IP, REGISTER_PER_IP,
 };
 use crate::server::{AppError, AppResult, AppState};
+use crate::vocab::{Provider, UserId};
 use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use axum::http::HeaderMap;
@@ -113,11 +114,12 @@ pub struct IssuedToken {
 pub struct AuthUser {
     pub user: users::Model,
     pub token_hash: String,
+    id: UserId,
 }
 
 impl AuthUser {
-    pub fn id(&self) -> &str {
-        &self.user.id
+    pub fn id(&self) -> &UserId {
+        &self.id
     }
 }
 
@@ -127,7 +129,7 @@ pub fn to_dto(u: &users::Model) -> UserDto {
         name: u.name.clone(),
         email: u.email.clone(),
         picture: u.picture.clone(),
-        provider: u.provider.clone(),
+        provider: u.provider,
     }
 }
 
@@ -354,7 +356,7 @@ async fn verify_password(password: String, hash: Option<String>) -> AppResult<bo
 }
 
 /// Creates a token row for `user_id` and returns the raw token.
-pub async fn issue_token(state: &AppState, user_id: &str) -> AppResult<IssuedToken> {
+pub async fn issue_token(state: &AppState, user_id: &UserId) -> AppResult<IssuedToken> {
     let token = new_access_token();
     let now = now_ms();
     let ttl_ms = state.config.session_ttl_days * 24 * 3600 * 1000;
@@ -453,7 +455,7 @@ pub async fn register_from(
         email: Set(Some(email.as_str().to_string())),
         name: Set(display),
         picture: Set(None),
-        provider: Set("email".into()),
+        provider: Set(Provider::Email),
         google_sub: Set(None),
         password_hash: Set(Some(hash)),
         created_at: Set(now),
@@ -475,7 +477,7 @@ pub async fn register_from(
             e.into()
         });
     }
-    issue_token(state, &id).await
+    issue_token(state, &UserId::new(&id)).await
 }
 
 fn invalid_login() -> AppError {
@@ -526,7 +528,7 @@ pub async fn login(
         Ok(Some(u)) => {
             state.login_limiter.refund(reservation);
             state.login_limiter.clear(&email_key);
-            issue_token(state, &u.id).await
+            issue_token(state, &UserId::new(&u.id)).await
         }
         // The reservation stays: it is the recorded failure.
         Ok(None) => Err(invalid_login()),
@@ -599,7 +601,7 @@ pub async fn google_sign_in(state: &AppState, who: GoogleIdentity) -> AppResult<
                 email: Set(if email_taken { None } else { email }),
                 name: Set(display),
                 picture: Set(picture),
-                provider: Set("google".into()),
+                provider: Set(Provider::Google),
                 google_sub: Set(Some(who.sub.clone())),
                 password_hash: Set(None),
                 created_at: Set(now),
@@ -610,7 +612,7 @@ pub async fn google_sign_in(state: &AppState, who: GoogleIdentity) -> AppResult<
             id
         }
     };
-    issue_token(state, &user_id).await
+    issue_token(state, &UserId::new(&user_id)).await
 }
 
 /// What a request's `Authorization` header says.
@@ -723,6 +725,7 @@ pub async fn authenticate(state: &AppState, token: &str) -> AppResult<AuthUser> 
             .await?;
     }
     Ok(AuthUser {
+        id: UserId::new(&user.id),
         user,
         token_hash: hash,
     })
@@ -748,7 +751,7 @@ pub async fn logout(state: &AppState, token: &str) -> AppResult<()> {
 }
 
 /// Signs `user_id` out everywhere: deletes every token of the account.
-pub async fn logout_all(state: &AppState, user_id: &str) -> AppResult<u64> {
+pub async fn logout_all(state: &AppState, user_id: &UserId) -> AppResult<u64> {
     let done = access_tokens::Entity::delete_many()
         .filter(access_tokens::Column::UserId.eq(user_id))
         .exec(&state.db)
@@ -775,10 +778,10 @@ pub async fn purge_expired(state: &AppState) -> AppResult<u64> {
 /// Deletes the account and everything it owns in one transaction. Rows that
 /// reference the user cascade; blobs are shared by content hash, so only those
 /// no other attachment references are removed.
-pub async fn delete_account(state: &AppState, user_id: &str) -> AppResult<()> {
+pub async fn delete_account(state: &AppState, user_id: &UserId) -> AppResult<()> {
     // Running answers stop before their rows go.
     state.hub.stop_for_user(user_id).await;
-    let user_id = user_id.to_string();
+    let user_id = user_id.clone();
     state
         .db
         .transaction::<_, (), AppError>(|txn| {
@@ -806,7 +809,7 @@ pub async fn delete_account(state: &AppState, user_id: &str) -> AppResult<()> {
                     .exec(txn)
                     .await?;
                 crate::server::services::threads::delete_all_for_user(txn, &user_id).await?;
-                users::Entity::delete_by_id(user_id.clone())
+                users::Entity::delete_by_id(user_id.to_string())
                     .exec(txn)
                     .await?;
                 crate::server::services::blobs::delete_unreferenced(txn, hashes).await?;

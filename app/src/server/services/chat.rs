@@ -22,7 +22,9 @@ use crate::server::config::Secret;
 use crate::server::db::now_ms;
 use crate::server::entities::{messages, threads};
 use crate::server::mistral::{ChatRequest, Message, PromptMode, ReasoningEffort, Timeouts};
-use crate::server::{AppError, AppResult, AppState};
+use crate::server::{AppError, AppResult, AppState, FieldResult};
+use crate::vocab::limits::is_reasoning_family;
+use crate::vocab::{MessageId, MessageStatus, MessageText, ModelId, Role, ThreadId, UserId};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, TransactionTrait,
@@ -30,8 +32,7 @@ use sea_orm::{
 use std::collections::HashMap;
 use tokio::sync::oneshot;
 
-pub const DEFAULT_MODEL: &str = "mistral-small-latest";
-pub const MAX_TEXT_CHARS: usize = 200_000;
+pub use crate::vocab::limits::DEFAULT_MODEL;
 /// Without a catalogue entry, assume a modest context window.
 const FALLBACK_CONTEXT_TOKENS: u64 = 32_000;
 /// Room left for the answer when trimming the history.
@@ -39,61 +40,65 @@ const ANSWER_BUDGET_TOKENS: u64 = 4_000;
 /// Longest branch read for a history (older turns are trimmed anyway).
 const MAX_BRANCH: usize = 2_000;
 
-/// What the composer sends.
-#[derive(Debug, Clone, Default)]
+/// What the composer sends, checked.
+#[derive(Debug, Clone)]
 pub struct SendInput {
     /// `None` starts a new thread.
-    pub thread_id: Option<String>,
+    pub thread_id: Option<ThreadId>,
     /// The message the new one answers (the end of the visible branch);
     /// `None` continues after the newest message.
-    pub parent_id: Option<String>,
-    pub text: String,
-    pub model: Option<String>,
+    pub parent_id: Option<MessageId>,
+    pub text: MessageText,
+    /// `None`: the thread's model, else the user's default.
+    pub model: Option<ModelId>,
     pub think: bool,
 }
 
-fn check_text(text: &str) -> AppResult<String> {
-    // NUL is never meant and PostgreSQL refuses it in text columns.
-    let text = text.replace('\0', "");
-    let t = text.trim();
-    if t.is_empty() {
-        return Err(AppError::bad_request("text: type a message first"));
+impl SendInput {
+    /// From the fields a client sends (a JSON body or a server function's
+    /// arguments): the same parsing for both entry points.
+    pub fn from_client(
+        thread_id: Option<&str>,
+        parent_id: Option<&str>,
+        text: &str,
+        model: Option<&str>,
+        think: bool,
+    ) -> AppResult<Self> {
+        Ok(Self {
+            thread_id: thread_id.map(ThreadId::new),
+            parent_id: parent_id.map(MessageId::new),
+            text: MessageText::parse(text).field("text")?,
+            model: asked_model(model)?,
+            think,
+        })
     }
-    if t.chars().count() > MAX_TEXT_CHARS {
-        return Err(AppError::bad_request(format!(
-            "text: use at most {MAX_TEXT_CHARS} characters"
-        )));
-    }
-    Ok(t.to_string())
 }
 
-fn check_model(model: Option<String>) -> AppResult<Option<String>> {
-    match model
-        .map(|m| m.trim().to_string())
-        .filter(|m| !m.is_empty())
-    {
-        Some(m)
-            if m.chars().count() > MODEL_CHARS
-                || m.chars().any(|c| c.is_whitespace() || c.is_control()) =>
-        {
-            Err(AppError::bad_request("model: not a valid model id"))
-        }
-        other => Ok(other),
-    }
+/// The model a client asked for: absent or blank means "none" (the thread's,
+/// then the user's default applies).
+pub fn asked_model(raw: Option<&str>) -> AppResult<Option<ModelId>> {
+    Ok(raw
+        .map(ModelId::parse)
+        .transpose()
+        .field("model")?
+        .flatten())
 }
 
 /// A message of a thread the caller owns, with its thread.
 pub async fn find_owned_message(
     state: &AppState,
-    user_id: &str,
-    message_id: &str,
+    user_id: &UserId,
+    message_id: &MessageId,
 ) -> AppResult<(messages::Model, threads::Model)> {
     let not_found = || AppError::not_found("Message");
-    let msg = messages::Entity::find_by_id(message_id.to_string())
+    if !message_id.is_plausible() {
+        return Err(not_found());
+    }
+    let msg = messages::Entity::find_by_id(message_id.as_str())
         .one(&state.db)
         .await?
         .ok_or_else(not_found)?;
-    let thread = find_owned(&state.db, user_id, &msg.thread_id)
+    let thread = find_owned(&state.db, user_id, &ThreadId::new(&msg.thread_id))
         .await
         .map_err(|_| not_found())?;
     Ok((msg, thread))
@@ -140,18 +145,18 @@ pub fn build_history(
 ) -> Vec<Message> {
     let mut msgs: Vec<Message> = turns
         .iter()
-        .filter(|m| !(m.role == "assistant" && m.text.is_empty()))
-        .map(|m| match m.role.as_str() {
-            "assistant" => Message::assistant_with_thinking(
+        .filter(|m| !(m.role == Role::Assistant && m.text.is_empty()))
+        .map(|m| match m.role {
+            Role::Assistant => Message::assistant_with_thinking(
                 m.thinking.clone().unwrap_or_default(),
                 m.text.clone(),
             ),
-            _ => Message::user(m.text.clone()),
+            Role::User => Message::user(m.text.clone()),
         })
         .collect();
     let mut sizes: Vec<u64> = turns
         .iter()
-        .filter(|m| !(m.role == "assistant" && m.text.is_empty()))
+        .filter(|m| !(m.role == Role::Assistant && m.text.is_empty()))
         .map(|m| estimate_tokens(&m.text) + m.thinking.as_deref().map(estimate_tokens).unwrap_or(0))
         .collect();
     let budget = context_tokens
@@ -184,7 +189,7 @@ struct Prefs {
 
 /// One read of the settings row: the key to answer with (an error when there
 /// is none, before anything is stored) and the defaults for new threads.
-async fn prefs(state: &AppState, user_id: &str) -> AppResult<Prefs> {
+async fn prefs(state: &AppState, user_id: &UserId) -> AppResult<Prefs> {
     let row = settings::row(state, user_id).await?;
     let picked = settings::pick_key(state, row.as_ref())?;
     if picked.server_key {
@@ -203,15 +208,16 @@ async fn prefs(state: &AppState, user_id: &str) -> AppResult<Prefs> {
 }
 
 /// The model of an answer: asked for, else the thread's, else the default.
-fn pick_model(asked: Option<String>, thread: &threads::Model, prefs: &Prefs) -> String {
+fn pick_model(asked: Option<ModelId>, thread: &threads::Model, prefs: &Prefs) -> String {
     asked
+        .map(ModelId::into_string)
         .or_else(|| thread.model.clone().filter(|m| !m.is_empty()))
         .or_else(|| prefs.default_model.clone())
         .unwrap_or_else(|| DEFAULT_MODEL.to_string())
 }
 
 /// A place in the hub for one more answer of `user_id` (429/503 when full).
-fn reserve(state: &AppState, user_id: &str) -> AppResult<Slot> {
+fn reserve(state: &AppState, user_id: &UserId) -> AppResult<Slot> {
     state.hub.reserve_generation(
         user_id,
         state.config.max_generations_per_user,
@@ -234,7 +240,7 @@ struct Writes {
 /// stopped and the error returned.
 async fn store_and_start(
     state: &AppState,
-    user_id: &str,
+    user_id: &UserId,
     permit: Slot,
     mut w: Writes,
     prefs: Prefs,
@@ -257,9 +263,9 @@ async fn store_and_start(
     });
     let (stored_tx, stored_rx) = oneshot::channel();
     let generation = state.hub.start(GenerationJob {
-        message_id: w.answer.id.clone(),
-        user_id: user_id.to_string(),
-        thread_id: w.thread.id.clone(),
+        message_id: MessageId::new(&w.answer.id),
+        user_id: user_id.clone(),
+        thread_id: ThreadId::new(&w.thread.id),
         permit,
         deadlines,
         key: prefs.key,
@@ -330,7 +336,7 @@ fn answer_request(
         build_history(&thread.context, turns, ctx_tokens),
     );
     if think {
-        if model.starts_with("magistral") {
+        if is_reasoning_family(model) {
             request.prompt_mode = PromptMode::Reasoning;
         } else {
             request.reasoning_effort = Some(ReasoningEffort::High);
@@ -345,18 +351,22 @@ fn answer_row(thread: &threads::Model, parent: &messages::Model, model: &str) ->
     let mut answer = messages::Model::new_row(
         &thread.id,
         Some(parent.id.clone()),
-        "assistant",
+        Role::Assistant,
         String::new(),
-        "streaming",
+        MessageStatus::Streaming,
         at,
     );
     answer.model = Some(fit_column(model, MODEL_CHARS));
     answer
 }
 
-pub async fn send(state: &AppState, user_id: &str, input: SendInput) -> AppResult<SendResultDto> {
-    let text = check_text(&input.text)?;
-    let asked = check_model(input.model)?;
+pub async fn send(
+    state: &AppState,
+    user_id: &UserId,
+    input: SendInput,
+) -> AppResult<SendResultDto> {
+    let text = input.text.into_string();
+    let asked = input.model;
     let permit = reserve(state, user_id)?;
     // Fails before storing anything when there is no key to answer with.
     let prefs = prefs(state, user_id).await?;
@@ -377,7 +387,10 @@ pub async fn send(state: &AppState, user_id: &str, input: SendInput) -> AppResul
                 user_id: user_id.to_string(),
                 name: first_line_name(&text),
                 context: prefs.default_context.clone(),
-                model: asked.clone().or(prefs.default_model.clone()),
+                model: asked
+                    .clone()
+                    .map(ModelId::into_string)
+                    .or(prefs.default_model.clone()),
                 created_at: now,
                 updated_at: now,
             },
@@ -406,9 +419,9 @@ pub async fn send(state: &AppState, user_id: &str, input: SendInput) -> AppResul
     let question = messages::Model::new_row(
         &thread.id,
         parent_id,
-        "user",
+        Role::User,
         text.clone(),
-        "done",
+        MessageStatus::Done,
         question_at,
     );
     turns.push(question.clone());
@@ -440,14 +453,14 @@ pub async fn send(state: &AppState, user_id: &str, input: SendInput) -> AppResul
 /// A new answer to the same question: a sibling of `message_id`.
 pub async fn regenerate(
     state: &AppState,
-    user_id: &str,
-    message_id: &str,
-    model: Option<String>,
+    user_id: &UserId,
+    message_id: &MessageId,
+    model: Option<ModelId>,
     think: bool,
 ) -> AppResult<SendResultDto> {
-    let asked = check_model(model)?;
+    let asked = model;
     let (old, thread) = find_owned_message(state, user_id, message_id).await?;
-    if old.role != "assistant" {
+    if old.role != Role::Assistant {
         return Err(AppError::bad_request(
             "messageId: only answers can be regenerated",
         ));
@@ -458,6 +471,7 @@ pub async fn regenerate(
     let permit = reserve(state, user_id)?;
     let prefs = prefs(state, user_id).await?;
     let model = asked
+        .map(ModelId::into_string)
         .or(old.model.clone())
         .unwrap_or_else(|| pick_model(None, &thread, &prefs));
     let turns = branch(state, &thread.id, Some(&parent_id)).await?;
@@ -479,16 +493,16 @@ pub async fn regenerate(
 /// An edited question: a new user sibling of `message_id` and a new answer.
 pub async fn edit(
     state: &AppState,
-    user_id: &str,
-    message_id: &str,
-    text: &str,
-    model: Option<String>,
+    user_id: &UserId,
+    message_id: &MessageId,
+    text: MessageText,
+    model: Option<ModelId>,
     think: bool,
 ) -> AppResult<SendResultDto> {
-    let text = check_text(text)?;
-    let asked = check_model(model)?;
+    let text = text.into_string();
+    let asked = model;
     let (old, thread) = find_owned_message(state, user_id, message_id).await?;
-    if old.role != "user" {
+    if old.role != Role::User {
         return Err(AppError::bad_request(
             "messageId: only your own messages can be edited",
         ));
@@ -503,9 +517,9 @@ pub async fn edit(
     let question = messages::Model::new_row(
         &thread.id,
         old.parent_id.clone(),
-        "user",
+        Role::User,
         text,
-        "done",
+        MessageStatus::Done,
         at.max(old.created_at + 1),
     );
     turns.push(question.clone());
@@ -520,13 +534,17 @@ pub async fn edit(
 }
 
 /// Stops a running generation of the caller; the partial answer is kept.
-pub async fn stop(state: &AppState, user_id: &str, message_id: &str) -> AppResult<MessageDto> {
-    let (msg, _) = find_owned_message(state, user_id, message_id).await?;
-    if let Some(g) = state.hub.get(&msg.id) {
+pub async fn stop(
+    state: &AppState,
+    user_id: &UserId,
+    message_id: &MessageId,
+) -> AppResult<MessageDto> {
+    find_owned_message(state, user_id, message_id).await?;
+    if let Some(g) = state.hub.get(message_id) {
         g.stop();
         // Wait briefly for the task to store the stopped answer.
         for _ in 0..50 {
-            if state.hub.get(&msg.id).is_none() {
+            if state.hub.get(message_id).is_none() {
                 break;
             }
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;

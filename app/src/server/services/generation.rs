@@ -22,24 +22,25 @@ use super::titles::{self, PendingTitles, TitleJob};
 use crate::server::config::Secret;
 use crate::server::db::now_ms;
 use crate::server::entities::messages;
-use crate::server::mistral::{ChatRequest, MistralClient, MistralError, StreamEvent};
-use crate::server::{AppError, AppResult};
+use crate::server::mistral::{ChatRequest, MistralClient, MistralError, StreamEvent as Upstream};
+use crate::server::{AppError, AppResult, AppState};
+use crate::vocab::limits::{MAX_FINISH_REASON_CHARS, MAX_MODEL_CHARS};
+use crate::vocab::{MessageId, MessageStatus, StreamEvent, ThreadId, UserId};
 use futures::StreamExt;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
-use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::sync::{broadcast, oneshot, watch};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 /// How often the partial answer is written while tokens arrive.
 pub const FLUSH_EVERY: Duration = Duration::from_millis(500);
 
 /// Size of `messages.finish_reason` (see the init migration).
-pub const FINISH_REASON_CHARS: usize = 32;
+pub const FINISH_REASON_CHARS: usize = MAX_FINISH_REASON_CHARS;
 /// Size of `messages.model` and `threads.model`.
-pub const MODEL_CHARS: usize = 100;
+pub const MODEL_CHARS: usize = MAX_MODEL_CHARS;
 
 /// Attempts of the final write of an answer, and the wait after the first
 /// failure (doubled after each further one).
@@ -205,59 +206,26 @@ impl Deadlines {
     }
 }
 
-/// What subscribers receive. Serialized as the SSE `data` of the event named
-/// by [`GenEvent::name`].
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(untagged, rename_all_fields = "camelCase")]
-pub enum GenEvent {
-    Delta {
-        text: String,
-        thinking: String,
-    },
-    Usage {
-        prompt_tokens: u64,
-        completion_tokens: u64,
-    },
-    Done {
-        status: String,
-        finish_reason: Option<String>,
-        error: Option<String>,
-    },
-}
-
-impl GenEvent {
-    pub fn name(&self) -> &'static str {
-        match self {
-            GenEvent::Delta { .. } => "delta",
-            GenEvent::Usage { .. } => "usage",
-            GenEvent::Done { .. } => "done",
-        }
-    }
-    pub fn is_done(&self) -> bool {
-        matches!(self, GenEvent::Done { .. })
-    }
-}
-
 struct Log {
-    events: Vec<GenEvent>,
+    events: Vec<StreamEvent>,
     finished: bool,
 }
 
 /// Live events of a generation, numbered from 1 (the SSE event id).
-pub type LiveEvents = broadcast::Receiver<(u64, GenEvent)>;
+pub type LiveEvents = broadcast::Receiver<(u64, StreamEvent)>;
 
 /// One running generation.
 pub struct Generation {
-    pub message_id: String,
-    pub user_id: String,
-    pub thread_id: String,
+    pub message_id: MessageId,
+    pub user_id: UserId,
+    pub thread_id: ThreadId,
     log: Mutex<Log>,
-    tx: broadcast::Sender<(u64, GenEvent)>,
+    tx: broadcast::Sender<(u64, StreamEvent)>,
     cancel: watch::Sender<bool>,
 }
 
 impl Generation {
-    fn push(&self, ev: GenEvent) {
+    fn push(&self, ev: StreamEvent) {
         let mut log = self.log.lock().unwrap_or_else(|p| p.into_inner());
         if log.finished {
             return;
@@ -273,7 +241,7 @@ impl Generation {
 
     /// Events after `after` (event ids start at 1), and a receiver for the
     /// rest; `None` receiver when the generation already finished.
-    pub fn subscribe(&self, after: u64) -> (Vec<(u64, GenEvent)>, Option<LiveEvents>) {
+    pub fn subscribe(&self, after: u64) -> (Vec<(u64, StreamEvent)>, Option<LiveEvents>) {
         let log = self.log.lock().unwrap_or_else(|p| p.into_inner());
         let backlog = log
             .events
@@ -295,7 +263,7 @@ impl Generation {
 /// and the places for generations and event streams.
 #[derive(Clone, Default)]
 pub struct GenerationHub {
-    live: Arc<Mutex<HashMap<String, Arc<Generation>>>>,
+    live: Arc<Mutex<HashMap<MessageId, Arc<Generation>>>>,
     titles: PendingTitles,
     generations: Slots,
     streams: Slots,
@@ -303,9 +271,9 @@ pub struct GenerationHub {
 
 /// Everything a generation task needs.
 pub struct GenerationJob {
-    pub message_id: String,
-    pub user_id: String,
-    pub thread_id: String,
+    pub message_id: MessageId,
+    pub user_id: UserId,
+    pub thread_id: ThreadId,
     /// The place taken by [`GenerationHub::reserve_generation`]; held until
     /// the task ends.
     pub permit: Slot,
@@ -340,7 +308,7 @@ impl Stored {
 }
 
 impl GenerationHub {
-    pub fn get(&self, message_id: &str) -> Option<Arc<Generation>> {
+    pub fn get(&self, message_id: &MessageId) -> Option<Arc<Generation>> {
         self.live
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -362,12 +330,12 @@ impl GenerationHub {
     /// written, 503 when the server runs `total`.
     pub fn reserve_generation(
         &self,
-        user_id: &str,
+        user_id: &UserId,
         per_user: usize,
         total: usize,
     ) -> AppResult<Slot> {
         self.generations
-            .try_take(user_id, per_user, total)
+            .try_take(user_id.as_str(), per_user, total)
             .map_err(|full| match full {
                 Full::User => AppError::TooManyRequests {
                     message: format!(
@@ -384,8 +352,8 @@ impl GenerationHub {
     }
 
     /// Generations `user_id` runs now (reserved or started).
-    pub fn generations_of(&self, user_id: &str) -> usize {
-        self.generations.held_by(user_id)
+    pub fn generations_of(&self, user_id: &UserId) -> usize {
+        self.generations.held_by(user_id.as_str())
     }
 
     /// Generations running now, everyone's.
@@ -396,9 +364,9 @@ impl GenerationHub {
     /// A place for one more open event stream of `user_id`: 429 past
     /// `per_user`, 503 past `total`. Hold the slot for as long as the
     /// response streams.
-    pub fn open_stream(&self, user_id: &str, per_user: usize, total: usize) -> AppResult<Slot> {
+    pub fn open_stream(&self, user_id: &UserId, per_user: usize, total: usize) -> AppResult<Slot> {
         self.streams
-            .try_take(user_id, per_user, total)
+            .try_take(user_id.as_str(), per_user, total)
             .map_err(|full| match full {
                 Full::User => AppError::TooManyRequests {
                     message: format!(
@@ -414,15 +382,15 @@ impl GenerationHub {
     }
 
     /// Event streams `user_id` holds open now.
-    pub fn streams_of(&self, user_id: &str) -> usize {
-        self.streams.held_by(user_id)
+    pub fn streams_of(&self, user_id: &UserId) -> usize {
+        self.streams.held_by(user_id.as_str())
     }
 
     /// Stops the live generations matching `which` and waits (a few seconds
     /// at most) for their tasks to store what they had, so a deletion that
     /// follows finds no task still writing.
     async fn stop_where(&self, which: impl Fn(&Generation) -> bool) {
-        let stopped: Vec<String> = {
+        let stopped: Vec<MessageId> = {
             let live = self.live.lock().unwrap_or_else(|p| p.into_inner());
             live.values()
                 .filter(|g| which(g))
@@ -446,13 +414,13 @@ impl GenerationHub {
 
     /// Stops the generations answering in `thread_id` (before the thread is
     /// deleted).
-    pub async fn stop_for_thread(&self, thread_id: &str) {
-        self.stop_where(|g| g.thread_id == thread_id).await
+    pub async fn stop_for_thread(&self, thread_id: &ThreadId) {
+        self.stop_where(|g| &g.thread_id == thread_id).await
     }
 
     /// Stops every generation of `user_id` (before the account is deleted).
-    pub async fn stop_for_user(&self, user_id: &str) {
-        self.stop_where(|g| g.user_id == user_id).await
+    pub async fn stop_for_user(&self, user_id: &UserId) {
+        self.stop_where(|g| &g.user_id == user_id).await
     }
 
     /// Starts the task; returns at once.
@@ -496,7 +464,7 @@ impl GenerationHub {
                 .unwrap_or_else(|p| p.into_inner())
                 .remove(&g.message_id);
             if let Some((t, db, client, key)) = titling {
-                if status == "done" {
+                if status == MessageStatus::Done {
                     titles::write_title(&db, &client, &key, &t, &answer).await;
                 }
                 hub.titles.end(&t.thread_id);
@@ -540,7 +508,7 @@ async fn finish(
     db: &DatabaseConnection,
     id: &str,
     a: &Answer,
-    status: &str,
+    status: MessageStatus,
     error: Option<String>,
 ) {
     let thinking = (!a.thinking.is_empty()).then(|| a.thinking.clone());
@@ -586,7 +554,7 @@ async fn run(
     mut job: GenerationJob,
     g: Arc<Generation>,
     mut cancel: watch::Receiver<bool>,
-) -> (&'static str, String, Slot) {
+) -> (MessageStatus, String, Slot) {
     let mut stored = Stored {
         pending: job.stored.take(),
         ok: true,
@@ -628,7 +596,7 @@ async fn run(
                 _ = &mut overall => break 'outer Outcome::Interrupted(too_long()),
             };
             match next {
-                Some(Ok(StreamEvent::Delta { text, thinking })) => {
+                Some(Ok(Upstream::Delta { text, thinking })) => {
                     let (text, thinking) = (without_nul(&text), without_nul(&thinking));
                     if text.is_empty() && thinking.is_empty() {
                         continue;
@@ -644,28 +612,28 @@ async fn run(
                     }
                     answer.text.push_str(&text);
                     answer.thinking.push_str(&thinking);
-                    g.push(GenEvent::Delta { text, thinking });
+                    g.push(StreamEvent::Delta { text, thinking });
                     if last_flush.elapsed() >= FLUSH_EVERY && stored.wait().await {
-                        flush(&job.db, &job.message_id, &answer).await;
+                        flush(&job.db, job.message_id.as_str(), &answer).await;
                         last_flush = Instant::now();
                     }
                 }
-                Some(Ok(StreamEvent::Finish { reason })) => {
+                Some(Ok(Upstream::Finish { reason })) => {
                     answer.finish_reason =
                         Some(fit_column(&reason, FINISH_REASON_CHARS)).filter(|r| !r.is_empty());
                 }
-                Some(Ok(StreamEvent::Usage {
+                Some(Ok(Upstream::Usage {
                     prompt_tokens,
                     completion_tokens,
                 })) => {
                     answer.prompt_tokens = Some(prompt_tokens.min(i32::MAX as u64) as i32);
                     answer.completion_tokens = Some(completion_tokens.min(i32::MAX as u64) as i32);
-                    g.push(GenEvent::Usage {
+                    g.push(StreamEvent::Usage {
                         prompt_tokens,
                         completion_tokens,
                     });
                 }
-                Some(Ok(StreamEvent::Done)) | None => break 'outer Outcome::Done,
+                Some(Ok(Upstream::Done)) | None => break 'outer Outcome::Done,
                 Some(Err(MistralError::Interrupted { .. })) => {
                     break 'outer Outcome::Interrupted(INTERRUPTED.into())
                 }
@@ -684,16 +652,23 @@ async fn run(
         }
     }
     let (status, error) = match outcome {
-        Outcome::Done => ("done", None),
-        Outcome::Stopped => ("stopped", None),
-        Outcome::Interrupted(msg) => ("interrupted", Some(msg)),
-        Outcome::Failed(msg) => ("error", Some(without_nul(&msg))),
+        Outcome::Done => (MessageStatus::Done, None),
+        Outcome::Stopped => (MessageStatus::Stopped, None),
+        Outcome::Interrupted(msg) => (MessageStatus::Interrupted, Some(msg)),
+        Outcome::Failed(msg) => (MessageStatus::Error, Some(without_nul(&msg))),
     };
     if stored.wait().await {
-        finish(&job.db, &job.message_id, &answer, status, error.clone()).await;
+        finish(
+            &job.db,
+            job.message_id.as_str(),
+            &answer,
+            status,
+            error.clone(),
+        )
+        .await;
     }
-    g.push(GenEvent::Done {
-        status: status.to_string(),
+    g.push(StreamEvent::Done {
+        status,
         finish_reason: answer.finish_reason.clone(),
         error,
     });
@@ -706,7 +681,7 @@ async fn run(
 pub fn is_abandoned(row: &messages::Model, deadlines: Deadlines, now: i64) -> bool {
     let ms =
         |d: Duration| i64::try_from(d.saturating_add(STALE_GRACE).as_millis()).unwrap_or(i64::MAX);
-    row.status == "streaming"
+    row.status == MessageStatus::Streaming
         && (now.saturating_sub(row.updated_at) > ms(deadlines.idle)
             || now.saturating_sub(row.created_at) > ms(deadlines.total))
 }
@@ -719,23 +694,234 @@ pub async fn interrupt_abandoned(
     row: &messages::Model,
 ) -> AppResult<Option<messages::Model>> {
     messages::Entity::update_many()
-        .col_expr(messages::Column::Status, Expr::value("interrupted"))
+        .col_expr(
+            messages::Column::Status,
+            Expr::value(MessageStatus::Interrupted),
+        )
         .col_expr(
             messages::Column::Error,
             Expr::value("The answer stopped arriving and was interrupted"),
         )
         .col_expr(messages::Column::UpdatedAt, Expr::value(now_ms()))
         .filter(messages::Column::Id.eq(row.id.as_str()))
-        .filter(messages::Column::Status.eq("streaming"))
+        .filter(messages::Column::Status.eq(MessageStatus::Streaming))
         .filter(messages::Column::UpdatedAt.eq(row.updated_at))
         .exec(db)
         .await?;
     Ok(messages::Entity::find_by_id(row.id.clone()).one(db).await?)
 }
 
+/// One event for one reader, with its SSE id: its place in the generation's
+/// log, `None` for a snapshot read from the stored row (a reconnect after it
+/// starts again from the row).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Numbered {
+    pub id: Option<u64>,
+    pub event: StreamEvent,
+}
+
+/// The id of a `done` built from a stored row: past any log position, so a
+/// reader that reconnects after it gets nothing more.
+const ROW_DONE_ID: u64 = u64::MAX / 2;
+
+/// How often a reader polls the stored row of an answer streaming on another
+/// replica.
+const POLL_EVERY: Duration = Duration::from_millis(1000);
+
+/// The events of the answer `message_id` for one reader of `user_id`, from
+/// after `last_event_id` (`None`: a first connection).
+///
+/// - A generation running in this process: a first connection gets what was
+///   written so far folded into one `snapshot` (its id is the last event it
+///   covers) — a page that already shows the stored part replaces it rather
+///   than appending the same text again — then the live events; a reconnect
+///   gets the log after its id, then the live events. A reader too slow for
+///   the broadcast gets the stored row as a `snapshot` and goes on.
+/// - Not running here (finished, or streaming on another replica): the stored
+///   row as a `snapshot`, polled every second while it is `streaming`, then
+///   `done`. A row no task has written past the deadlines is marked
+///   `interrupted` for every reader.
+///
+/// Ownership first (a foreign or unknown id is a 404), then a place among the
+/// open streams (`MAX_STREAMS_PER_USER`, `MAX_STREAMS_TOTAL`), held as long as
+/// the returned stream lives. The stream ends after `done`, at shutdown, or
+/// when it is dropped.
+pub async fn watch(
+    state: &AppState,
+    user_id: &UserId,
+    message_id: &MessageId,
+    last_event_id: Option<u64>,
+) -> AppResult<impl futures::Stream<Item = Numbered> + Send + 'static> {
+    let (msg, _) = super::chat::find_owned_message(state, user_id, message_id).await?;
+    let slot = state.hub.open_stream(
+        user_id,
+        state.config.max_streams_per_user,
+        state.config.max_streams_total,
+    )?;
+    let (tx, mut rx) = mpsc::channel::<Numbered>(256);
+    let live = state.hub.get(message_id);
+    let state = state.clone();
+    tokio::spawn(async move {
+        match live {
+            Some(g) => follow_live(&state, &g, last_event_id.unwrap_or(0), &tx).await,
+            None => follow_row(&state, msg, &tx).await,
+        }
+    });
+    Ok(futures::stream::poll_fn(move |cx| {
+        // The place is given back when the reader drops the stream.
+        let _held = &slot;
+        rx.poll_recv(cx)
+    }))
+}
+
+async fn follow_live(state: &AppState, g: &Generation, after: u64, tx: &mpsc::Sender<Numbered>) {
+    let mut shutdown = state.shutdown.subscribe();
+    let (backlog, rx_live) = g.subscribe(after);
+    let backlog = if after == 0 {
+        collapse_backlog(backlog)
+    } else {
+        backlog
+            .into_iter()
+            .map(|(id, event)| Numbered {
+                id: Some(id),
+                event,
+            })
+            .collect()
+    };
+    for item in backlog {
+        if tx.send(item).await.is_err() {
+            return;
+        }
+    }
+    let Some(mut rx_live) = rx_live else { return };
+    loop {
+        tokio::select! {
+            r = rx_live.recv() => match r {
+                Ok((id, event)) => {
+                    let done = event.is_done();
+                    if tx.send(Numbered { id: Some(id), event }).await.is_err() || done {
+                        return;
+                    }
+                }
+                Err(broadcast::error::RecvError::Lagged(_)) => {
+                    // Too slow a reader: send the stored state instead.
+                    if let Ok(Some(row)) = reload(state, g.message_id.as_str()).await {
+                        let _ = tx.send(snapshot_of_row(&row)).await;
+                    }
+                }
+                Err(_) => return,
+            },
+            // The reader went away: stop listening at once.
+            _ = tx.closed() => return,
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+
+async fn follow_row(state: &AppState, mut row: messages::Model, tx: &mpsc::Sender<Numbered>) {
+    let mut shutdown = state.shutdown.subscribe();
+    let deadlines = Deadlines::from_config(&state.config);
+    loop {
+        if is_abandoned(&row, deadlines, now_ms()) {
+            // No task has written it for longer than any may: end it for
+            // every reader.
+            match interrupt_abandoned(&state.db, &row).await {
+                Ok(Some(r)) => row = r,
+                _ => return,
+            }
+        }
+        if tx.send(snapshot_of_row(&row)).await.is_err() {
+            return;
+        }
+        if row.status.is_final() {
+            let done = StreamEvent::Done {
+                status: row.status,
+                finish_reason: row.finish_reason.clone(),
+                error: row.error.clone(),
+            };
+            let _ = tx
+                .send(Numbered {
+                    id: Some(ROW_DONE_ID),
+                    event: done,
+                })
+                .await;
+            return;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(POLL_EVERY) => {}
+            _ = tx.closed() => return,
+            _ = shutdown.changed() => return,
+        }
+        match reload(state, &row.id).await {
+            Ok(Some(r)) => row = r,
+            _ => return,
+        }
+    }
+}
+
+/// The stored state of an answer, as one `snapshot`.
+fn snapshot_of_row(m: &messages::Model) -> Numbered {
+    Numbered {
+        id: None,
+        event: StreamEvent::Snapshot {
+            text: m.text.clone(),
+            thinking: m.thinking.clone().unwrap_or_default(),
+            status: m.status,
+        },
+    }
+}
+
+/// The log so far as a first-time reader needs it: one `snapshot` of the
+/// text and thinking (its id is the last event it covers, so a reconnect
+/// resumes right after it), then `done` if the answer has ended. Usage
+/// figures are folded in: no reader shows them mid-answer.
+fn collapse_backlog(backlog: Vec<(u64, StreamEvent)>) -> Vec<Numbered> {
+    let (mut text, mut thinking) = (String::new(), String::new());
+    let (mut covered, mut done) = (None, None);
+    for (id, event) in backlog {
+        match event {
+            StreamEvent::Delta {
+                text: t,
+                thinking: th,
+            } => {
+                text.push_str(&t);
+                thinking.push_str(&th);
+                covered = Some(id);
+            }
+            StreamEvent::Done { .. } => done = Some((id, event)),
+            StreamEvent::Usage { .. } | StreamEvent::Snapshot { .. } => covered = Some(id),
+        }
+    }
+    let mut out = vec![];
+    if let Some(id) = covered {
+        out.push(Numbered {
+            id: Some(id),
+            event: StreamEvent::Snapshot {
+                text,
+                thinking,
+                status: MessageStatus::Streaming,
+            },
+        });
+    }
+    if let Some((id, event)) = done {
+        out.push(Numbered {
+            id: Some(id),
+            event,
+        });
+    }
+    out
+}
+
+async fn reload(state: &AppState, id: &str) -> AppResult<Option<messages::Model>> {
+    Ok(messages::Entity::find_by_id(id.to_string())
+        .one(&state.db)
+        .await?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::vocab::Role;
 
     #[test]
     fn columns_lose_nul_and_fit_on_a_char_boundary() {
@@ -810,9 +996,15 @@ mod tests {
         assert_eq!(r, Err((3, "down".to_string())));
     }
 
-    fn row(status: &str, created_at: i64, updated_at: i64) -> messages::Model {
-        let mut m =
-            messages::Model::new_row("t", None, "assistant", String::new(), status, created_at);
+    fn row(status: MessageStatus, created_at: i64, updated_at: i64) -> messages::Model {
+        let mut m = messages::Model::new_row(
+            "t",
+            None,
+            Role::Assistant,
+            String::new(),
+            status,
+            created_at,
+        );
         m.updated_at = updated_at;
         m
     }
@@ -826,20 +1018,24 @@ mod tests {
         let now = 1_000_000_000;
         let grace = STALE_GRACE.as_millis() as i64;
         assert!(!is_abandoned(
-            &row("streaming", now - 1000, now - 1000),
+            &row(MessageStatus::Streaming, now - 1000, now - 1000),
             d,
             now
         ));
         assert!(is_abandoned(
-            &row("streaming", now - 20_000 - grace, now - 10_001 - grace),
+            &row(
+                MessageStatus::Streaming,
+                now - 20_000 - grace,
+                now - 10_001 - grace
+            ),
             d,
             now
         ));
         assert!(is_abandoned(
-            &row("streaming", now - 100_001 - grace, now),
+            &row(MessageStatus::Streaming, now - 100_001 - grace, now),
             d,
             now
         ));
-        assert!(!is_abandoned(&row("done", 0, 0), d, now));
+        assert!(!is_abandoned(&row(MessageStatus::Done, 0, 0), d, now));
     }
 }

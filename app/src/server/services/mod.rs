@@ -13,6 +13,7 @@ pub mod titles;
 
 use crate::server::entities::messages;
 use crate::server::AppState;
+use crate::vocab::MessageStatus;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
@@ -21,12 +22,15 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 /// partial text) so no client waits on it forever.
 pub async fn generation_recovery(state: &AppState) {
     let res = messages::Entity::update_many()
-        .col_expr(messages::Column::Status, Expr::value("interrupted"))
+        .col_expr(
+            messages::Column::Status,
+            Expr::value(MessageStatus::Interrupted),
+        )
         .col_expr(
             messages::Column::UpdatedAt,
             Expr::value(crate::server::db::now_ms()),
         )
-        .filter(messages::Column::Status.eq("streaming"))
+        .filter(messages::Column::Status.eq(MessageStatus::Streaming))
         .exec(&state.db)
         .await;
     match res {

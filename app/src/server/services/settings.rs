@@ -12,7 +12,8 @@ use crate::server::crypto::sha256_hex;
 use crate::server::db::now_ms;
 use crate::server::entities::{server_key_uses, user_settings};
 use crate::server::mistral::{MistralError, ModelCard};
-use crate::server::{AppError, AppResult, AppState};
+use crate::server::{AppError, AppResult, AppState, FieldResult};
+use crate::vocab::{ModelId, Theme, ThreadContext, UserId};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, Set,
 };
@@ -21,7 +22,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 pub const CATALOGUE_TTL: Duration = Duration::from_secs(300);
-const MAX_FAST_MODELS: usize = 20;
+use crate::vocab::limits::MAX_FAST_MODELS;
 
 /// A catalogue and when it was fetched.
 type CachedCatalogue = (Instant, Vec<ModelInfoDto>);
@@ -58,13 +59,13 @@ fn row_to_dto(
             .fast_models
             .and_then(|j| serde_json::from_str(&j).ok())
             .unwrap_or_default(),
-        theme: row.theme.unwrap_or_else(|| "system".into()),
+        theme: row.theme.unwrap_or_default(),
         server_key_budget,
     }
 }
 
 /// The user's settings row (`None` before they saved anything).
-pub async fn row(state: &AppState, user_id: &str) -> AppResult<Option<user_settings::Model>> {
+pub async fn row(state: &AppState, user_id: &UserId) -> AppResult<Option<user_settings::Model>> {
     Ok(user_settings::Entity::find_by_id(user_id.to_string())
         .one(&state.db)
         .await?)
@@ -72,7 +73,7 @@ pub async fn row(state: &AppState, user_id: &str) -> AppResult<Option<user_setti
 
 async fn upsert(
     state: &AppState,
-    user_id: &str,
+    user_id: &UserId,
     change: impl FnOnce(&mut user_settings::ActiveModel),
 ) -> AppResult<()> {
     match row(state, user_id).await? {
@@ -100,7 +101,7 @@ async fn upsert(
     Ok(())
 }
 
-pub async fn get(state: &AppState, user_id: &str) -> AppResult<SettingsDto> {
+pub async fn get(state: &AppState, user_id: &UserId) -> AppResult<SettingsDto> {
     let row = row(state, user_id).await?;
     let limit = state.config.server_key_daily_requests;
     let on_server_key = pick_key(state, row.as_ref()).is_ok_and(|k| k.server_key);
@@ -158,7 +159,7 @@ fn is_refusal(e: &MistralError) -> bool {
 /// stored anyway, with [`KeyCheck::Unchecked`].
 pub async fn set_api_key(
     state: &AppState,
-    user_id: &str,
+    user_id: &UserId,
     key: Option<&str>,
     force: bool,
 ) -> AppResult<(SettingsDto, KeyCheck)> {
@@ -207,43 +208,63 @@ async fn check_key(state: &AppState, key: &Secret) -> AppResult<KeyCheck> {
     }
 }
 
-/// Preferences; each `None` leaves the value unchanged.
+/// Preferences, checked; each `None` leaves the value unchanged, and
+/// `default_model: Some(None)` clears it (a blank model is "no model").
 pub struct Preferences {
-    pub default_model: Option<Option<String>>,
-    pub default_context: Option<String>,
-    pub fast_models: Option<Vec<String>>,
-    pub theme: Option<String>,
+    pub default_model: Option<Option<ModelId>>,
+    pub default_context: Option<ThreadContext>,
+    pub fast_models: Option<Vec<ModelId>>,
+    pub theme: Option<Theme>,
+}
+
+impl Preferences {
+    /// From the fields a client sends (JSON body or server function), with
+    /// the field names of the JSON API in the errors. `default_model:
+    /// Some(None)` (JSON `null`) and a blank model both clear the default.
+    pub fn from_client(
+        default_model: Option<Option<&str>>,
+        default_context: Option<&str>,
+        fast_models: Option<&[String]>,
+        theme: Option<&str>,
+    ) -> AppResult<Self> {
+        let bad_fast = || {
+            AppError::bad_request(format!(
+                "fastModels: each entry must be a model id of at most {} characters",
+                crate::vocab::limits::MAX_MODEL_CHARS
+            ))
+        };
+        Ok(Self {
+            default_model: default_model
+                .map(|m| m.map(ModelId::parse).transpose().field("defaultModel"))
+                .transpose()?
+                .map(Option::flatten),
+            default_context: default_context
+                .map(|c| ThreadContext::parse(c).field("defaultContext"))
+                .transpose()?,
+            fast_models: fast_models
+                .map(|list| {
+                    list.iter()
+                        .map(|m| ModelId::parse_required(m).map_err(|_| bad_fast()))
+                        .collect::<AppResult<Vec<_>>>()
+                })
+                .transpose()?,
+            theme: theme
+                .map(|t| t.parse::<Theme>().map_err(AppError::bad_request))
+                .transpose()?,
+        })
+    }
 }
 
 pub async fn update_preferences(
     state: &AppState,
-    user_id: &str,
+    user_id: &UserId,
     p: Preferences,
 ) -> AppResult<SettingsDto> {
-    if let Some(Some(m)) = &p.default_model {
-        if m.chars().count() > 100 || m.trim().is_empty() {
-            return Err(AppError::bad_request(
-                "defaultModel: use a model id of at most 100 characters",
-            ));
-        }
-    }
-    if let Some(c) = &p.default_context {
-        if c.chars().count() > 32_000 {
-            return Err(AppError::bad_request(
-                "defaultContext: use at most 32000 characters",
-            ));
-        }
-    }
     let fast = match p.fast_models {
         Some(list) => {
-            let mut seen = vec![];
+            let mut seen: Vec<String> = vec![];
             for m in list {
-                let m = m.trim().to_string();
-                if m.is_empty() || m.chars().count() > 100 {
-                    return Err(AppError::bad_request(
-                        "fastModels: each entry must be a model id of at most 100 characters",
-                    ));
-                }
+                let m = m.into_string();
                 if !seen.contains(&m) {
                     seen.push(m);
                 }
@@ -257,17 +278,12 @@ pub async fn update_preferences(
         }
         None => None,
     };
-    if let Some(t) = &p.theme {
-        if !matches!(t.as_str(), "system" | "light" | "dark") {
-            return Err(AppError::bad_request("theme: use system, light or dark"));
-        }
-    }
     upsert(state, user_id, |am| {
         if let Some(m) = p.default_model {
-            am.default_model = Set(m.map(|m| m.trim().to_string()));
+            am.default_model = Set(m.map(ModelId::into_string));
         }
         if let Some(c) = p.default_context {
-            am.default_context = Set(Some(c));
+            am.default_context = Set(Some(c.into_string()));
         }
         if let Some(f) = fast {
             am.fast_models = Set(Some(f));
@@ -282,7 +298,7 @@ pub async fn update_preferences(
 
 /// The key to call Mistral with for this user: theirs, else the server's when
 /// the operator allows it.
-pub async fn resolve_key(state: &AppState, user_id: &str) -> AppResult<Secret> {
+pub async fn resolve_key(state: &AppState, user_id: &UserId) -> AppResult<Secret> {
     key_from_row(state, row(state, user_id).await?.as_ref())
 }
 
@@ -380,7 +396,11 @@ pub fn cached_context_length(state: &AppState, key: &Secret, model: &str) -> Opt
 }
 
 /// The catalogue for the user's key (cached per key).
-pub async fn models(state: &AppState, user_id: &str, fresh: bool) -> AppResult<Vec<ModelInfoDto>> {
+pub async fn models(
+    state: &AppState,
+    user_id: &UserId,
+    fresh: bool,
+) -> AppResult<Vec<ModelInfoDto>> {
     let key = resolve_key(state, user_id).await?;
     let cache_key = sha256_hex(key.expose().as_bytes());
     if !fresh {
@@ -429,7 +449,7 @@ fn utc_midnight(now: i64) -> i64 {
 }
 
 /// Answers `user_id` started with the operator's key since UTC midnight.
-pub async fn server_key_used_today(state: &AppState, user_id: &str) -> AppResult<u64> {
+pub async fn server_key_used_today(state: &AppState, user_id: &UserId) -> AppResult<u64> {
     Ok(server_key_uses::Entity::find()
         .filter(server_key_uses::Column::UserId.eq(user_id))
         .filter(server_key_uses::Column::CreatedAt.gte(utc_midnight(now_ms())))
@@ -453,7 +473,7 @@ fn budget_spent(state: &AppState) -> AppError {
 /// 429 when `user_id` has spent today's budget on the operator's key (a
 /// limit of 0 means unlimited). A cheap early check; [`charge_server_key`]
 /// is the one that holds under concurrency.
-pub async fn check_server_key_budget(state: &AppState, user_id: &str) -> AppResult<()> {
+pub async fn check_server_key_budget(state: &AppState, user_id: &UserId) -> AppResult<()> {
     let limit = u64::from(state.config.server_key_daily_requests);
     if limit > 0 && server_key_used_today(state, user_id).await? >= limit {
         return Err(budget_spent(state));
@@ -465,7 +485,7 @@ pub async fn check_server_key_budget(state: &AppState, user_id: &str) -> AppResu
 /// is written first and counted after, so two replicas racing for the last
 /// unit can both refuse but never both pass. The id of the use, for
 /// [`refund_server_key`].
-pub async fn charge_server_key(state: &AppState, user_id: &str) -> AppResult<String> {
+pub async fn charge_server_key(state: &AppState, user_id: &UserId) -> AppResult<String> {
     let id = uuid::Uuid::new_v4().to_string();
     server_key_uses::ActiveModel {
         id: Set(id.clone()),

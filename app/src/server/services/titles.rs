@@ -12,6 +12,7 @@ use crate::server::db::now_ms;
 use crate::server::entities::threads;
 use crate::server::mistral::{ChatRequest, Message, MistralClient};
 use crate::server::{AppResult, AppState};
+use crate::vocab::{ThreadId, UserId};
 use pulldown_cmark::{Event, Options, Parser, TagEnd};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
@@ -202,9 +203,13 @@ impl PendingTitles {
 
 /// The caller's thread name once its title is written (at most ~20 s; at once
 /// when no title is pending here).
-pub async fn wait_for_title(state: &AppState, user_id: &str, thread_id: &str) -> AppResult<String> {
+pub async fn wait_for_title(
+    state: &AppState,
+    user_id: &UserId,
+    thread_id: &ThreadId,
+) -> AppResult<String> {
     find_owned(&state.db, user_id, thread_id).await?;
-    if let Some(mut rx) = state.hub.titles().watch(thread_id) {
+    if let Some(mut rx) = state.hub.titles().watch(thread_id.as_str()) {
         let _ = tokio::time::timeout(WAIT_AT_MOST, rx.wait_for(|done| *done)).await;
     }
     Ok(find_owned(&state.db, user_id, thread_id).await?.name)

@@ -2,8 +2,19 @@
 //!
 //! ```text
 //! cargo build --release -p server --bin server
-//! cargo run -p server --release --bin bench_stream -- [--streams 1,50,200] [--arrival steady|burst|both] [--token-delay-ms 20] [--tokens 50] [--cold]
+//! cargo run -p bench --release --bin bench_stream -- [--streams 1,50,200] [--arrival steady|burst|both] [--token-delay-ms 20] [--tokens 50] [--cold] [--nagle]
+//! cargo run -p bench --release --bin bench_stream -- --first-token 20 [--nagle] [--pause-ms 0] [--tokens 10]
 //! ```
+//!
+//! `--server PATH` runs another build of the server (e.g. an older one, to
+//! compare). `--nagle`: the fake does not set TCP_NODELAY (many upstreams and proxies
+//! don't). `--first-token N`: instead of the concurrency levels, N rounds of
+//! single answers with titles on, timing the first token of a new thread
+//! whose pooled upstream connection last carried a title request, of a
+//! follow-up after a title and of a follow-up after an answer, against the
+//! same request sent straight to the fake on a fresh connection (see
+//! [`first_token`]); the verdict is an added TTFT p50 of at most 5 ms in
+//! every case.
 //!
 //! Starts the fake Mistral in this process (127.0.0.1:0, one token chunk every
 //! `--token-delay-ms`, a reply of exactly `--tokens` tokens) and the release
@@ -44,14 +55,14 @@
 //! errors and panics (Ctrl-C in a terminal reaches the child directly: same
 //! process group).
 //!
-//! HTTP goes through reqwest via `AppState::http` (reqwest is not a normal
-//! dependency of this crate), so the benchmark builds a throw-away `AppState`
-//! on its own SQLite file for its client.
+//! HTTP goes through reqwest via `AppState::http` (the product's own client
+//! settings), so the benchmark builds a throw-away `AppState` on its own
+//! SQLite file for its client.
 use app::server::config::Config;
 use app::server::{db, AppState};
+use app::vocab::{MessageStatus, StreamEvent};
 use futures::StreamExt;
 use serde_json::{json, Value};
-use server::fakes::FakeMistral;
 use std::io::Read;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -59,6 +70,7 @@ use std::process::{Child, Command, ExitCode, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use testkit::{FakeMistral, Nagle};
 
 const MODEL: &str = "mistral-small-latest";
 const QUESTION: &str = "How fast does the answer arrive?";
@@ -71,6 +83,9 @@ const TARGET_P99: Duration = Duration::from_millis(10);
 /// Longest wait for one piece of a stream before it counts as stalled.
 const CHUNK_TIMEOUT: Duration = Duration::from_secs(30);
 const RSS_EVERY: Duration = Duration::from_millis(50);
+/// First-token scenario: added TTFT p50 of a single answer, whatever the
+/// upstream's socket options and whatever the pooled connection carried last.
+const FIRST_TOKEN_TARGET: Duration = Duration::from_millis(5);
 
 type BenchResult<T> = Result<T, String>;
 
@@ -117,9 +132,18 @@ struct Args {
     tokens: usize,
     /// No unmeasured warm-up round before each level.
     cold: bool,
+    /// The fake leaves Nagle's algorithm on (does not set TCP_NODELAY).
+    nagle: bool,
+    /// Run the first-token scenario (new thread / follow-up, titles on)
+    /// for this many rounds instead of the concurrency levels.
+    first_token_rounds: Option<usize>,
+    /// Pause between the steps of the first-token scenario.
+    pause: Duration,
+    /// The server binary to run instead of the release build.
+    server: Option<PathBuf>,
 }
 
-const USAGE: &str = "usage: bench_stream [--streams 1,50,200] [--arrival steady|burst|both] [--token-delay-ms 20] [--tokens 50] [--cold]";
+const USAGE: &str = "usage: bench_stream [--streams 1,50,200] [--arrival steady|burst|both] [--token-delay-ms 20] [--tokens 50] [--cold] [--nagle] [--first-token ROUNDS [--pause-ms 0]] [--server PATH]";
 
 fn parse_args() -> BenchResult<Args> {
     let mut args = Args {
@@ -128,6 +152,10 @@ fn parse_args() -> BenchResult<Args> {
         token_delay: Duration::from_millis(20),
         tokens: 50,
         cold: false,
+        nagle: false,
+        first_token_rounds: None,
+        pause: Duration::ZERO,
+        server: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -174,6 +202,26 @@ fn parse_args() -> BenchResult<Args> {
                 };
             }
             "--cold" => args.cold = true,
+            "--nagle" => args.nagle = true,
+            "--server" => args.server = Some(PathBuf::from(value("--server")?)),
+            "--first-token" => {
+                let v = value("--first-token")?;
+                args.first_token_rounds = Some(
+                    v.parse()
+                        .ok()
+                        .filter(|n| (1..=1000).contains(n))
+                        .ok_or_else(|| format!("--first-token {v:?}: expected 1..=1000 rounds"))?,
+                );
+            }
+            "--pause-ms" => {
+                let v = value("--pause-ms")?;
+                let ms: u64 = v
+                    .parse()
+                    .ok()
+                    .filter(|ms| *ms <= 60_000)
+                    .ok_or_else(|| format!("--pause-ms {v:?}: expected 0..=60000"))?;
+                args.pause = Duration::from_millis(ms);
+            }
             "-h" | "--help" => return Err(USAGE.into()),
             other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
         }
@@ -223,12 +271,25 @@ struct ServerProcess {
 }
 
 impl ServerProcess {
-    fn spawn(binary: &Path, dir: PathBuf, mistral_base: &str) -> BenchResult<ServerProcess> {
+    /// `titles`: whether the server titles new threads (one extra, short
+    /// upstream request after each thread's first answer).
+    fn spawn(
+        binary: &Path,
+        dir: PathBuf,
+        mistral_base: &str,
+        titles: bool,
+    ) -> BenchResult<ServerProcess> {
         let port = free_port()?;
         let log = dir.join("server.log");
         let log_file = std::fs::File::create(&log).map_err(err)?;
         let log_err = log_file.try_clone().map_err(err)?;
-        let child = Command::new(binary)
+        let mut command = Command::new(binary);
+        if !titles {
+            // Every benchmark answer starts a thread; titles (a second
+            // request after each answer) would only add background load.
+            command.env("TITLE_MODEL", "off");
+        }
+        let child = command
             // No Leptos.toml or .env from the checkout: only the variables below.
             .current_dir(&dir)
             .env(
@@ -242,9 +303,6 @@ impl ServerProcess {
             .env("LEPTOS_SITE_ROOT", &dir)
             .env("MISTRAL_API_BASE", mistral_base)
             .env("RUST_LOG", "warn")
-            // Every benchmark answer starts a thread; titles (a second request
-            // after each answer) would only add background load.
-            .env("TITLE_MODEL", "off")
             .env("PUBLIC_URL", format!("http://127.0.0.1:{port}"))
             .stdin(Stdio::null())
             .stdout(log_file)
@@ -383,39 +441,21 @@ fn mib(kib: u64) -> f64 {
 // HTTP
 // ---------------------------------------------------------------------------
 
-/// Splits a byte stream into server-sent events: `(event name, data)`.
+/// Splits a byte stream into server-sent events, `(event name, data)`, with
+/// testkit's WHATWG parser (what a browser's `EventSource` would dispatch).
 #[derive(Default)]
 struct SseSplitter {
-    buf: Vec<u8>,
+    parser: testkit::SseParser,
+    ready: std::collections::VecDeque<testkit::SseEvent>,
 }
 
 impl SseSplitter {
     fn push(&mut self, bytes: &[u8]) {
-        self.buf.extend_from_slice(bytes);
+        self.ready.extend(self.parser.push(bytes));
     }
 
     fn next_event(&mut self) -> Option<(String, String)> {
-        loop {
-            let pos = self.buf.windows(2).position(|w| w == b"\n\n")?;
-            let block: Vec<u8> = self.buf.drain(..pos + 2).collect();
-            let text = String::from_utf8_lossy(&block);
-            let mut event = String::from("message");
-            let mut data = String::new();
-            for line in text.lines() {
-                if let Some(v) = line.strip_prefix("event:") {
-                    event = v.trim().to_string();
-                } else if let Some(v) = line.strip_prefix("data:") {
-                    if !data.is_empty() {
-                        data.push('\n');
-                    }
-                    data.push_str(v.strip_prefix(' ').unwrap_or(v));
-                }
-            }
-            if data.is_empty() {
-                continue; // keep-alive comment
-            }
-            return Some((event, data));
-        }
+        self.ready.pop_front().map(|e| (e.event, e.data))
     }
 }
 
@@ -494,12 +534,24 @@ macro_rules! drain_body {
 
 /// One answer through MistralChat: POST /api/chat, then its event stream to `done`.
 async fn via_mistralchat(client: AppState, base: String, user: User) -> BenchResult<Sample> {
+    let body = json!({"text": QUESTION, "model": MODEL});
+    Ok(chat_once(&client, &base, &user.token, &body).await?.0)
+}
+
+/// `POST /api/chat` with `body`, then the answer's event stream to `done`:
+/// the timings and the `201` body.
+async fn chat_once(
+    client: &AppState,
+    base: &str,
+    token: &str,
+    body: &Value,
+) -> BenchResult<(Sample, Value)> {
     let t0 = Instant::now();
     let resp = client
         .http
         .post(format!("{base}/api/chat"))
-        .bearer_auth(&user.token)
-        .json(&json!({"text": QUESTION, "model": MODEL}))
+        .bearer_auth(token)
+        .json(body)
         .send()
         .await
         .map_err(chain)?;
@@ -519,7 +571,7 @@ async fn via_mistralchat(client: AppState, base: String, user: User) -> BenchRes
     let mut resp = client
         .http
         .get(format!("{base}/api/generations/{id}/events"))
-        .bearer_auth(&user.token)
+        .bearer_auth(token)
         .send()
         .await
         .map_err(chain)?;
@@ -538,15 +590,19 @@ async fn via_mistralchat(client: AppState, base: String, user: User) -> BenchRes
         let at = t0.elapsed();
         sse.push(&chunk);
         while let Some((event, data)) = sse.next_event() {
-            match event.as_str() {
-                "delta" => {
+            // Read as the browser reads it: the shared vocabulary.
+            let typed = StreamEvent::from_wire(&event, &data)
+                .map_err(|e| format!("malformed {event} event {data:?}: {e}"))?;
+            match typed {
+                Some(StreamEvent::Delta { .. }) => {
                     deltas += 1;
                     ttft.get_or_insert(at);
                 }
-                "snapshot" => return Err("got a snapshot: the reader lagged behind".into()),
-                "done" => {
-                    let done: Value = serde_json::from_str(&data).unwrap_or(Value::Null);
-                    if done["status"] != "done" {
+                Some(StreamEvent::Snapshot { .. }) => {
+                    return Err("got a snapshot: the reader lagged behind".into())
+                }
+                Some(StreamEvent::Done { status, .. }) => {
+                    if status != MessageStatus::Done {
                         return Err(format!("answer ended with {data}"));
                     }
                     let sample = Sample {
@@ -556,7 +612,7 @@ async fn via_mistralchat(client: AppState, base: String, user: User) -> BenchRes
                         post,
                     };
                     drain_body!(resp);
-                    return Ok(sample);
+                    return Ok((sample, sent));
                 }
                 _ => {}
             }
@@ -575,14 +631,13 @@ fn has_content(chunk: &Value) -> bool {
 
 /// One stream straight from the fake, with the body MistralChat sends upstream.
 async fn direct(
-    client: AppState,
+    http: reqwest::Client,
     fake: String,
     key: String,
     body: Arc<Value>,
 ) -> BenchResult<Sample> {
     let t0 = Instant::now();
-    let mut resp = client
-        .http
+    let mut resp = http
         .post(format!("{fake}/v1/chat/completions"))
         .bearer_auth(&key)
         .header("accept", "text/event-stream")
@@ -675,7 +730,7 @@ async fn run_streams(
             let run = async move {
                 match route {
                     Route::MistralChat => via_mistralchat(client, base, user).await,
-                    Route::Direct => direct(client, fake, user.key, body).await,
+                    Route::Direct => direct(client.http.clone(), fake, user.key, body).await,
                 }
             };
             tokio::time::timeout(deadline, run)
@@ -916,7 +971,7 @@ async fn http_client(dir: &Path) -> BenchResult<AppState> {
 
 /// Runs everything; `Ok(true)` when every check passed and the target was met.
 async fn run(args: &Args) -> BenchResult<bool> {
-    let binary = server_binary();
+    let binary = args.server.clone().unwrap_or_else(server_binary);
     if !binary.is_file() {
         return Err(format!(
             "{} not found: build it first with\n  cargo build --release -p server --bin server",
@@ -924,7 +979,8 @@ async fn run(args: &Args) -> BenchResult<bool> {
         ));
     }
 
-    let fake = FakeMistral::start_on(SocketAddr::from(([127, 0, 0, 1], 0)))
+    let nagle = if args.nagle { Nagle::On } else { Nagle::Off };
+    let fake = FakeMistral::start_with(SocketAddr::from(([127, 0, 0, 1], 0)), nagle)
         .await
         .map_err(|e| format!("fake mistral: {e}"))?;
     let reply = reply_of(args.tokens);
@@ -932,12 +988,23 @@ async fn run(args: &Args) -> BenchResult<bool> {
         c.token_delay = args.token_delay;
         c.reply = Some(reply.clone());
     });
+    println!(
+        "fake Mistral: TCP_NODELAY {}",
+        if args.nagle {
+            "not set (Nagle on, --nagle)"
+        } else {
+            "set"
+        }
+    );
+    if let Some(rounds) = args.first_token_rounds {
+        return first_token(args, &binary, &fake, rounds).await;
+    }
 
     let tag = uuid::Uuid::new_v4().simple().to_string();
     let dir = std::env::temp_dir().join(format!("mc-bench-stream-{tag}"));
     std::fs::create_dir_all(dir.join("client")).map_err(err)?;
     // From here on the guard kills the child and removes `dir` on every exit.
-    let mut server = match ServerProcess::spawn(&binary, dir.clone(), &fake.base_url) {
+    let mut server = match ServerProcess::spawn(&binary, dir.clone(), &fake.base_url, false) {
         Ok(s) => s,
         Err(e) => {
             let _ = std::fs::remove_dir_all(&dir);
@@ -987,7 +1054,7 @@ async fn run(args: &Args) -> BenchResult<bool> {
         .ok_or("the fake saw no chat request from the server")?;
     let body = Arc::new(upstream.body.clone());
     direct(
-        client.clone(),
+        client.http.clone(),
         fake.base_url.clone(),
         users[0].key.clone(),
         body.clone(),
@@ -1156,6 +1223,172 @@ async fn run(args: &Args) -> BenchResult<bool> {
         }
     }
     Ok(ok)
+}
+
+// ---------------------------------------------------------------------------
+// First token behind a Nagle upstream (issue 12)
+// ---------------------------------------------------------------------------
+
+/// Waits for the thread's title (the server function returns once the title
+/// request that follows a thread's first answer is over).
+async fn wait_title(client: &AppState, base: &str, token: &str, thread: &str) -> BenchResult<()> {
+    let resp = client
+        .http
+        .post(format!("{base}/rpc/thread_title"))
+        .bearer_auth(token)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("thread_id={thread}"))
+        .send()
+        .await
+        .map_err(chain)?;
+    let status = resp.status().as_u16();
+    let text = resp.text().await.unwrap_or_default();
+    if status != 200 {
+        return Err(format!("POST /rpc/thread_title: {status} {text}"));
+    }
+    Ok(())
+}
+
+fn thread_of(sent: &Value) -> BenchResult<String> {
+    sent["thread"]["id"]
+        .as_str()
+        .map(str::to_string)
+        .ok_or_else(|| "POST /api/chat: no thread.id".to_string())
+}
+
+/// Time to first token of single answers, one at a time, with titles on,
+/// in the situations a reused upstream connection can be in:
+///
+/// - *new thread after a title*: the pooled connection last carried the
+///   short title request of the previous thread;
+/// - *follow-up after a title*: the first follow-up of a thread, right after
+///   its title;
+/// - *follow-up after an answer*: the pooled connection last carried a
+///   streamed answer.
+///
+/// The baseline is the same request straight to the fake on a fresh
+/// connection (a new connection acknowledges at once, so it never waits on
+/// delayed ACKs). With `--nagle` the fake does not set TCP_NODELAY.
+async fn first_token(
+    args: &Args,
+    binary: &Path,
+    fake: &FakeMistral,
+    rounds: usize,
+) -> BenchResult<bool> {
+    let tag = uuid::Uuid::new_v4().simple().to_string();
+    let dir = std::env::temp_dir().join(format!("mc-bench-first-token-{tag}"));
+    std::fs::create_dir_all(dir.join("client")).map_err(err)?;
+    let mut server = match ServerProcess::spawn(binary, dir.clone(), &fake.base_url, true) {
+        Ok(s) => s,
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&dir);
+            return Err(e);
+        }
+    };
+    let client = http_client(&dir.join("client")).await?;
+    server.wait_ready(&client).await?;
+    let base = server.base.clone();
+    let user = register(&client, &base, 0).await?;
+    let fresh = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .map_err(err)?;
+    let new_thread = json!({"text": QUESTION, "model": MODEL});
+    let pause = || tokio::time::sleep(args.pause);
+
+    // Warm-up (not measured): a thread and its title, so that the first
+    // round starts like every other one.
+    let (_, sent) = chat_once(&client, &base, &user.token, &new_thread).await?;
+    wait_title(&client, &base, &user.token, &thread_of(&sent)?).await?;
+    let upstream = fake
+        .requests()
+        .into_iter()
+        .find(|r| r.path == "/v1/chat/completions" && r.body["stream"] == true)
+        .ok_or("the fake saw no streaming chat request from the server")?;
+    let body = Arc::new(upstream.body.clone());
+
+    let (mut after_title, mut follow_title, mut follow_answer, mut baseline) =
+        (vec![], vec![], vec![], vec![]);
+    for _ in 0..rounds {
+        pause().await;
+        let (s, sent) = chat_once(&client, &base, &user.token, &new_thread).await?;
+        after_title.push(s);
+        let thread = thread_of(&sent)?;
+        wait_title(&client, &base, &user.token, &thread).await?;
+        let follow = json!({"threadId": thread, "text": QUESTION, "model": MODEL});
+        pause().await;
+        follow_title.push(chat_once(&client, &base, &user.token, &follow).await?.0);
+        pause().await;
+        follow_answer.push(chat_once(&client, &base, &user.token, &follow).await?.0);
+        pause().await;
+        baseline.push(
+            direct(
+                fresh.clone(),
+                fake.base_url.clone(),
+                user.key.clone(),
+                body.clone(),
+            )
+            .await?,
+        );
+        // The next round's new thread must follow a title again.
+        pause().await;
+        let (_, sent) = chat_once(&client, &base, &user.token, &new_thread).await?;
+        wait_title(&client, &base, &user.token, &thread_of(&sent)?).await?;
+    }
+
+    let sorted = |v: &[Sample]| {
+        let mut t: Vec<Duration> = v.iter().map(|s| s.ttft).collect();
+        t.sort();
+        t
+    };
+    let base_ttft = sorted(&baseline);
+    let base50 = percentile(&base_ttft, 50);
+    println!();
+    println!(
+        "first token, {rounds} rounds, fake {}, pause {} ms, one token every {} ms:",
+        if args.nagle {
+            "without TCP_NODELAY (Nagle on)"
+        } else {
+            "with TCP_NODELAY"
+        },
+        args.pause.as_millis(),
+        args.token_delay.as_millis()
+    );
+    println!("| case | TTFT p50 | TTFT p90 | TTFT max | added p50 | added p90 | added max |");
+    println!("|---|---:|---:|---:|---:|---:|---:|");
+    let mut worst_added_p50 = f64::MIN;
+    for (name, samples, is_baseline) in [
+        ("direct, fresh connection (baseline)", &baseline, true),
+        ("new thread after a title", &after_title, false),
+        ("follow-up after a title", &follow_title, false),
+        ("follow-up after an answer", &follow_answer, false),
+    ] {
+        let t = sorted(samples);
+        let (p50, p90, max) = (
+            percentile(&t, 50),
+            percentile(&t, 90),
+            t.last().copied().unwrap_or_default(),
+        );
+        println!(
+            "| {name} | {:.2} ms | {:.2} ms | {:.2} ms | {:+.2} ms | {:+.2} ms | {:+.2} ms |",
+            ms(p50),
+            ms(p90),
+            ms(max),
+            diff_ms(p50, base50),
+            diff_ms(p90, base50),
+            diff_ms(max, base50)
+        );
+        if !is_baseline {
+            worst_added_p50 = worst_added_p50.max(diff_ms(p50, base50));
+        }
+    }
+    let met = worst_added_p50 <= ms(FIRST_TOKEN_TARGET);
+    println!(
+        "VERDICT: target {} — added TTFT p50 ≤ {} ms in every case: worst {worst_added_p50:+.2} ms",
+        if met { "MET" } else { "MISSED" },
+        FIRST_TOKEN_TARGET.as_millis()
+    );
+    Ok(met)
 }
 
 #[tokio::main]

@@ -1,7 +1,7 @@
 //! Thread and message page latency against the real router.
 //!
 //! ```text
-//! cargo run -p server --release --bin bench_threads -- [--db sqlite|postgres|both] [--requests N]
+//! cargo run -p bench --release --bin bench_threads -- [--db sqlite|postgres|both] [--requests N]
 //! ```
 //!
 //! Seeds one user with 10,000 threads (plus a second user with 1,000, so the
@@ -22,6 +22,7 @@ use app::server::config::Config;
 use app::server::entities::{messages, threads};
 use app::server::services::{auth, threads as thread_service};
 use app::server::{db, AppState};
+use app::vocab::{MessageStatus, Role, UserId};
 use sea_orm::{ConnectionTrait, Database, DbBackend, EntityTrait, QueryTrait, Set, Statement};
 use serde_json::Value;
 use std::process::ExitCode;
@@ -244,10 +245,14 @@ async fn insert_messages(
                 id: Set(id.clone()),
                 thread_id: Set(thread_id.to_string()),
                 parent_id: Set(parent.clone()),
-                role: Set(if i % 2 == 0 { "user" } else { "assistant" }.into()),
+                role: Set(if i % 2 == 0 {
+                    Role::User
+                } else {
+                    Role::Assistant
+                }),
                 text: Set(text.clone()),
                 thinking: Set(None),
-                status: Set("done".into()),
+                status: Set(MessageStatus::Done),
                 model: Set(None),
                 finish_reason: Set(Some("stop".into())),
                 prompt_tokens: Set(Some(100)),
@@ -286,8 +291,8 @@ async fn seed(state: &AppState) -> BenchResult<Seeded> {
     let noise_user = auth::authenticate(state, &noise.token).await.map_err(err)?;
 
     let base = 1_700_000_000_000;
-    let ids = insert_threads(state, me.id(), THREADS, base).await?;
-    let noise_ids = insert_threads(state, noise_user.id(), NOISE_THREADS, base).await?;
+    let ids = insert_threads(state, me.id().as_str(), THREADS, base).await?;
+    let noise_ids = insert_threads(state, noise_user.id().as_str(), NOISE_THREADS, base).await?;
     // The long conversation sits in the middle of the list.
     let long_thread = ids[THREADS / 2].clone();
     insert_messages(state, &long_thread, MESSAGES, base).await?;
@@ -561,15 +566,20 @@ async fn measure_all(
     let plans = [
         (
             "threads, first page",
-            thread_service::thread_page_select(&seeded.user_id, None, None, THREAD_PAGE)
-                .build(backend),
+            thread_service::thread_page_select(
+                &UserId::new(&seeded.user_id),
+                None,
+                None,
+                THREAD_PAGE,
+            )
+            .build(backend),
             "threads",
             "ix_threads_user_updated",
         ),
         (
             "threads, page 400",
             thread_service::thread_page_select(
-                &seeded.user_id,
+                &UserId::new(&seeded.user_id),
                 None,
                 Some(&list_before),
                 THREAD_PAGE,

@@ -7,7 +7,7 @@
 //!
 //! Owns only the fake's behaviour, its knobs ([`FakeMistralConfig`]) and the
 //! log of requests it received. It must not be used by production code paths
-//! (only tests, the `fake_upstreams` binary and benchmarks point at it), must
+//! (only tests, the `fake_upstreams` binary and the `bench` crate point at it), must
 //! not call the real Mistral and must not share state between instances.
 //!
 //! JSON is written by hand (not through `serde_json::Value`) so that key order
@@ -52,6 +52,16 @@ pub enum FakeFailure {
     /// every `piece_every` (zero: as fast as the client reads), until the
     /// client hangs up.
     EndlessErrorBody { status: u16, piece_every: Duration },
+}
+
+/// Whether the fake's accepted sockets use Nagle's algorithm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Nagle {
+    /// TCP_NODELAY set: every write goes out at once (Mistral's front end).
+    #[default]
+    Off,
+    /// TCP_NODELAY not set: the kernel default of many upstreams and proxies.
+    On,
 }
 
 /// The fake's knobs; change them at any time through [`FakeMistral::configure`].
@@ -132,7 +142,17 @@ impl FakeMistral {
     }
 
     /// Starts on `addr`; the server runs until the runtime shuts down.
+    /// Its sockets set TCP_NODELAY, like Mistral's own front end.
     pub async fn start_on(addr: SocketAddr) -> std::io::Result<FakeMistral> {
+        Self::start_with(addr, Nagle::Off).await
+    }
+
+    /// Starts on `addr` with the given Nagle setting on accepted sockets.
+    /// [`Nagle::On`] is an upstream (or proxy) that never sets TCP_NODELAY:
+    /// each small write waits until the previous one is acknowledged, so a
+    /// client that delays its ACKs sees the stream stall (the case the
+    /// `bench_stream --nagle` figures measure).
+    pub async fn start_with(addr: SocketAddr, nagle: Nagle) -> std::io::Result<FakeMistral> {
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let fake = FakeMistral {
             base_url: format!("http://{}", listener.local_addr()?),
@@ -145,9 +165,11 @@ impl FakeMistral {
             .fallback(not_found)
             .layer(axum::middleware::map_response(add_mistral_headers))
             .with_state(fake.clone());
-        // Like Mistral's own front end: small SSE writes go out at once.
-        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-            let _ = tcp.set_nodelay(true);
+        // Like Mistral's own front end: small SSE writes go out at once
+        // (unless asked to behave like a Nagle upstream).
+        let nodelay = nagle == Nagle::Off;
+        let listener = axum::serve::ListenerExt::tap_io(listener, move |tcp| {
+            let _ = tcp.set_nodelay(nodelay);
         });
         tokio::spawn(async move {
             let _ = axum::serve(listener, router).await;

@@ -2,19 +2,21 @@
 //! browser tests and benchmarks that point `MISTRAL_API_BASE` at it.
 //!
 //! ```text
-//! cargo run -p server --bin fake_upstreams -- [--addr 127.0.0.1:3900] [--token-delay-ms 0]
+//! cargo run -p testkit --bin fake_upstreams -- [--addr 127.0.0.1:3900] [--token-delay-ms 0]
 //!     [--valid-key KEY]... [--awkward-chunking] [--reply TEXT]
-//!     [--stall-after-tokens K --stall-ms N] [--finish-reason TEXT]
+//!     [--stall-after-tokens K --stall-ms N] [--finish-reason TEXT] [--no-nodelay]
 //! ```
 //!
 //! Prints `MISTRAL_API_BASE=http://…` once listening and runs until killed.
-//! Owns argument parsing only; the behaviour lives in `server::fakes`. It must
+//! `--no-nodelay` leaves Nagle's algorithm on for accepted sockets (an
+//! upstream or proxy that does not set TCP_NODELAY).
+//! Owns argument parsing only; the behaviour lives in `testkit::mistral`. It must
 //! never be started by the production server.
-use server::fakes::FakeMistral;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
+use testkit::{FakeMistral, Nagle};
 
 struct Args {
     addr: SocketAddr,
@@ -25,9 +27,10 @@ struct Args {
     stall_after_tokens: Option<usize>,
     stall: Duration,
     finish_reason: Option<String>,
+    nagle: Nagle,
 }
 
-const USAGE: &str = "usage: fake_upstreams [--addr 127.0.0.1:3900] [--token-delay-ms N] [--valid-key KEY]... [--awkward-chunking] [--reply TEXT] [--stall-after-tokens K --stall-ms N] [--finish-reason TEXT]";
+const USAGE: &str = "usage: fake_upstreams [--addr 127.0.0.1:3900] [--token-delay-ms N] [--valid-key KEY]... [--awkward-chunking] [--reply TEXT] [--stall-after-tokens K --stall-ms N] [--finish-reason TEXT] [--no-nodelay]";
 
 fn number<T: std::str::FromStr>(flag: &str, v: &str) -> Result<T, String> {
     v.parse()
@@ -44,6 +47,7 @@ fn parse_args() -> Result<Args, String> {
         stall_after_tokens: None,
         stall: Duration::ZERO,
         finish_reason: None,
+        nagle: Nagle::Off,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -74,6 +78,7 @@ fn parse_args() -> Result<Args, String> {
                 args.stall = Duration::from_millis(number("--stall-ms", &v)?);
             }
             "--finish-reason" => args.finish_reason = Some(value("--finish-reason")?),
+            "--no-nodelay" => args.nagle = Nagle::On,
             "-h" | "--help" => return Err(USAGE.to_string()),
             other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
         }
@@ -90,7 +95,7 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let fake = match FakeMistral::start_on(args.addr).await {
+    let fake = match FakeMistral::start_with(args.addr, args.nagle).await {
         Ok(f) => f,
         Err(e) => {
             eprintln!("fake_upstreams: cannot listen on {}: {e}", args.addr);
