@@ -9,7 +9,10 @@ macro_rules! string_kind {
     (
         $(#[$meta:meta])*
         $name:ident, $what:literal {
-            $( $(#[$vmeta:meta])* $variant:ident = $s:literal ),+ $(,)?
+            // `tt`, not `literal`: a `literal` fragment reaches derive macros
+            // wrapped in an invisible group, and utoipa then misses the
+            // `serde(rename)` (the OpenAPI enum said `Done` for `done`).
+            $( $(#[$vmeta:meta])* $variant:ident = $s:tt ),+ $(,)?
         }
     ) => {
         $(#[$meta])*
