@@ -99,34 +99,48 @@ pub const UNREACHABLE: &str = "Can't reach the server — check your connection"
 /// The same for a message that was not sent (the composer keeps it).
 pub const UNREACHABLE_SEND: &str = "Can't reach the server — your message is kept, retry";
 /// Anything else that went wrong between the page and the server.
-const GARBLED: &str = "The server's answer could not be read — please try again";
+pub const GARBLED: &str = "The server's answer could not be read — please try again";
 
-/// The sentence to show for a server function error. Our server functions
-/// fail as `"STATUS|sentence"` (see `AppError::to_server_fn_error`); a
-/// failure to reach the server, or an answer that is not ours (a proxy's
-/// error page), gets a fixed human sentence: the library's own texts
-/// ("error reaching server to call server function: TypeError: …") never
-/// reach the screen.
-pub fn server_fn_message(e: &leptos::prelude::ServerFnError) -> String {
-    use leptos::prelude::ServerFnError;
-    match e {
-        ServerFnError::ServerError(raw) => match raw.split_once('|') {
-            Some((code, msg)) if !code.is_empty() && code.chars().all(|c| c.is_ascii_digit()) => {
-                msg.to_string()
-            }
-            _ => GARBLED.to_string(),
-        },
-        ServerFnError::Request(_) => UNREACHABLE.to_string(),
-        _ => GARBLED.to_string(),
+/// The sentence to show for a failed server function (see
+/// [`ApiError`](crate::api::ApiError)): the server's own sentence, or a fixed
+/// one for a network failure or an answer that is not ours. A "signed out"
+/// failure also sends the browser to the login page, back here afterwards.
+pub fn server_fn_message(e: &crate::api::ApiError) -> String {
+    if e.is_signed_out() {
+        go_to_login();
     }
+    e.message.clone()
 }
 
 /// [`server_fn_message`] for a send: a network failure says the text is kept.
-pub fn send_failure_message(e: &leptos::prelude::ServerFnError) -> String {
-    match e {
-        leptos::prelude::ServerFnError::Request(_) => UNREACHABLE_SEND.to_string(),
-        other => server_fn_message(other),
+pub fn send_failure_message(e: &crate::api::ApiError) -> String {
+    match e.kind {
+        crate::api::ErrorKind::Network => UNREACHABLE_SEND.to_string(),
+        _ => server_fn_message(e),
     }
+}
+
+/// `/login?redirect=<this page>` for a session that ended while the page was
+/// open (browser only; during SSR the page guard already redirected).
+pub fn go_to_login() {
+    #[cfg(feature = "hydrate")]
+    {
+        let location = window().location();
+        let here = format!(
+            "{}{}",
+            location.pathname().unwrap_or_default(),
+            location.search().unwrap_or_default()
+        );
+        hard_navigate(&login_url(&here));
+    }
+}
+
+/// The login page that returns to `here` afterwards.
+pub fn login_url(here: &str) -> String {
+    format!(
+        "/login?redirect={}",
+        url_component(&safe_redirect(Some(here.to_string())))
+    )
 }
 
 /// Percent-encodes `s` for use as one query value or path segment.
@@ -160,23 +174,31 @@ mod tests {
 
     #[test]
     fn library_error_texts_never_reach_the_screen() {
-        use leptos::prelude::ServerFnError;
-        let ours = ServerFnError::ServerError("400|Add your Mistral API key".into());
+        use crate::api::{ApiError, ErrorKind};
+        use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
+        let ours = ApiError::new(ErrorKind::BadInput, "Add your Mistral API key");
         assert_eq!(server_fn_message(&ours), "Add your Mistral API key");
-        let offline = ServerFnError::Request(
+        assert_eq!(send_failure_message(&ours), "Add your Mistral API key");
+        let offline = ApiError::from_server_fn_error(ServerFnErrorErr::Request(
             "error reaching server to call server function: TypeError: Failed to fetch".into(),
-        );
+        ));
+        assert_eq!(offline.kind, ErrorKind::Network);
         assert_eq!(server_fn_message(&offline), UNREACHABLE);
         assert_eq!(send_failure_message(&offline), UNREACHABLE_SEND);
-        assert_eq!(send_failure_message(&ours), "Add your Mistral API key");
-        for other in [
-            ServerFnError::Deserialization("expected value at line 1 column 1".into()),
-            ServerFnError::ServerError("<html>502 Bad Gateway</html>".into()),
-            ServerFnError::Response("error generating HTTP response".into()),
-        ] {
-            let shown = server_fn_message(&other);
-            assert_eq!(shown, GARBLED, "{other:?}");
-        }
+        // A proxy's error page instead of our JSON.
+        let garbled = ApiError::de(leptos::server_fn::Bytes::from_static(
+            b"<html>502 Bad Gateway</html>",
+        ));
+        assert!(!server_fn_message(&garbled).contains("html"));
+    }
+
+    #[test]
+    fn the_login_page_returns_to_where_the_session_ended() {
+        assert_eq!(
+            login_url("/t/abc?x=1"),
+            "/login?redirect=%2Ft%2Fabc%3Fx%3D1"
+        );
+        assert_eq!(login_url("//evil.com"), "/login?redirect=%2F");
     }
 
     #[test]

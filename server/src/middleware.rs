@@ -7,6 +7,7 @@ use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use std::time::Instant;
+use tracing::Instrument;
 
 /// The path as it may appear in logs: a share link (`/s/CODE`) is a
 /// password for its thread, so it is written as `/s/:code`. (Share codes
@@ -23,6 +24,11 @@ pub fn loggable_path(path: &str) -> std::borrow::Cow<'_, str> {
 /// may carry share codes; share links redacted by [`loggable_path`]), status
 /// and latency. Headers are never logged, so tokens and keys cannot leak
 /// through here.
+///
+/// Everything the request causes runs inside a `request` span holding its
+/// id, so every log line it leads to carries the id: the handler's, the
+/// services' (an internal error logged by `AppError`), and work spawned for
+/// it (the generation task of a send is spawned `in_current_span`).
 pub async fn log_requests(req: Request, next: Next) -> Response {
     let start = Instant::now();
     let method = req.method().clone();
@@ -33,14 +39,19 @@ pub async fn log_requests(req: Request, next: Next) -> Response {
         .and_then(|v| v.to_str().ok())
         .unwrap_or("-")
         .to_string();
-    let resp = next.run(req).await;
+    // At ERROR level so no log filter can disable it: a span filtered out
+    // would leave the lines inside it (an internal error) without the id.
+    let span = tracing::error_span!("request", request_id = %id);
+    let resp = next.run(req).instrument(span.clone()).await;
     let status = resp.status().as_u16();
     let ms = start.elapsed().as_secs_f64() * 1000.0;
-    if path.starts_with("/pkg/") {
-        tracing::debug!(request_id = %id, %method, %path, status, latency_ms = ms, "request");
-    } else {
-        tracing::info!(request_id = %id, %method, %path, status, latency_ms = format!("{ms:.1}"), "request");
-    }
+    span.in_scope(|| {
+        if path.starts_with("/pkg/") {
+            tracing::debug!(%method, %path, status, latency_ms = ms, "request");
+        } else {
+            tracing::info!(%method, %path, status, latency_ms = format!("{ms:.1}"), "request");
+        }
+    });
     resp
 }
 

@@ -1,6 +1,7 @@
 //! Session server functions: who is signed in, sign out (here or on every
 //! device), delete the account, and what the login page may offer; plus the
 //! fixed error codes of the sign-in form posted without JavaScript.
+use super::ApiError;
 use crate::model::UserDto;
 use leptos::prelude::*;
 
@@ -97,14 +98,14 @@ pub struct LoginOptions {
 }
 
 #[cfg(feature = "ssr")]
-async fn caller() -> Result<Option<crate::server::services::auth::AuthUser>, ServerFnError> {
+async fn caller() -> Result<Option<crate::server::services::auth::AuthUser>, ApiError> {
     use crate::server::services::auth;
-    let state = crate::server::state::from_context()?;
+    let state = super::state()?;
     let headers: axum::http::HeaderMap = leptos_axum::extract().await?;
     match auth::authenticate_headers(&state, &headers).await {
         Ok(u) => Ok(Some(u)),
         Err(crate::server::AppError::Unauthorized(_)) => Ok(None),
-        Err(e) => Err(e.to_server_fn_error()),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -121,15 +122,15 @@ fn clear_session_cookie(state: &crate::server::AppState) {
 
 /// The signed-in user, or `None`.
 #[server(prefix = "/rpc", endpoint = "current_user")]
-pub async fn current_user() -> Result<Option<UserDto>, ServerFnError> {
+pub async fn current_user() -> Result<Option<UserDto>, ApiError> {
     Ok(caller()
         .await?
         .map(|a| crate::server::services::auth::to_dto(&a.user)))
 }
 
 #[server(prefix = "/rpc", endpoint = "login_config")]
-pub async fn login_config() -> Result<LoginOptions, ServerFnError> {
-    let state = crate::server::state::from_context()?;
+pub async fn login_config() -> Result<LoginOptions, ApiError> {
+    let state = super::state()?;
     Ok(LoginOptions {
         google_client_id: state.config.google_client_id.clone(),
         allow_registration: state.config.allow_registration,
@@ -138,13 +139,12 @@ pub async fn login_config() -> Result<LoginOptions, ServerFnError> {
 
 /// Ends this browser's session.
 #[server(prefix = "/rpc", endpoint = "sign_out")]
-pub async fn sign_out() -> Result<(), ServerFnError> {
-    use crate::server::error::ForServerFn;
+pub async fn sign_out() -> Result<(), ApiError> {
     use crate::server::services::auth;
-    let state = crate::server::state::from_context()?;
+    let state = super::state()?;
     let headers: axum::http::HeaderMap = leptos_axum::extract().await?;
     for token in auth::presented_tokens(&headers) {
-        auth::logout(&state, &token).await.sfn()?;
+        auth::logout(&state, &token).await?;
     }
     clear_session_cookie(&state);
     Ok(())
@@ -152,34 +152,23 @@ pub async fn sign_out() -> Result<(), ServerFnError> {
 
 /// Ends every session of the signed-in account (this browser included).
 #[server(prefix = "/rpc", endpoint = "sign_out_everywhere")]
-pub async fn sign_out_everywhere() -> Result<(), ServerFnError> {
-    use crate::server::{error::ForServerFn, services::auth, AppError};
-    let state = crate::server::state::from_context()?;
-    let me = caller()
-        .await?
-        .ok_or_else(|| AppError::unauthorized().to_server_fn_error())?;
-    auth::logout_all(&state, me.id()).await.sfn()?;
+pub async fn sign_out_everywhere() -> Result<(), ApiError> {
+    use crate::server::{services::auth, AppError};
+    let state = super::state()?;
+    let me = caller().await?.ok_or_else(AppError::unauthorized)?;
+    auth::logout_all(&state, me.id()).await?;
     clear_session_cookie(&state);
     Ok(())
 }
 
 /// Deletes the account after the user typed their email (or `DELETE` for
-/// accounts without a password).
+/// accounts without a password); `services::auth::delete_account` checks it.
 #[server(prefix = "/rpc", endpoint = "delete_account")]
-pub async fn delete_account(confirmation: String) -> Result<(), ServerFnError> {
-    use crate::server::{error::ForServerFn, services::auth, AppError};
-    let state = crate::server::state::from_context()?;
-    let me = caller()
-        .await?
-        .ok_or_else(|| AppError::unauthorized().to_server_fn_error())?;
-    let expected = expected_confirmation(&me.user.provider, me.user.email.as_deref());
-    if confirmation.trim().to_lowercase() != expected.to_lowercase() {
-        return Err(
-            AppError::bad_request(format!("confirmation: type {expected} to confirm"))
-                .to_server_fn_error(),
-        );
-    }
-    auth::delete_account(&state, me.id()).await.sfn()?;
+pub async fn delete_account(confirmation: String) -> Result<(), ApiError> {
+    use crate::server::{services::auth, AppError};
+    let state = super::state()?;
+    let me = caller().await?.ok_or_else(AppError::unauthorized)?;
+    auth::delete_account(&state, me.id(), &confirmation).await?;
     clear_session_cookie(&state);
     Ok(())
 }

@@ -1,5 +1,6 @@
 //! Chat server functions: send, regenerate, edit, stop. The answer itself is
 //! streamed by `GET /api/generations/{id}/events` (see `crate::stream`).
+use super::ApiError;
 use crate::model::{MessageDto, SendResultDto};
 use leptos::prelude::*;
 
@@ -10,8 +11,7 @@ pub async fn send_message(
     text: String,
     model: Option<String>,
     think: bool,
-) -> Result<SendResultDto, ServerFnError> {
-    use crate::server::error::ForServerFn;
+) -> Result<SendResultDto, ApiError> {
     use crate::server::services::chat;
     let (state, me) = super::require_caller().await?;
     let input = chat::SendInput::from_client(
@@ -20,9 +20,10 @@ pub async fn send_message(
         &text,
         model.as_deref(),
         think,
-    )
-    .sfn()?;
-    chat::send(&state, me.id(), input).await.sfn()
+    )?;
+    chat::send(&state, me.id(), input)
+        .await
+        .map_err(ApiError::from)
 }
 
 #[server(prefix = "/rpc", endpoint = "regenerate_message")]
@@ -30,15 +31,14 @@ pub async fn regenerate_message(
     message_id: String,
     model: Option<String>,
     think: bool,
-) -> Result<SendResultDto, ServerFnError> {
-    use crate::server::error::ForServerFn;
+) -> Result<SendResultDto, ApiError> {
     use crate::server::services::chat;
     use crate::vocab::MessageId;
     let (state, me) = super::require_caller().await?;
-    let model = chat::asked_model(model.as_deref()).sfn()?;
+    let model = chat::asked_model(model.as_deref())?;
     chat::regenerate(&state, me.id(), &MessageId::new(&message_id), model, think)
         .await
-        .sfn()
+        .map_err(ApiError::from)
 }
 
 #[server(prefix = "/rpc", endpoint = "edit_message")]
@@ -47,14 +47,13 @@ pub async fn edit_message(
     text: String,
     model: Option<String>,
     think: bool,
-) -> Result<SendResultDto, ServerFnError> {
-    use crate::server::error::ForServerFn;
+) -> Result<SendResultDto, ApiError> {
     use crate::server::services::chat;
     use crate::server::FieldResult;
     use crate::vocab::{MessageId, MessageText};
     let (state, me) = super::require_caller().await?;
-    let text = MessageText::parse(&text).field("text").sfn()?;
-    let model = chat::asked_model(model.as_deref()).sfn()?;
+    let text = MessageText::parse(&text).field("text")?;
+    let model = chat::asked_model(model.as_deref())?;
     chat::edit(
         &state,
         me.id(),
@@ -64,23 +63,21 @@ pub async fn edit_message(
         think,
     )
     .await
-    .sfn()
+    .map_err(ApiError::from)
 }
 
 #[server(prefix = "/rpc", endpoint = "stop_generation")]
-pub async fn stop_generation(message_id: String) -> Result<MessageDto, ServerFnError> {
-    use crate::server::error::ForServerFn;
+pub async fn stop_generation(message_id: String) -> Result<MessageDto, ApiError> {
     let (state, me) = super::require_caller().await?;
     crate::server::services::chat::stop(&state, me.id(), &crate::vocab::MessageId::new(&message_id))
         .await
-        .sfn()
+        .map_err(ApiError::from)
 }
 
 /// The thread's name once the title of its first exchange is written (returns
 /// at once when no title is being written).
 #[server(prefix = "/rpc", endpoint = "thread_title")]
-pub async fn thread_title(thread_id: String) -> Result<String, ServerFnError> {
-    use crate::server::error::ForServerFn;
+pub async fn thread_title(thread_id: String) -> Result<String, ApiError> {
     let (state, me) = super::require_caller().await?;
     crate::server::services::titles::wait_for_title(
         &state,
@@ -88,5 +85,5 @@ pub async fn thread_title(thread_id: String) -> Result<String, ServerFnError> {
         &crate::vocab::ThreadId::new(&thread_id),
     )
     .await
-    .sfn()
+    .map_err(ApiError::from)
 }

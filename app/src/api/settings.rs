@@ -1,5 +1,6 @@
 //! Settings server functions: the Mistral key (write-only, checked with
 //! Mistral before it is stored), preferences and the model catalogue.
+use super::ApiError;
 use crate::model::{ModelInfoDto, SettingsDto};
 use leptos::prelude::*;
 
@@ -16,12 +17,11 @@ pub struct SavedKey {
 }
 
 #[server(prefix = "/rpc", endpoint = "get_settings")]
-pub async fn get_settings() -> Result<SettingsDto, ServerFnError> {
-    use crate::server::error::ForServerFn;
+pub async fn get_settings() -> Result<SettingsDto, ApiError> {
     let (state, me) = super::require_caller().await?;
     crate::server::services::settings::get(&state, me.id())
         .await
-        .sfn()
+        .map_err(ApiError::from)
 }
 
 /// Stores a new key (`Some`) or removes it (`None`). A key Mistral refuses
@@ -31,13 +31,11 @@ pub async fn get_settings() -> Result<SettingsDto, ServerFnError> {
 pub async fn save_api_key(
     api_key: Option<String>,
     #[server(default)] force: bool,
-) -> Result<SavedKey, ServerFnError> {
-    use crate::server::error::ForServerFn;
+) -> Result<SavedKey, ApiError> {
     use crate::server::services::settings::{self, KeyCheck};
     let (state, me) = super::require_caller().await?;
-    let (settings, check) = settings::set_api_key(&state, me.id(), api_key.as_deref(), force)
-        .await
-        .sfn()?;
+    let (settings, check) =
+        settings::set_api_key(&state, me.id(), api_key.as_deref(), force).await?;
     Ok(SavedKey {
         settings,
         checked: check == KeyCheck::Accepted,
@@ -49,8 +47,7 @@ pub async fn save_preferences(
     default_model: Option<String>,
     default_context: String,
     fast_models: Vec<String>,
-) -> Result<SettingsDto, ServerFnError> {
-    use crate::server::error::ForServerFn;
+) -> Result<SettingsDto, ApiError> {
     use crate::server::services::settings;
     let (state, me) = super::require_caller().await?;
     let prefs = settings::Preferences::from_client(
@@ -58,31 +55,28 @@ pub async fn save_preferences(
         Some(&default_context),
         Some(&fast_models),
         None,
-    )
-    .sfn()?;
+    )?;
     settings::update_preferences(&state, me.id(), prefs)
         .await
-        .sfn()
+        .map_err(ApiError::from)
 }
 
 #[server(prefix = "/rpc", endpoint = "save_theme")]
-pub async fn save_theme(theme: String) -> Result<SettingsDto, ServerFnError> {
-    use crate::server::error::ForServerFn;
+pub async fn save_theme(theme: String) -> Result<SettingsDto, ApiError> {
     use crate::server::services::settings;
     let (state, me) = super::require_caller().await?;
-    let prefs = settings::Preferences::from_client(None, None, None, Some(&theme)).sfn()?;
+    let prefs = settings::Preferences::from_client(None, None, None, Some(&theme))?;
     settings::update_preferences(&state, me.id(), prefs)
         .await
-        .sfn()
+        .map_err(ApiError::from)
 }
 
 /// The model catalogue for the user's key; `fresh` bypasses the cache (the
 /// "Check key" button).
 #[server(prefix = "/rpc", endpoint = "list_models")]
-pub async fn list_models(fresh: bool) -> Result<Vec<ModelInfoDto>, ServerFnError> {
-    use crate::server::error::ForServerFn;
+pub async fn list_models(fresh: bool) -> Result<Vec<ModelInfoDto>, ApiError> {
     let (state, me) = super::require_caller().await?;
     crate::server::services::settings::models(&state, me.id(), fresh)
         .await
-        .sfn()
+        .map_err(ApiError::from)
 }

@@ -2,6 +2,7 @@
 //! message pages, create/rename/configure, share links and deletion. All of
 //! them call `crate::server::services::threads`, which scopes every query to
 //! the caller.
+use super::ApiError;
 use crate::model::{ShareDto, ThreadDto, ThreadPage, ThreadWithMessages};
 #[cfg(feature = "ssr")]
 use crate::vocab::ThreadId;
@@ -15,29 +16,25 @@ pub const MESSAGE_PAGE: u64 = 40;
 pub async fn list_threads(
     before: Option<String>,
     search: Option<String>,
-) -> Result<ThreadPage, ServerFnError> {
-    use crate::server::error::ForServerFn;
+) -> Result<ThreadPage, ApiError> {
     use crate::server::services::threads as svc;
     let (state, me) = super::require_caller().await?;
     let query = svc::ThreadListQuery {
         limit: THREAD_PAGE,
-        before: before
-            .as_deref()
-            .map(svc::Cursor::parse)
-            .transpose()
-            .sfn()?,
+        before: before.as_deref().map(svc::Cursor::parse).transpose()?,
         search: {
             use crate::server::FieldResult;
             search
                 .as_deref()
                 .map(svc::SearchText::parse)
                 .transpose()
-                .field("q")
-                .sfn()?
+                .field("q")?
                 .flatten()
         },
     };
-    svc::list_threads(&state, me.id(), &query).await.sfn()
+    svc::list_threads(&state, me.id(), &query)
+        .await
+        .map_err(ApiError::from)
 }
 
 /// One page of a thread's messages, newest page first (chronological inside).
@@ -45,41 +42,36 @@ pub async fn list_threads(
 pub async fn load_thread_page(
     id: String,
     before: Option<String>,
-) -> Result<ThreadWithMessages, ServerFnError> {
-    use crate::server::error::ForServerFn;
+) -> Result<ThreadWithMessages, ApiError> {
     use crate::server::services::threads as svc;
     let (state, me) = super::require_caller().await?;
     let page = svc::MessagePageQuery {
         limit: MESSAGE_PAGE,
-        before: before
-            .as_deref()
-            .map(svc::Cursor::parse)
-            .transpose()
-            .sfn()?,
+        before: before.as_deref().map(svc::Cursor::parse).transpose()?,
     };
     svc::get_thread(&state, me.id(), &ThreadId::new(&id), Some(&page))
         .await
-        .sfn()
+        .map_err(ApiError::from)
 }
 
 #[server(prefix = "/rpc", endpoint = "create_thread")]
-pub async fn create_thread(name: Option<String>) -> Result<ThreadDto, ServerFnError> {
-    use crate::server::error::ForServerFn;
+pub async fn create_thread(name: Option<String>) -> Result<ThreadDto, ApiError> {
     use crate::server::services::threads as svc;
     let (state, me) = super::require_caller().await?;
-    let new = svc::NewThread::from_client(None, name.as_deref(), None, None).sfn()?;
-    svc::create_thread(&state, me.id(), new).await.sfn()
+    let new = svc::NewThread::from_client(None, name.as_deref(), None, None)?;
+    svc::create_thread(&state, me.id(), new)
+        .await
+        .map_err(ApiError::from)
 }
 
 #[server(prefix = "/rpc", endpoint = "rename_thread")]
-pub async fn rename_thread(id: String, name: String) -> Result<ThreadDto, ServerFnError> {
-    use crate::server::error::ForServerFn;
+pub async fn rename_thread(id: String, name: String) -> Result<ThreadDto, ApiError> {
     use crate::server::services::threads as svc;
     let (state, me) = super::require_caller().await?;
-    let patch = svc::ThreadPatch::from_client(Some(&name), None, None).sfn()?;
+    let patch = svc::ThreadPatch::from_client(Some(&name), None, None)?;
     svc::update_thread(&state, me.id(), &ThreadId::new(&id), patch)
         .await
-        .sfn()
+        .map_err(ApiError::from)
 }
 
 /// The thread's fast config: model and context (system prompt).
@@ -88,28 +80,23 @@ pub async fn configure_thread(
     id: String,
     model: Option<String>,
     context: String,
-) -> Result<ThreadDto, ServerFnError> {
-    use crate::server::error::ForServerFn;
+) -> Result<ThreadDto, ApiError> {
     use crate::server::services::threads as svc;
     let (state, me) = super::require_caller().await?;
     // No model = remove the thread's model, like a blank one.
     let patch =
-        svc::ThreadPatch::from_client(None, Some(&context), Some(model.as_deref().unwrap_or("")))
-            .sfn()?;
+        svc::ThreadPatch::from_client(None, Some(&context), Some(model.as_deref().unwrap_or("")))?;
     svc::update_thread(&state, me.id(), &ThreadId::new(&id), patch)
         .await
-        .sfn()
+        .map_err(ApiError::from)
 }
 
 /// The thread's active share link, unchanged, or `None`.
 #[server(prefix = "/rpc", endpoint = "thread_share")]
-pub async fn thread_share(id: String) -> Result<Option<ShareLink>, ServerFnError> {
-    use crate::server::error::ForServerFn;
+pub async fn thread_share(id: String) -> Result<Option<ShareLink>, ApiError> {
     use crate::server::services::threads as svc;
     let (state, me) = super::require_caller().await?;
-    let share = svc::get_share(&state, me.id(), &ThreadId::new(&id))
-        .await
-        .sfn()?;
+    let share = svc::get_share(&state, me.id(), &ThreadId::new(&id)).await?;
     Ok(share.map(|share| ShareLink {
         url: format!("{}/s/{}", state.config.public_url, share.share_code),
         share,
@@ -119,13 +106,10 @@ pub async fn thread_share(id: String) -> Result<Option<ShareLink>, ServerFnError
 /// Shares the thread as it is now: a new link, or the active link moved to
 /// include the newest messages.
 #[server(prefix = "/rpc", endpoint = "share_thread")]
-pub async fn share_thread(id: String, expires_at: Option<i64>) -> Result<ShareLink, ServerFnError> {
-    use crate::server::error::ForServerFn;
+pub async fn share_thread(id: String, expires_at: Option<i64>) -> Result<ShareLink, ApiError> {
     use crate::server::services::threads as svc;
     let (state, me) = super::require_caller().await?;
-    let share = svc::share_thread(&state, me.id(), &ThreadId::new(&id), expires_at)
-        .await
-        .sfn()?;
+    let share = svc::share_thread(&state, me.id(), &ThreadId::new(&id), expires_at).await?;
     Ok(ShareLink {
         url: format!("{}/s/{}", state.config.public_url, share.share_code),
         share,
@@ -133,23 +117,21 @@ pub async fn share_thread(id: String, expires_at: Option<i64>) -> Result<ShareLi
 }
 
 #[server(prefix = "/rpc", endpoint = "unshare_thread")]
-pub async fn unshare_thread(id: String) -> Result<(), ServerFnError> {
-    use crate::server::error::ForServerFn;
+pub async fn unshare_thread(id: String) -> Result<(), ApiError> {
     use crate::server::services::threads as svc;
     let (state, me) = super::require_caller().await?;
     svc::unshare_thread(&state, me.id(), &ThreadId::new(&id))
         .await
-        .sfn()
+        .map_err(ApiError::from)
 }
 
 #[server(prefix = "/rpc", endpoint = "delete_thread")]
-pub async fn delete_thread(id: String) -> Result<(), ServerFnError> {
-    use crate::server::error::ForServerFn;
+pub async fn delete_thread(id: String) -> Result<(), ApiError> {
     use crate::server::services::threads as svc;
     let (state, me) = super::require_caller().await?;
     svc::delete_thread(&state, me.id(), &ThreadId::new(&id))
         .await
-        .sfn()
+        .map_err(ApiError::from)
 }
 
 /// A share code with its public link.
@@ -168,18 +150,15 @@ pub const SHARED_PAGE: u64 = 50;
 pub async fn shared_thread(
     code: String,
     before: Option<String>,
-) -> Result<crate::model::SharedThreadView, ServerFnError> {
-    use crate::server::error::ForServerFn;
+) -> Result<crate::model::SharedThreadView, ApiError> {
     use crate::server::services::threads as svc;
-    let state = crate::server::state::from_context()?;
-    let code = svc::ShareCode::parse(&code).sfn()?;
+    let state = super::state()?;
+    let code = svc::ShareCode::parse(&code)?;
     let page = svc::MessagePageQuery {
         limit: SHARED_PAGE,
-        before: before
-            .as_deref()
-            .map(svc::Cursor::parse)
-            .transpose()
-            .sfn()?,
+        before: before.as_deref().map(svc::Cursor::parse).transpose()?,
     };
-    svc::get_shared(&state, &code, Some(&page)).await.sfn()
+    svc::get_shared(&state, &code, Some(&page))
+        .await
+        .map_err(ApiError::from)
 }

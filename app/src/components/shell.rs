@@ -5,7 +5,7 @@
 //! redirects others to `/login`), so a missing user here means the session
 //! ended while the page was open: we send the browser to sign in again.
 use crate::api::auth::current_user;
-use crate::client::hard_navigate;
+use crate::client::go_to_login;
 use crate::components::dialog::Dialog;
 use crate::components::share_dialog::ShareDialog;
 use crate::components::sidebar::{ThreadList, ThreadSidebarList};
@@ -159,7 +159,7 @@ pub fn AppShell() -> impl IntoView {
                         match user.await {
                             Ok(Some(u)) => view! { <UserBadge user=u /> }.into_any(),
                             Ok(None) => {
-                                hard_navigate("/login");
+                                go_to_login();
                                 view! { <p class="muted">"Signed out"</p> }.into_any()
                             }
                             Err(e) => view! {

@@ -130,7 +130,7 @@ async fn start_with_context(
     model: String,
     context: String,
     think: bool,
-) -> Result<SendResultDto, ServerFnError> {
+) -> Result<SendResultDto, crate::api::ApiError> {
     let thread = create_thread(None).await?;
     let id = thread.id;
     let sent = match configure_thread(id.clone(), Some(model.clone()), context).await {

@@ -2,8 +2,10 @@
 //!
 //! Every variant maps to an HTTP status and a sentence a person can act on.
 //! Internal details (database errors, upstream bodies) are logged here and
-//! never sent to the client. Server functions get the same sentence through
-//! [`AppError::to_server_fn_error`].
+//! never sent to the client. Server functions get the same sentence and
+//! status through `From<AppError> for ApiError`, so `?` is safe there.
+use crate::api::error::set_response_status;
+use crate::api::{ApiError, ErrorKind};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
@@ -79,28 +81,44 @@ impl AppError {
     /// The sentence shown to people; internal errors stay generic.
     pub fn public_message(&self) -> String {
         match self {
-            Self::Internal(_) => "Something went wrong on the server — please try again".into(),
+            Self::Internal(_) => crate::api::error::INTERNAL.into(),
             other => other.to_string(),
         }
     }
 
-    pub fn to_server_fn_error(&self) -> leptos::prelude::ServerFnError {
-        self.log();
-        // The HTTP status travels too: a client's mistake answers 4xx from
-        // `/rpc/*` exactly as from `/api/*`, never a blanket 500.
-        if let Some(resp) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
-            resp.set_status(self.status());
-        }
-        leptos::prelude::ServerFnError::ServerError(format!(
-            "{}|{}",
-            self.status().as_u16(),
-            self.public_message()
-        ))
-    }
-
+    /// Internal details go to the log (with the request's span, so the
+    /// line carries its request id), never to the client.
     fn log(&self) {
         if let Self::Internal(detail) = self {
             tracing::error!(error = %detail, "internal error");
+        }
+    }
+
+    fn retry_after_secs(&self) -> Option<u64> {
+        match self {
+            Self::TooManyRequests {
+                retry_after_secs, ..
+            }
+            | Self::Unavailable {
+                retry_after_secs, ..
+            } => Some(*retry_after_secs),
+            _ => None,
+        }
+    }
+
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Self::BadRequest(_) => ErrorKind::BadInput,
+            Self::Unauthorized(_) => ErrorKind::SignedOut,
+            Self::Forbidden(_) => ErrorKind::Forbidden,
+            Self::NotFound(_) => ErrorKind::NotFound,
+            Self::Conflict(_) => ErrorKind::Conflict,
+            Self::PayloadTooLarge(_) => ErrorKind::TooLarge,
+            Self::TooManyRequests { .. } => ErrorKind::TooMany,
+            Self::Unavailable { .. } => ErrorKind::Unavailable,
+            Self::NotImplemented(_) => ErrorKind::NotImplemented,
+            Self::Upstream(_) => ErrorKind::Upstream,
+            Self::Internal(_) => ErrorKind::Internal,
         }
     }
 }
@@ -120,17 +138,14 @@ impl From<sea_orm::TransactionError<AppError>> for AppError {
     }
 }
 
-/// Converts a service result for a server function, keeping the status and
-/// the public sentence (never the internal detail). Server functions must use
-/// this instead of `?` on an `AppResult`: server_fn's blanket `From` would send
-/// the `Display` text, internal details included.
-pub trait ForServerFn<T> {
-    fn sfn(self) -> Result<T, leptos::prelude::ServerFnError>;
-}
-
-impl<T> ForServerFn<T> for AppResult<T> {
-    fn sfn(self) -> Result<T, leptos::prelude::ServerFnError> {
-        self.map_err(|e| e.to_server_fn_error())
+/// A service error leaving through a server function: logged like on
+/// `/api`, the response gets the same status (and `Retry-After`), and the
+/// browser gets the kind and the public sentence — never an internal detail.
+impl From<AppError> for ApiError {
+    fn from(e: AppError) -> Self {
+        e.log();
+        set_response_status(e.status().as_u16(), e.retry_after_secs());
+        ApiError::new(e.kind(), e.public_message())
     }
 }
 
@@ -143,13 +158,7 @@ impl IntoResponse for AppError {
             axum::Json(serde_json::json!({ "error": self.public_message() })),
         )
             .into_response();
-        if let Self::TooManyRequests {
-            retry_after_secs, ..
-        }
-        | Self::Unavailable {
-            retry_after_secs, ..
-        } = &self
-        {
+        if let Some(retry_after_secs) = self.retry_after_secs() {
             if let Ok(v) = HeaderValue::from_str(&retry_after_secs.to_string()) {
                 resp.headers_mut()
                     .insert(axum::http::header::RETRY_AFTER, v);

@@ -70,9 +70,3 @@ impl axum::extract::FromRef<AppState> for leptos::config::LeptosOptions {
         s.leptos_options.clone()
     }
 }
-
-/// The state inside a server function (provided as Leptos context by the server).
-pub fn from_context() -> Result<AppState, leptos::prelude::ServerFnError> {
-    leptos::prelude::use_context::<AppState>()
-        .ok_or_else(|| leptos::prelude::ServerFnError::new("server state missing"))
-}

@@ -9,20 +9,19 @@ macro_rules! string_kind {
     (
         $(#[$meta:meta])*
         $name:ident, $what:literal {
-            // `tt`, not `literal`: a `literal` fragment reaches derive macros
-            // wrapped in an invisible group, and utoipa then misses the
-            // `serde(rename)` (the OpenAPI enum said `Done` for `done`).
-            $( $(#[$vmeta:meta])* $variant:ident = $s:tt ),+ $(,)?
+            $( $(#[$vmeta:meta])* $variant:ident = $s:literal ),+ $(,)?
         }
     ) => {
         $(#[$meta])*
+        // Every stored string is its variant's name in lower case; said with
+        // `rename_all` (not a per-variant rename) so the OpenAPI derive sees it.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[serde(rename_all = "lowercase")]
         #[cfg_attr(feature = "ssr", derive(sea_orm::EnumIter, sea_orm::DeriveActiveEnum, utoipa::ToSchema))]
         #[cfg_attr(feature = "ssr", sea_orm(rs_type = "String", db_type = "Text"))]
         pub enum $name {
             $(
                 $(#[$vmeta])*
-                #[serde(rename = $s)]
                 #[cfg_attr(feature = "ssr", sea_orm(string_value = $s))]
                 $variant,
             )+
@@ -159,6 +158,24 @@ mod tests {
         assert_eq!(Role::parse("assistant"), Some(Role::Assistant));
         assert_eq!(Role::parse("Assistant"), None);
         assert!(serde_json::from_str::<Theme>("\"blue\"").is_err());
+    }
+
+    #[test]
+    fn each_string_is_the_variant_name_in_lower_case() {
+        // The serde/OpenAPI form comes from `rename_all`, the stored form from
+        // the literals: they must agree.
+        for s in MessageStatus::ALL {
+            assert_eq!(format!("{s:?}").to_lowercase(), s.as_str());
+        }
+        for r in Role::ALL {
+            assert_eq!(format!("{r:?}").to_lowercase(), r.as_str());
+        }
+        for p in Provider::ALL {
+            assert_eq!(format!("{p:?}").to_lowercase(), p.as_str());
+        }
+        for t in Theme::ALL {
+            assert_eq!(format!("{t:?}").to_lowercase(), t.as_str());
+        }
     }
 
     #[test]

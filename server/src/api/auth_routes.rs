@@ -12,8 +12,9 @@ use app::api::auth::AuthFormError;
 use app::server::services::auth::{self, IssuedToken};
 use app::server::services::rate_limit;
 use app::server::{AppError, AppResult, AppState};
-use axum::extract::rejection::FormRejection;
-use axum::extract::{ConnectInfo, RawQuery, State};
+use axum::body::Bytes;
+use axum::extract::rejection::{FormRejection, QueryRejection};
+use axum::extract::{ConnectInfo, Query, RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
@@ -264,24 +265,14 @@ async fn google_token(
     headers: HeaderMap,
     ApiJson(body): ApiJson<GoogleBody>,
 ) -> AppResult<Response> {
-    if !state.google.enabled() {
-        return Err(AppError::NotImplemented(
-            "Google sign-in is not configured on this server (set GOOGLE_CLIENT_ID)".into(),
-        ));
-    }
-    if let Some(ip) = client_ip(&state, peer, &headers) {
-        auth::limit_google_sign_in(&state, ip)?;
-    }
-    let who = match (body.id_token.as_deref(), body.access_token.as_deref()) {
-        (Some(t), _) if !t.is_empty() => state.google.verify_id_token(t).await?,
-        (_, Some(t)) if !t.is_empty() => state.google.verify_access_token(t).await?,
-        _ => {
-            return Err(AppError::bad_request(
-                "access_token: send either access_token or id_token",
-            ))
-        }
-    };
-    let issued = auth::google_sign_in(&state, who).await?;
+    let ip = client_ip(&state, peer, &headers);
+    let issued = auth::sign_in_with_google(
+        &state,
+        body.id_token.as_deref(),
+        body.access_token.as_deref(),
+        ip,
+    )
+    .await?;
     Ok(signed_in(&state, StatusCode::OK, &issued))
 }
 
@@ -358,16 +349,54 @@ async fn logout(
     Ok(with_cookies(StatusCode::OK, auth::clear_cookies(&state)))
 }
 
-/// Delete the account and everything it owns.
+/// The typed confirmation of `DELETE /api/auth/delete`, as a JSON body.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct DeleteBody {
+    /// The account's email, or `DELETE` for accounts without a password.
+    confirm: Option<String>,
+}
+
+/// The same as a query parameter: some clients and proxies drop the body of
+/// a DELETE, and the reference project's clients send none.
+#[derive(Deserialize)]
+struct DeleteQuery {
+    confirm: Option<String>,
+}
+
+/// The account is deleted only with the confirmation the settings page asks
+/// for (`services::auth::check_delete_confirmation`: the email, or `DELETE`
+/// for accounts without a password), sent as `{"confirm": "…"}` or
+/// `?confirm=…`; without it the answer is a 400 that says what to send.
 #[utoipa::path(
     delete,
     path = "/api/auth/delete",
     tag = "auth",
+    params(("confirm" = Option<String>, Query, description = "The account's email, or `DELETE` for accounts without a password (or send it in the body)")),
+    request_body(content = Option<DeleteBody>, description = "The confirmation as JSON (or send `?confirm=`)", content_type = "application/json"),
     security(("bearer" = []), ("cookie" = [])),
-    responses((status = 200, description = "Deleted: the session cookies are cleared", body = super::openapi::OkBody))
+    responses(
+        (status = 200, description = "Deleted: the session cookies are cleared", body = super::openapi::OkBody),
+        (status = 400, description = "Without the typed confirmation, or with a wrong one: nothing is deleted", body = super::openapi::ErrorBody)
+    )
 )]
-async fn delete_account(State(state): State<AppState>, Caller(me): Caller) -> AppResult<Response> {
-    auth::delete_account(&state, me.id()).await?;
+async fn delete_account(
+    State(state): State<AppState>,
+    Caller(me): Caller,
+    query: Result<Query<DeleteQuery>, QueryRejection>,
+    body: Bytes,
+) -> AppResult<Response> {
+    let Query(q) = query
+        .map_err(|e| AppError::bad_request(format!("Invalid query string: {}", e.body_text())))?;
+    let from_body = if body.iter().all(u8::is_ascii_whitespace) {
+        None
+    } else {
+        serde_json::from_slice::<DeleteBody>(&body)
+            .map_err(|e| AppError::bad_request(format!("Invalid JSON body: {e}")))?
+            .confirm
+    };
+    let confirm = from_body.or(q.confirm).unwrap_or_default();
+    auth::delete_account(&state, me.id(), &confirm).await?;
     Ok(with_cookies(StatusCode::OK, auth::clear_cookies(&state)))
 }
 

@@ -298,7 +298,48 @@ db_test!(deleting_the_account_leaves_no_rows_behind, |app| {
         }
     }
 
+    // Without the typed confirmation, or with a wrong one, nothing goes:
+    // the same rule as the settings page's server function.
+    let users_before = app.count("users").await;
     let r = app.delete("/api/auth/delete", Auth::Bearer(&gone)).await;
+    assert_eq!(r.status, 400, "{:?}", r.body);
+    assert!(r.error().contains("gone@example.com"), "{:?}", r.body);
+    for wrong in [
+        json!({"confirm": "keep@example.com"}),
+        json!({"confirm": ""}),
+    ] {
+        let r = app
+            .request(
+                reqwest::Method::DELETE,
+                "/api/auth/delete",
+                Some(wrong),
+                Auth::Bearer(&gone),
+                &[],
+            )
+            .await;
+        assert_eq!(r.status, 400, "{:?}", r.body);
+    }
+    let r = app
+        .rpc_form(
+            "/rpc/delete_account",
+            "confirmation=DELETE",
+            Auth::Cookie(&gone),
+        )
+        .await;
+    assert_eq!(r.status, 400, "{:?}", r.body);
+    assert_eq!(r.body["kind"], "bad_input", "{:?}", r.body);
+    assert_eq!(app.count("users").await, users_before);
+
+    // Case and surrounding space do not matter.
+    let r = app
+        .request(
+            reqwest::Method::DELETE,
+            "/api/auth/delete",
+            Some(json!({"confirm": " Gone@Example.com "})),
+            Auth::Bearer(&gone),
+            &[],
+        )
+        .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     assert!(r.set_cookie().unwrap().contains("Max-Age=0"));
 

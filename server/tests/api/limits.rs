@@ -544,7 +544,12 @@ async fn deleting_an_account_stops_its_answers_first() {
         app.state.hub.get(&MessageId::new(&a1)).is_some()
             && app.state.hub.get(&MessageId::new(&a2)).is_some()
     );
-    let r = app.delete("/api/auth/delete", Auth::Bearer(&t)).await;
+    let r = app
+        .delete(
+            "/api/auth/delete?confirm=delaccount%40example.com",
+            Auth::Bearer(&t),
+        )
+        .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     assert!(
         app.state.hub.get(&MessageId::new(&a1)).is_none()

@@ -112,11 +112,6 @@ db_test!(a_refused_key_in_use_is_a_4xx_with_what_to_do, |app| {
         .rpc_form("/rpc/list_models", "fresh=true", Auth::Cookie(&t))
         .await;
     assert_eq!(r.status, 400, "{:?}", r.body);
-    assert!(
-        r.body
-            .to_string()
-            .contains(&format!("400|{KEY_IN_USE_REFUSED}")),
-        "{:?}",
-        r.body
-    );
+    assert_eq!(r.error(), KEY_IN_USE_REFUSED, "{:?}", r.body);
+    assert_eq!(r.body["kind"], "bad_input", "{:?}", r.body);
 });

@@ -551,6 +551,42 @@ pub fn limit_google_sign_in(state: &AppState, client_ip: IpAddr) -> AppResult<()
     Ok(())
 }
 
+/// Google sign-in from what a client sent: an ID token when there is one
+/// (verified here against Google's published keys), else an OAuth access
+/// token (checked with Google's tokeninfo). Refused with 501 when Google
+/// sign-in is not configured, and limited per client address (`None`: see
+/// [`rate_limit::limited_address`](super::rate_limit::limited_address))
+/// before Google is asked anything.
+#[tracing::instrument(skip_all)]
+pub async fn sign_in_with_google(
+    state: &AppState,
+    id_token: Option<&str>,
+    access_token: Option<&str>,
+    client_ip: Option<IpAddr>,
+) -> AppResult<IssuedToken> {
+    if !state.google.enabled() {
+        return Err(AppError::NotImplemented(
+            "Google sign-in is not configured on this server (set GOOGLE_CLIENT_ID)".into(),
+        ));
+    }
+    if let Some(ip) = client_ip {
+        limit_google_sign_in(state, ip)?;
+    }
+    let who = match (
+        id_token.filter(|t| !t.is_empty()),
+        access_token.filter(|t| !t.is_empty()),
+    ) {
+        (Some(t), _) => state.google.verify_id_token(t).await?,
+        (None, Some(t)) => state.google.verify_access_token(t).await?,
+        (None, None) => {
+            return Err(AppError::bad_request(
+                "access_token: send either access_token or id_token",
+            ))
+        }
+    };
+    google_sign_in(state, who).await
+}
+
 /// Finds or creates the account for a verified Google identity (by `sub`),
 /// refreshing its name and picture, and issues a token.
 pub async fn google_sign_in(state: &AppState, who: GoogleIdentity) -> AppResult<IssuedToken> {
@@ -775,10 +811,37 @@ pub async fn purge_expired(state: &AppState) -> AppResult<u64> {
     Ok(done.rows_affected)
 }
 
-/// Deletes the account and everything it owns in one transaction. Rows that
+/// Whether `typed` confirms deleting `user`'s account: their email for a
+/// password account, `DELETE` otherwise (see
+/// [`crate::api::auth::expected_confirmation`]); case and surrounding space
+/// do not matter. Every entry point asks for it: the settings page's server
+/// function and `DELETE /api/auth/delete` (`{"confirm": …}` or `?confirm=`).
+pub fn check_delete_confirmation(user: &users::Model, typed: &str) -> AppResult<()> {
+    let expected = crate::api::auth::expected_confirmation(&user.provider, user.email.as_deref());
+    if typed.trim().to_lowercase() == expected.to_lowercase() {
+        Ok(())
+    } else {
+        Err(AppError::bad_request(format!(
+            "confirm: type {expected} to confirm deleting the account"
+        )))
+    }
+}
+
+/// Deletes the account and everything it owns in one transaction, once
+/// `confirmation` is what [`check_delete_confirmation`] expects. Rows that
 /// reference the user cascade; blobs are shared by content hash, so only those
 /// no other attachment references are removed.
-pub async fn delete_account(state: &AppState, user_id: &UserId) -> AppResult<()> {
+#[tracing::instrument(skip_all)]
+pub async fn delete_account(
+    state: &AppState,
+    user_id: &UserId,
+    confirmation: &str,
+) -> AppResult<()> {
+    let user = users::Entity::find_by_id(user_id.as_str())
+        .one(&state.db)
+        .await?
+        .ok_or_else(AppError::unauthorized)?;
+    check_delete_confirmation(&user, confirmation)?;
     // Running answers stop before their rows go.
     state.hub.stop_for_user(user_id).await;
     let user_id = user_id.clone();
@@ -866,6 +929,31 @@ pub fn clear_cookies(state: &AppState) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn deletion_needs_the_email_or_delete_typed() {
+        let user = |provider: Provider, email: Option<&str>| users::Model {
+            id: "u".into(),
+            email: email.map(str::to_string),
+            name: "n".into(),
+            picture: None,
+            provider,
+            google_sub: None,
+            password_hash: None,
+            created_at: 0,
+            updated_at: 0,
+        };
+        let pw = user(Provider::Email, Some("me@example.com"));
+        assert!(check_delete_confirmation(&pw, " Me@Example.com ").is_ok());
+        for wrong in ["", "DELETE", "you@example.com", "me@example.co"] {
+            let e = check_delete_confirmation(&pw, wrong).unwrap_err();
+            assert!(matches!(e, AppError::BadRequest(_)), "{wrong}");
+            assert!(e.to_string().contains("me@example.com"), "{e}");
+        }
+        let google = user(Provider::Google, Some("g@example.com"));
+        assert!(check_delete_confirmation(&google, "delete").is_ok());
+        assert!(check_delete_confirmation(&google, "g@example.com").is_err());
+    }
 
     #[test]
     fn password_hashes_verify_and_match_the_stock_argon2() {

@@ -451,7 +451,9 @@ impl GenerationHub {
         }
         // What the title needs once `run` has consumed the job.
         let titling = title.map(|t| (t, job.db.clone(), job.client.clone(), job.key.clone()));
-        tokio::spawn(async move {
+        // The task outlives the request that started it; it keeps that
+        // request's span, so its log lines carry the request id.
+        tokio::spawn(tracing::Instrument::in_current_span(async move {
             let (status, answer, permit) = run(job, g.clone(), cancel_rx).await;
             // The answer is over: the user may start another (the title
             // below is a short call of its own). Given back before the hub
@@ -469,7 +471,7 @@ impl GenerationHub {
                 }
                 hub.titles.end(&t.thread_id);
             }
-        });
+        }));
         generation
     }
 }
@@ -761,12 +763,13 @@ pub async fn watch(
     let (tx, mut rx) = mpsc::channel::<Numbered>(256);
     let live = state.hub.get(message_id);
     let state = state.clone();
-    tokio::spawn(async move {
+    // The reader keeps the request's span (and so its request id).
+    tokio::spawn(tracing::Instrument::in_current_span(async move {
         match live {
             Some(g) => follow_live(&state, &g, last_event_id.unwrap_or(0), &tx).await,
             None => follow_row(&state, msg, &tx).await,
         }
-    });
+    }));
     Ok(futures::stream::poll_fn(move |cx| {
         // The place is given back when the reader drops the stream.
         let _held = &slot;

@@ -385,11 +385,11 @@ pub fn cached_context_length(state: &AppState, key: &Secret, model: &str) -> Opt
         None => {
             let state = state.clone();
             let key = key.clone();
-            tokio::spawn(async move {
+            tokio::spawn(tracing::Instrument::in_current_span(async move {
                 if let Ok(cards) = state.mistral.list_models(&key).await {
                     cache_catalogue(&state, &key, &cards);
                 }
-            });
+            }));
             None
         }
     }
