@@ -21,7 +21,7 @@
 #
 # Tunables: FUZZ_PROFILE (release; `debug` runs the binaries of a plain
 # `cargo build` for a quick local look, slower answers included), FUZZ_PORT (3400), FUZZ_MAX_EXAMPLES (30 per operation and phase),
-# FUZZ_MAX_TIME (seconds for the whole run, 240), FUZZ_SEED (fixed by default so
+# FUZZ_MAX_TIME (seconds for the whole run, 180), FUZZ_SEED (fixed by default so
 # a failure reproduces; FUZZ_SEED=random for a new one).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,7 +33,7 @@ SCHEMATHESIS_VERSION="4.32.5"
 PORT="${FUZZ_PORT:-3400}"
 FAKE_PORT=$((PORT + 800))
 MAX_EXAMPLES="${FUZZ_MAX_EXAMPLES:-30}"
-MAX_TIME="${FUZZ_MAX_TIME:-240}"
+MAX_TIME="${FUZZ_MAX_TIME:-180}"
 SEED="${FUZZ_SEED:-20261130}"
 PROFILE="${FUZZ_PROFILE:-release}"
 KEY="fuzz-mistral-key-0123456789"

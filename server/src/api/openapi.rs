@@ -329,7 +329,14 @@ fn add_links(doc: &mut Value) {
             path.replace('~', "~0").replace('/', "~1")
         );
         if let Some(Value::Object(created)) = doc.pointer_mut(&pointer) {
-            created.insert("links".into(), links.clone());
+            let mut links = links.clone();
+            // A regeneration writes no question: nothing to edit.
+            if path == "/api/chat/regenerate" {
+                if let Some(map) = links.as_object_mut() {
+                    map.remove("edit");
+                }
+            }
+            created.insert("links".into(), links);
         }
     }
 }

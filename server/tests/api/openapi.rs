@@ -347,3 +347,28 @@ async fn refusals_before_the_handler_are_json_too() {
         assert!(!error.is_empty(), "{method} {path}: {body}");
     }
 }
+
+/// The stored kinds are documented with the strings they serialise to
+/// (they were `Done`, `User`… while the API sends `done`, `user`…).
+#[test]
+fn documented_kinds_are_the_serialised_strings() {
+    use app::vocab::{MessageStatus, Provider, Role, Theme};
+    fn wire<T: serde::Serialize>(all: &[T]) -> Vec<Value> {
+        all.iter()
+            .map(|v| serde_json::to_value(v).unwrap())
+            .collect()
+    }
+    let doc = server::api::openapi::document();
+    for (name, want) in [
+        ("MessageStatus", wire(MessageStatus::ALL)),
+        ("Role", wire(Role::ALL)),
+        ("Provider", wire(Provider::ALL)),
+        ("Theme", wire(Theme::ALL)),
+    ] {
+        let got = doc["components"]["schemas"][name]["enum"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(got, want, "{name}: documented values differ from the wire");
+    }
+}
