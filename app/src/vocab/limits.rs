@@ -11,6 +11,8 @@ pub const MAX_NAME_CHARS: usize = 200;
 /// Characters of a thread's context (its system prompt), and of the default
 /// context in the settings.
 pub const MAX_CONTEXT_CHARS: usize = 32_000;
+/// Characters of a person's display name.
+pub const MAX_DISPLAY_NAME_CHARS: usize = 200;
 /// Characters of a model id (the `model` columns are `VARCHAR(100)`).
 pub const MAX_MODEL_CHARS: usize = 100;
 /// Characters of a message's text (and of its reasoning).

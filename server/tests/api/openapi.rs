@@ -372,3 +372,38 @@ fn documented_kinds_are_the_serialised_strings() {
         assert_eq!(got, want, "{name}: documented values differ from the wire");
     }
 }
+
+/// The limits the document states are the vocabulary's (`app::vocab::limits`),
+/// which the handlers enforce: a limit changed in one place fails here until
+/// the attribute follows.
+#[test]
+fn documented_limits_are_the_vocabulary_limits() {
+    use app::server::services::threads::MAX_MESSAGE_PAGE;
+    use app::vocab::limits::{MAX_DISPLAY_NAME_CHARS, MAX_MODEL_CHARS, MAX_NAME_CHARS};
+    let doc: Value =
+        serde_json::from_str(&std::fs::read_to_string(SNAPSHOT).expect("the committed document"))
+            .expect("JSON");
+    let schemas = &doc["components"]["schemas"];
+    let max_len = |schema: &str, field: &str| {
+        schemas[schema]["properties"][field]["maxLength"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("{schema}.{field} has no maxLength"))
+    };
+    for body in ["SendBody", "EditBody", "RegenerateBody"] {
+        assert_eq!(
+            max_len(body, "model"),
+            MAX_MODEL_CHARS as u64,
+            "{body}.model"
+        );
+    }
+    assert_eq!(max_len("CreateData", "name"), MAX_NAME_CHARS as u64);
+    assert_eq!(
+        max_len("RegisterBody", "name"),
+        MAX_DISPLAY_NAME_CHARS as u64
+    );
+    let limit = doc["paths"]["/api/thread"]["get"]["parameters"]
+        .as_array()
+        .and_then(|ps| ps.iter().find(|p| p["name"] == "limit"))
+        .expect("the limit parameter");
+    assert_eq!(limit["schema"]["maximum"].as_u64(), Some(MAX_MESSAGE_PAGE));
+}

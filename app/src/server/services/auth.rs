@@ -21,6 +21,7 @@ use crate::server::services::rate_limit::{
     Limit, Limited, Reservation, GOOGLE_PER_IP, LOGIN_PER_EMAIL, LOGIN_PER_IP, REGISTER_PER_IP,
 };
 use crate::server::{AppError, AppResult, AppState};
+use crate::vocab::limits::MAX_DISPLAY_NAME_CHARS;
 use crate::vocab::{Provider, UserId};
 use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
@@ -418,8 +419,10 @@ pub async fn register_from(
     let email = Email::parse(email)?;
     let password = Password::parse(password)?;
     let name = name.map(str::trim).filter(|n| !n.is_empty());
-    if name.is_some_and(|n| n.chars().count() > 200) {
-        return Err(AppError::bad_request("name: use at most 200 characters"));
+    if name.is_some_and(|n| n.chars().count() > MAX_DISPLAY_NAME_CHARS) {
+        return Err(AppError::bad_request(format!(
+            "name: use at most {MAX_DISPLAY_NAME_CHARS} characters"
+        )));
     }
     if let Some(ip) = client_ip {
         // Counted whether or not it succeeds: a 409 tells whether an email
@@ -603,7 +606,7 @@ pub async fn google_sign_in(state: &AppState, who: GoogleIdentity) -> AppResult<
         .clone()
         .filter(|n| !n.trim().is_empty())
         .unwrap_or_else(|| who.email.split('@').next().unwrap_or_default().to_string());
-    let display: String = display.chars().take(200).collect();
+    let display: String = display.chars().take(MAX_DISPLAY_NAME_CHARS).collect();
     let picture = who
         .picture
         .clone()
