@@ -51,10 +51,30 @@ pub async fn load_thread_page(
         before: before.as_deref().map(svc::Cursor::parse).transpose()?,
     };
     let mut page = svc::get_thread(&state, me.id(), &ThreadId::new(&id), Some(&page)).await?;
+    // Called while the server renders the thread page, the messages of the
+    // branch on screen are in the page's HTML already: sending their HTML
+    // again in the hydration data would double the page. The others (other
+    // versions, shown when the reader switches) need it.
+    let rendering_page = leptos::prelude::use_context::<axum::http::request::Parts>()
+        .is_some_and(|parts| !parts.uri.path().starts_with("/rpc/"));
+    let on_screen: std::collections::HashSet<String> = if rendering_page {
+        crate::components::message::active_branch(&page.messages)
+            .into_iter()
+            .map(|m| m.id)
+            .collect()
+    } else {
+        Default::default()
+    };
     page.messages = page
         .messages
         .into_iter()
-        .map(crate::model::MessageDto::rendered)
+        .map(|m| {
+            if on_screen.contains(&m.id) {
+                m
+            } else {
+                m.rendered()
+            }
+        })
         .collect();
     Ok(page)
 }

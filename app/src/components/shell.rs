@@ -127,9 +127,19 @@ pub fn AppShell() -> impl IntoView {
         #[cfg(not(feature = "hydrate"))]
         let _ = ev;
     };
+    // On the window, where Chromium treats touch listeners as passive: they
+    // never hold up scrolling (they do not prevent the default).
+    let touch_listeners = [
+        window_event_listener(leptos::ev::touchstart, on_touch_start),
+        window_event_listener(leptos::ev::touchend, on_touch_end),
+    ];
+    on_cleanup(move || {
+        for l in touch_listeners {
+            l.remove();
+        }
+    });
     view! {
-        <div class="app" class:sidebar-open=sidebar_open class:sidebar-collapsed=collapsed
-            on:touchstart=on_touch_start on:touchend=on_touch_end>
+        <div class="app" class:sidebar-open=sidebar_open class:sidebar-collapsed=collapsed>
             <nav class="sidebar" aria-label="Threads and account" on:click=close_on_link>
                 <div class="sidebar-top">
                     <a href="/" class="brand">"MistralChat"</a>
