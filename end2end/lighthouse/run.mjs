@@ -193,6 +193,15 @@ function summarise(name, report, minimum) {
   );
   const lcpElement = a["largest-contentful-paint-element"]?.details?.items?.[0]?.items?.[0]?.node;
   if (lcpElement) console.log(`  LCP element: ${lcpElement.snippet}`);
+  // What the performance score is spent on: bytes, render-blocking
+  // resources, the longest main-thread tasks (simulated mobile CPU).
+  const kb = (b) => `${Math.round(b / 1024)} KB`;
+  const weight = a["total-byte-weight"]?.numericValue;
+  if (weight !== undefined) console.log(`  transferred: ${kb(weight)} in total`);
+  const blocking = a["render-blocking-resources"]?.details?.items ?? [];
+  for (const r of blocking) console.log(`  render-blocking: ${r.url} (${kb(r.totalBytes ?? 0)}, ${ms(r.wastedMs)})`);
+  const tasks = (a["long-tasks"]?.details?.items ?? []).slice(0, 3);
+  for (const t of tasks) console.log(`  long task: ${ms(t.duration)} at ${ms(t.startTime)} (${t.url})`);
   // Audits of the three categories that fail (binary audits at 0, metrics
   // and opportunities below 0.9), once each.
   const failing = new Set();
