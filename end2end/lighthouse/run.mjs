@@ -109,11 +109,11 @@ async function waitForAnswer(base, cookie, id) {
       const block = buffered.slice(0, end);
       buffered = buffered.slice(end + 2);
       const event = /^event: ?(.*)$/m.exec(block)?.[1];
-      if (event === "done") {
-        await res.body.cancel();
-        return;
-      }
-      if (event === "error") throw new Error(`answer ${id} failed: ${block}`);
+      if (event !== "done") continue;
+      // `done` carries how the answer ended: anything but `done` is a failed seed.
+      const data = JSON.parse(/^data: ?(.*)$/m.exec(block)?.[1] ?? "{}");
+      if (data.status !== "done") throw new Error(`answer ${id} ended ${data.status}: ${data.error ?? ""}`);
+      return; // leaving the loop cancels the stream
     }
   }
   throw new Error(`answer ${id}: the event stream ended before done`);
