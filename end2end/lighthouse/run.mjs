@@ -193,6 +193,7 @@ function summarise(name, report, minimum) {
   );
   const lcpElement = a["largest-contentful-paint-element"]?.details?.items?.[0]?.items?.[0]?.node;
   if (lcpElement) console.log(`  LCP element: ${lcpElement.snippet}`);
+  else console.log(`  LCP element: n/a (${(a["largest-contentful-paint-element"]?.errorMessage ?? "not reported").slice(0, 120)})`);
   // What the performance score is spent on: bytes, render-blocking
   // resources, the longest main-thread tasks (simulated mobile CPU).
   const kb = (b) => `${Math.round(b / 1024)} KB`;
