@@ -214,7 +214,8 @@ function summarise(name, report, minimum) {
       if (audit.score < (audit.scoreDisplayMode === "binary" ? 1 : 0.9)) {
         failing.add(ref.id);
         const value = audit.displayValue ? ` — ${audit.displayValue}` : "";
-        console.log(`  failing [${id}] ${ref.id}: ${audit.title}${value}`);
+        const weight = ref.weight ? "" : " (no weight in the score)";
+        console.log(`  failing [${id}] ${ref.id}: ${audit.title}${value}${weight}`);
       }
     }
   }
