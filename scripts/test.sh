@@ -2,7 +2,8 @@
 # Runs every test: unit, integration (SQLite always; MariaDB/PostgreSQL when
 # TEST_MYSQL_URL / TEST_POSTGRES_URL are set), the browser suite against
 # the release build in headless Chromium, and schemathesis against the
-# release server's OpenAPI document (scripts/fuzz-api.sh). Without those services or Chromium
+# release server's OpenAPI document (scripts/fuzz-api.sh), and Lighthouse on
+# the chat page and a long thread (scripts/lighthouse.sh). Without those services or Chromium
 # the parts that need them say SKIPPED and why; with CI=true nothing may skip.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -43,8 +44,15 @@ else
   # The fake Mistral the browser tests chat with (shares the release build).
   cargo build --release -p testkit --bin fake_upstreams
   RELEASE_BUILT=true
-  (cd end2end && if [ ! -d node_modules/@playwright/test ]; then PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund; fi)
+  (cd end2end && if [ ! -d node_modules/@playwright/test ] || [ ! -x node_modules/.bin/lighthouse ]; then PUPPETEER_SKIP_DOWNLOAD=1 PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund; fi)
   (cd end2end && CHROMIUM_PATH="$CHROMIUM" npx playwright test)
+fi
+
+stage "Lighthouse: empty chat and a thread of 200 messages (minimums in budgets.json)"
+if [ "$RELEASE_BUILT" != true ]; then
+  skip "Lighthouse: it runs against the release build of the browser stage, which did not run"
+else
+  CHROME_PATH="$CHROMIUM" scripts/lighthouse.sh
 fi
 
 stage "API fuzzing: schemathesis against /api/openapi.json"
