@@ -40,9 +40,16 @@ elif ! command -v npm >/dev/null 2>&1; then
 else
   source scripts/tools.sh
   cargo leptos build --release
+  # brotli/gzip versions of the bundle, as scripts/run.sh serves them.
+  scripts/compress-site.sh
   # The fake Mistral the browser tests chat with (shares the release build).
   cargo build --release -p testkit --bin fake_upstreams
   RELEASE_BUILT=true
+  stage "first-load size budget (budgets.json firstLoad)"
+  # TODO(issue 13): enforce — drop the `|| echo` once the WASM fits its
+  # budget (the lead is shrinking it); check-size.sh itself exits 1 when over.
+  scripts/check-size.sh || echo "SIZE BUDGET EXCEEDED (not yet enforced: see issue 13)"
+  stage "browser tests (playwright)"
   (cd end2end && if [ ! -d node_modules/@playwright/test ]; then PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund; fi)
   (cd end2end && CHROMIUM_PATH="$CHROMIUM" npx playwright test)
 fi
