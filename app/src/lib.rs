@@ -8,7 +8,9 @@
 pub mod api;
 pub mod client;
 pub mod components;
+#[cfg(feature = "ssr")]
 pub mod highlight;
+#[cfg(feature = "ssr")]
 pub mod markdown;
 pub mod model;
 pub mod pages;

@@ -89,6 +89,40 @@ pub struct MessageDto {
     pub prompt_tokens: Option<i32>,
     pub completion_tokens: Option<i32>,
     pub error: Option<String>,
+    /// The text as HTML, rendered by the server's markdown renderer. Only in
+    /// the web UI's server-function answers (the browser carries no
+    /// renderer); never in the JSON API, whose shape stays the reference's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ssr", schema(ignore))]
+    pub html: Option<String>,
+}
+
+#[cfg(feature = "ssr")]
+impl MessageDto {
+    /// With [`MessageDto::html`] filled in (a user's message in the user
+    /// flavour: a single newline is a line break).
+    pub fn rendered(mut self) -> Self {
+        use crate::markdown::{render_as, Flavor};
+        let flavor = if self.role == Role::User {
+            Flavor::User
+        } else {
+            Flavor::Answer
+        };
+        self.html = Some(render_as(&self.text, flavor));
+        self
+    }
+}
+
+#[cfg(feature = "ssr")]
+impl SendResultDto {
+    /// With the messages' HTML filled in (see [`MessageDto::rendered`]).
+    pub fn rendered(self) -> Self {
+        Self {
+            user_message: self.user_message.map(MessageDto::rendered),
+            assistant_message: self.assistant_message.rendered(),
+            ..self
+        }
+    }
 }
 
 /// A page of the caller's threads, most recently updated first.

@@ -1,7 +1,10 @@
 //! Browser side of answer streaming: an `EventSource` on
-//! `/api/generations/{id}/events`. The browser reconnects by itself after a
-//! network error and sends `Last-Event-ID`, so the server resumes exactly
-//! where the stream broke; the subscription closes itself on `done`.
+//! `/api/generations/{id}/events?render=html`: the raw text (`snapshot`,
+//! `delta`) for copy and edit, and the answer as HTML rendered by the server
+//! (`html`) for display — the browser carries no markdown renderer. The
+//! browser reconnects by itself after a network error; the server then
+//! starts again from a `snapshot` and a resetting `html`. The subscription
+//! closes itself on `done`.
 
 use crate::vocab::StreamEvent;
 
@@ -49,12 +52,13 @@ pub fn subscribe(
     use wasm_bindgen::closure::Closure;
     use wasm_bindgen::JsCast;
     let source =
-        web_sys::EventSource::new(&format!("/api/generations/{message_id}/events")).ok()?;
+        web_sys::EventSource::new(&format!("/api/generations/{message_id}/events?render=html"))
+            .ok()?;
     let on_update = std::rc::Rc::new(on_update);
     let mut handlers = vec![];
     // One listener per event name the vocabulary knows; each parses its data
     // with the same type the server wrote it with.
-    for name in ["snapshot", "delta", "usage", "done"] {
+    for name in ["snapshot", "delta", "usage", "done", "html"] {
         let f = on_update.clone();
         let src = source.clone();
         let cb =

@@ -115,3 +115,62 @@ export function perThousandWords(probe: StreamProbe, size = 1000): WordWindow[] 
 export function lastAnswerBody(page: Page): Locator {
   return page.locator("[data-testid='message'][data-role='assistant']").last().locator(".message-body");
 }
+
+/** Chromium's cumulative main-thread script time (ms), sampled against the page's clock. */
+export interface ScriptingSample {
+  /** `performance.now()` in the page. */
+  at: number;
+  scriptMs: number;
+}
+
+/**
+ * Samples `Performance.getMetrics` (ScriptDuration: time spent running
+ * script, the page's and the WASM's) four times a second until `stop()`.
+ */
+export function sampleScripting(page: Page) {
+  const samples: ScriptingSample[] = [];
+  let running = true;
+  const done = (async () => {
+    const cdp = await page.context().newCDPSession(page);
+    await cdp.send("Performance.enable");
+    while (running) {
+      try {
+        const at = await page.evaluate(() => performance.now());
+        const { metrics } = await cdp.send("Performance.getMetrics");
+        const script = metrics.find((m: { name: string }) => m.name === "ScriptDuration");
+        if (script) samples.push({ at, scriptMs: script.value * 1000 });
+      } catch {
+        // A navigation in progress: the next sample will do.
+      }
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    await cdp.detach().catch(() => {});
+  })();
+  return {
+    async stop(): Promise<ScriptingSample[]> {
+      running = false;
+      await done;
+      return samples;
+    },
+  };
+}
+
+/** Script time (ms) spent while each full window of `size` tokens arrived. */
+export function scriptingPerThousand(probe: StreamProbe, samples: ScriptingSample[], size = 1000): number[] {
+  const timeAt = (word: number) => probe.marks.find(([, n]) => n >= word)?.[0];
+  // Cumulative script time at page time t, interpolated between samples.
+  const scriptAt = (t: number) => {
+    const i = samples.findIndex((s) => s.at >= t);
+    if (i <= 0) return samples[Math.max(0, i)]?.scriptMs ?? 0;
+    const [a, b] = [samples[i - 1], samples[i]];
+    return a.scriptMs + ((b.scriptMs - a.scriptMs) * (t - a.at)) / Math.max(1e-6, b.at - a.at);
+  };
+  const out: number[] = [];
+  for (let from = 0; from + size <= probe.words; from += size) {
+    const start = from === 0 ? probe.marks[0][0] : timeAt(from)!;
+    const end = timeAt(from + size)!;
+    if (samples.length === 0 || end > samples[samples.length - 1].at) break;
+    out.push(scriptAt(end) - scriptAt(start));
+  }
+  return out;
+}

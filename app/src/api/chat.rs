@@ -1,5 +1,7 @@
 //! Chat server functions: send, regenerate, edit, stop. The answer itself is
 //! streamed by `GET /api/generations/{id}/events` (see `crate::stream`).
+//! Messages come back with their HTML ([`MessageDto::rendered`]): the
+//! browser has no markdown renderer.
 use super::ApiError;
 use crate::model::{MessageDto, SendResultDto};
 use leptos::prelude::*;
@@ -23,6 +25,7 @@ pub async fn send_message(
     )?;
     chat::send(&state, me.id(), input)
         .await
+        .map(SendResultDto::rendered)
         .map_err(ApiError::from)
 }
 
@@ -38,6 +41,7 @@ pub async fn regenerate_message(
     let model = chat::asked_model(model.as_deref())?;
     chat::regenerate(&state, me.id(), &MessageId::new(&message_id), model, think)
         .await
+        .map(SendResultDto::rendered)
         .map_err(ApiError::from)
 }
 
@@ -63,6 +67,7 @@ pub async fn edit_message(
         think,
     )
     .await
+    .map(SendResultDto::rendered)
     .map_err(ApiError::from)
 }
 

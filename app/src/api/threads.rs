@@ -37,7 +37,8 @@ pub async fn list_threads(
         .map_err(ApiError::from)
 }
 
-/// One page of a thread's messages, newest page first (chronological inside).
+/// One page of a thread's messages, newest page first (chronological inside),
+/// with their HTML (the browser has no markdown renderer).
 #[server(prefix = "/rpc", endpoint = "load_thread_page")]
 pub async fn load_thread_page(
     id: String,
@@ -49,9 +50,13 @@ pub async fn load_thread_page(
         limit: MESSAGE_PAGE,
         before: before.as_deref().map(svc::Cursor::parse).transpose()?,
     };
-    svc::get_thread(&state, me.id(), &ThreadId::new(&id), Some(&page))
-        .await
-        .map_err(ApiError::from)
+    let mut page = svc::get_thread(&state, me.id(), &ThreadId::new(&id), Some(&page)).await?;
+    page.messages = page
+        .messages
+        .into_iter()
+        .map(crate::model::MessageDto::rendered)
+        .collect();
+    Ok(page)
 }
 
 #[server(prefix = "/rpc", endpoint = "create_thread")]
@@ -158,7 +163,11 @@ pub async fn shared_thread(
         limit: SHARED_PAGE,
         before: before.as_deref().map(svc::Cursor::parse).transpose()?,
     };
-    svc::get_shared(&state, &code, Some(&page))
-        .await
-        .map_err(ApiError::from)
+    let mut view = svc::get_shared(&state, &code, Some(&page)).await?;
+    view.messages = view
+        .messages
+        .into_iter()
+        .map(crate::model::MessageDto::rendered)
+        .collect();
+    Ok(view)
 }

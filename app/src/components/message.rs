@@ -2,11 +2,11 @@
 //! the branch logic (edits and regenerations are siblings), and the view of
 //! one message with its actions (copy, edit, regenerate, ‹ n/m › versions).
 //!
-//! Text is rendered by [`StreamBody`] through [`crate::markdown`], the only
-//! HTML the UI injects: it escapes everything the model or the user wrote.
-//! In a user's message a single newline is a line break.
-use super::stream_body::StreamBody;
-use crate::markdown::Flavor;
+//! Text is shown by [`StreamBody`] as the HTML of the server's markdown
+//! renderer (`crate::markdown`, server-side), the only HTML the UI injects:
+//! it escapes everything the model or the user wrote. In a user's message a
+//! single newline is a line break.
+use super::stream_body::{HtmlPatch, StreamBody};
 use crate::model::MessageDto;
 use crate::vocab::{MessageStatus, Role};
 use leptos::prelude::*;
@@ -20,6 +20,13 @@ pub struct UiMessage {
     pub thinking: RwSignal<String>,
     pub status: RwSignal<MessageStatus>,
     pub error: RwSignal<Option<String>>,
+    /// The body's HTML when it is built: the server's rendering, then what
+    /// the body showed when it was last taken off the page.
+    pub html: StoredValue<Option<String>>,
+    /// Patches from the stream that the body has not applied yet, and the
+    /// signal that there are some.
+    pub patches: StoredValue<Vec<HtmlPatch>>,
+    pub patched: Trigger,
 }
 
 impl UiMessage {
@@ -29,8 +36,16 @@ impl UiMessage {
             thinking: RwSignal::new(m.thinking.clone().unwrap_or_default()),
             status: RwSignal::new(m.status),
             error: RwSignal::new(m.error.clone()),
+            html: StoredValue::new(m.html.clone()),
+            patches: StoredValue::new(vec![]),
+            patched: Trigger::new(),
             dto: StoredValue::new(m),
         }
+    }
+    /// Queues a patch of the body from the stream.
+    pub fn patch(&self, patch: HtmlPatch) {
+        self.patches.update_value(|p| p.push(patch));
+        self.patched.notify();
     }
     pub fn id(&self) -> String {
         self.dto.with_value(|m| m.id.clone())
@@ -130,12 +145,6 @@ pub fn LiveMessage(
     let is_user = role == Role::User;
     let (editing, set_editing) = signal(false);
     let (draft, set_draft) = signal(String::new());
-    let flavor = if is_user {
-        Flavor::User
-    } else {
-        Flavor::Answer
-    };
-    let streaming = Signal::derive(move || msg.status.get() == MessageStatus::Streaming);
     let thoughts_open = Memo::new(move |_| {
         msg.status.get() == MessageStatus::Streaming && msg.text.with(|t| t.is_empty())
     });
@@ -189,19 +198,17 @@ pub fn LiveMessage(
                     <summary>
                         {move || if thoughts_open.get() { "Thinking…".to_string() } else {
                             match thinking_ms.get() {
-                                Some(ms) => format!("Thoughts ({:.1} s)", ms as f64 / 1000.0),
+                                Some(ms) => thoughts_label(ms),
                                 None => "Thoughts".to_string(),
                             }
                         }}
                     </summary>
-                    <div class="thoughts-body">{move || msg.thinking.get()}</div>
+                    <ThoughtsBody msg />
                 </details>
             </Show>
             <Show
                 when=move || editing.get()
-                fallback=move || view! {
-                    <StreamBody text=msg.text streaming flavor />
-                }
+                fallback=move || view! { <StreamBody msg /> }
             >
                 <div class="edit-box">
                     <label class="visually-hidden" for=format!("edit-{}", msg.id())>"Edit your message"</label>
@@ -267,12 +274,53 @@ pub fn LiveMessage(
     }
 }
 
+/// "Thoughts (2.4 s)": how long the model thought, to a tenth of a second
+/// (integer arithmetic: float formatting would add its code to the WASM).
+pub fn thoughts_label(ms: i64) -> String {
+    let tenths = (ms.max(0) + 50) / 100;
+    format!("Thoughts ({}.{} s)", tenths / 10, tenths % 10)
+}
+
+/// The model's reasoning, as text. While it streams, only what arrived is
+/// added (a text node per update), so its cost stays linear in its length.
+#[component]
+fn ThoughtsBody(msg: UiMessage) -> impl IntoView {
+    let shown = msg.thinking.get_untracked();
+    let body = NodeRef::<leptos::html::Div>::new();
+    #[cfg(feature = "hydrate")]
+    {
+        let shown_len = StoredValue::new(shown.len());
+        Effect::new(move |_| {
+            let Some(el) = body.get() else { return };
+            msg.thinking.with(|t| {
+                let n = shown_len.get_value();
+                if t.len() > n && t.is_char_boundary(n) {
+                    let _ = el.insert_adjacent_text("beforeend", &t[n..]);
+                } else if t.len() != n {
+                    el.set_text_content(Some(t));
+                }
+                shown_len.set_value(t.len());
+            });
+        });
+    }
+    view! { <div class="thoughts-body" node_ref=body>{shown}</div> }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn m(id: &str, parent: Option<&str>, at: i64) -> (String, Option<String>, i64) {
         (id.into(), parent.map(str::to_string), at)
+    }
+
+    #[test]
+    fn thinking_time_is_shown_to_a_tenth_of_a_second() {
+        assert_eq!(thoughts_label(2_449), "Thoughts (2.4 s)");
+        assert_eq!(thoughts_label(2_450), "Thoughts (2.5 s)");
+        assert_eq!(thoughts_label(40), "Thoughts (0.0 s)");
+        assert_eq!(thoughts_label(12_960), "Thoughts (13.0 s)");
+        assert_eq!(thoughts_label(-5), "Thoughts (0.0 s)");
     }
 
     #[test]

@@ -1,36 +1,63 @@
-//! The body of a message: its markdown as HTML, kept up to date while the
-//! answer streams at a cost linear in the answer's length.
+//! The body of a message: its markdown as HTML, which the server renders
+//! (the browser carries no markdown renderer).
 //!
-//! The server renders the whole text (the stored message) and hydration keeps
-//! that HTML as it is. While the text changes, the DOM is patched at most
-//! once per animation frame (deltas arriving within a frame are coalesced) as
-//! [`IncrementalMarkdown`] says: finished blocks are appended once and never
-//! replaced again (so a selection inside them survives), and only the
-//! unfinished tail is re-rendered. A text that is replaced rather than
-//! appended to is rendered afresh. All HTML comes from [`crate::markdown`].
+//! A stored message arrives rendered: in the page (server-side rendering,
+//! kept as it is by hydration) or as [`MessageDto::html`](crate::model::MessageDto::html)
+//! from a server function. A streaming answer is patched with the `html`
+//! events of its stream ([`HtmlPatch`]), at most once per animation frame
+//! (patches arriving within a frame are merged): finished blocks are
+//! appended once and never replaced again (so a selection inside them
+//! survives), and only the unfinished tail is replaced. The cost per update
+//! is that of the new blocks and the tail, whatever the answer's length.
 //!
 //! The container holds the blocks themselves, without wrappers, so the DOM
 //! and the styles are the same as for a message rendered in one piece.
-use crate::markdown::{render_as, Flavor};
-#[cfg(feature = "hydrate")]
-use crate::markdown::{IncrementalMarkdown, Patch};
+use super::message::UiMessage;
 use leptos::prelude::*;
 
-/// The body of one message. `streaming` false means the text is complete
-/// (the last update then renders everything as finished).
+/// One `html` event of a stream (see [`crate::vocab::StreamEvent::Html`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HtmlPatch {
+    /// Replace everything (else: keep the finished blocks shown).
+    pub reset: bool,
+    /// Newly finished blocks, appended after the finished ones.
+    pub append: String,
+    /// The unfinished end, replacing the previous tail.
+    pub tail: String,
+}
+
+impl HtmlPatch {
+    /// One patch with the effect of `self` followed by `next`.
+    pub fn then(mut self, next: HtmlPatch) -> HtmlPatch {
+        if next.reset {
+            return next;
+        }
+        self.append.push_str(&next.append);
+        self.tail = next.tail;
+        self
+    }
+}
+
+/// The body of one message.
 #[component]
-pub fn StreamBody(
-    text: RwSignal<String>,
-    streaming: Signal<bool>,
-    flavor: Flavor,
-) -> impl IntoView {
-    // What the server sends; on hydration this HTML is not set again.
-    let html = text.with_untracked(|t| render_as(t, flavor));
+pub fn StreamBody(msg: UiMessage) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    let html = msg.html.get_value().unwrap_or_else(|| {
+        use crate::markdown::{render_as, Flavor};
+        let flavor = if msg.role() == crate::vocab::Role::User {
+            Flavor::User
+        } else {
+            Flavor::Answer
+        };
+        msg.text.with_untracked(|t| render_as(t, flavor))
+    });
+    // In the browser: the server's rendering (on hydration this HTML is not
+    // set again: the page already shows it).
+    #[cfg(not(feature = "ssr"))]
+    let html = msg.html.get_value().unwrap_or_default();
     let body = NodeRef::<leptos::html::Div>::new();
     #[cfg(feature = "hydrate")]
-    live::follow(body, text, streaming, flavor);
-    #[cfg(not(feature = "hydrate"))]
-    let _ = (streaming, &body);
+    live::follow(body, msg);
     view! { <div class="message-body markdown" node_ref=body inner_html=html></div> }
 }
 
@@ -41,54 +68,42 @@ mod live {
     use std::rc::Rc;
     use wasm_bindgen::JsCast;
 
-    /// One body's rendering state, shared by the effect and its frame callback.
+    /// One body's patching state, shared by the effect and its frame callback.
+    #[derive(Default)]
     struct Live {
-        markdown: IncrementalMarkdown,
-        /// The text a streaming message's view was built with: until the
-        /// text differs from it the DOM is right and nothing is rendered.
-        /// (A finished message keeps no copy: its text does not change.)
-        built_with: Option<String>,
         /// Child nodes of the body that hold finished blocks (the tail's
         /// nodes come after them).
         finished_nodes: u32,
         frame_pending: bool,
     }
 
-    pub(super) fn follow(
-        body: NodeRef<leptos::html::Div>,
-        text: RwSignal<String>,
-        streaming: Signal<bool>,
-        flavor: Flavor,
-    ) {
-        let live = Rc::new(RefCell::new(Live {
-            markdown: IncrementalMarkdown::new(flavor),
-            built_with: streaming.get_untracked().then(|| text.get_untracked()),
-            finished_nodes: 0,
-            frame_pending: false,
-        }));
-        Effect::new(move |ran_before: Option<()>| {
-            text.track();
-            streaming.track();
-            if ran_before.is_some() {
-                schedule(live.clone(), body, text, streaming);
+    pub(super) fn follow(body: NodeRef<leptos::html::Div>, msg: UiMessage) {
+        let live = Rc::new(RefCell::new(Live::default()));
+        Effect::new(move |_| {
+            msg.patched.track();
+            if msg.patches.with_value(|p| !p.is_empty()) {
+                schedule(live.clone(), body, msg);
+            }
+        });
+        // Taken off the page (another version shown, an edit opened): what
+        // it showed is what it shows when it comes back.
+        on_cleanup(move || {
+            if let Some(Some(el)) = body.try_get_untracked() {
+                let html = el.inner_html();
+                msg.html.try_update_value(|h| *h = Some(html));
             }
         });
     }
 
     /// Asks for one patch at the next animation frame (unless one is asked for).
-    fn schedule(
-        live: Rc<RefCell<Live>>,
-        body: NodeRef<leptos::html::Div>,
-        text: RwSignal<String>,
-        streaming: Signal<bool>,
-    ) {
+    fn schedule(live: Rc<RefCell<Live>>, body: NodeRef<leptos::html::Div>, msg: UiMessage) {
         if std::mem::replace(&mut live.borrow_mut().frame_pending, true) {
             return;
         }
         let pending = live.clone();
         let frame = wasm_bindgen::closure::Closure::once_into_js(move || {
             pending.borrow_mut().frame_pending = false;
-            apply(&mut pending.borrow_mut(), body, text, streaming);
+            apply(&mut pending.borrow_mut(), body, msg);
         });
         let asked = web_sys::window()
             .map(|w| w.request_animation_frame(frame.unchecked_ref()).is_ok())
@@ -98,47 +113,64 @@ mod live {
         }
     }
 
-    /// Brings the DOM up to date with the text (the message may be gone).
-    fn apply(
-        live: &mut Live,
-        body: NodeRef<leptos::html::Div>,
-        text: RwSignal<String>,
-        streaming: Signal<bool>,
-    ) {
+    /// Applies the patches that arrived (the message may be gone).
+    fn apply(live: &mut Live, body: NodeRef<leptos::html::Div>, msg: UiMessage) {
         let Some(Some(el)) = body.try_get_untracked() else {
             return;
         };
-        let last = !streaming.try_get_untracked().unwrap_or(false);
-        let Some(patch) = text.try_with_untracked(|t| {
-            if !live.markdown.started() && live.built_with.as_deref() == Some(t.as_str()) {
-                return Patch::Unchanged;
-            }
-            live.built_with = None;
-            live.markdown.update(t, last)
-        }) else {
+        let Some(patches) = msg.patches.try_update_value(std::mem::take) else {
             return;
         };
-        let (finished, tail) = match patch {
-            Patch::Unchanged => return,
-            Patch::Reset { finished, tail } => {
-                el.set_inner_html(&finished);
-                (None, tail)
-            }
-            Patch::Append { finished, tail } => {
-                // Only the tail's nodes go; finished blocks stay untouched.
-                while el.child_nodes().length() > live.finished_nodes {
-                    let Some(node) = el.last_child() else { break };
-                    let _ = el.remove_child(&node);
-                }
-                (Some(finished), tail)
-            }
+        let Some(patch) = patches.into_iter().reduce(HtmlPatch::then) else {
+            return;
         };
-        if let Some(finished) = finished.filter(|f| !f.is_empty()) {
-            let _ = el.insert_adjacent_html("beforeend", &finished);
+        if patch.reset {
+            el.set_inner_html(&patch.append);
+        } else {
+            // Only the tail's nodes go; finished blocks stay untouched.
+            while el.child_nodes().length() > live.finished_nodes {
+                let Some(node) = el.last_child() else { break };
+                let _ = el.remove_child(&node);
+            }
+            if !patch.append.is_empty() {
+                let _ = el.insert_adjacent_html("beforeend", &patch.append);
+            }
         }
         live.finished_nodes = el.child_nodes().length();
-        if !tail.is_empty() {
-            let _ = el.insert_adjacent_html("beforeend", &tail);
+        if !patch.tail.is_empty() {
+            let _ = el.insert_adjacent_html("beforeend", &patch.tail);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(reset: bool, append: &str, tail: &str) -> HtmlPatch {
+        HtmlPatch {
+            reset,
+            append: append.into(),
+            tail: tail.into(),
+        }
+    }
+
+    #[test]
+    fn merged_patches_do_what_the_patches_do_one_by_one() {
+        let merged = [p(false, "<p>a</p>", "<p>b"), p(false, "<p>b</p>", "<p>c")]
+            .into_iter()
+            .reduce(HtmlPatch::then)
+            .unwrap();
+        assert_eq!(merged, p(false, "<p>a</p><p>b</p>", "<p>c"));
+        // A reset drops what came before it.
+        let merged = [
+            p(false, "<p>a</p>", ""),
+            p(true, "<p>x</p>", "t"),
+            p(false, "<p>y</p>", "u"),
+        ]
+        .into_iter()
+        .reduce(HtmlPatch::then)
+        .unwrap();
+        assert_eq!(merged, p(true, "<p>x</p><p>y</p>", "u"));
     }
 }

@@ -7,6 +7,14 @@
 //! at the bottom; whenever the messages grow (a send, a streamed delta, a
 //! finished render), a pinned view follows them. Scrolling up unpins it and
 //! shows "Jump to latest". Sending pins it again.
+//!
+//! Long threads: at most [`MOUNTED_MAX`] messages of the branch are on the
+//! page, a window that ends at the newest message until the reader scrolls
+//! back past it. Scrolling to the top moves the window up (loading older
+//! pages as needed), scrolling to its bottom moves it down again; messages
+//! outside it are unmounted (their data stays), so the DOM and its memory
+//! stay bounded however far back the reader goes. Every move keeps the
+//! message the reader looks at in place.
 use crate::api::chat::{
     edit_message, regenerate_message, send_message, stop_generation, thread_title,
 };
@@ -18,6 +26,7 @@ use crate::components::message::{
     branch_ids, children_map, LiveMessage, MessageActions, UiMessage,
 };
 use crate::components::sidebar::use_thread_list;
+use crate::components::stream_body::HtmlPatch;
 use crate::components::toast::use_toasts;
 use crate::model::{MessageDto, SendResultDto, ThreadDto};
 use crate::stream::{subscribe, StreamUpdate, Subscription};
@@ -58,6 +67,72 @@ pub fn ThreadPage() -> impl IntoView {
 
 /// How close to the end (px) still counts as "at the bottom".
 const PINNED_SLACK_PX: i32 = 48;
+
+/// The most messages on the page at once (budgets.json
+/// `longThread.maxMountedMessages` is the limit the browser test checks).
+pub const MOUNTED_MAX: usize = 160;
+/// How many messages one scroll to an end of the window brings in.
+const REVEAL_STEP: usize = 40;
+/// How close to an end (px) of the window starts bringing more in.
+const REVEAL_SLACK_PX: i32 = 300;
+
+/// The part of `branch` on the page: the [`MOUNTED_MAX`] messages that end
+/// with `last` (`None`, or a message no longer in the branch: the newest),
+/// as a range of indices.
+pub fn window_range(branch: &[String], last: Option<&str>) -> std::ops::Range<usize> {
+    let end = last
+        .and_then(|l| branch.iter().position(|id| id == l))
+        .map_or(branch.len(), |i| i + 1);
+    end.saturating_sub(MOUNTED_MAX)..end
+}
+
+/// The window after moving `by` messages towards the oldest (negative: the
+/// newest), as the `last` that [`window_range`] takes.
+pub fn moved_window(branch: &[String], last: Option<&str>, by: isize) -> Option<String> {
+    let range = window_range(branch, last);
+    let end = if by >= 0 {
+        // Never shorter than a full window (unless the branch is).
+        range.end.saturating_sub(by.unsigned_abs().min(range.start))
+    } else {
+        (range.end + by.unsigned_abs()).min(branch.len())
+    };
+    (end < branch.len()).then(|| branch[end - 1].clone())
+}
+
+/// The first message at least partly in view, and its offset (px) from the
+/// top of the scroller: what stays in place when the window moves.
+#[cfg(feature = "hydrate")]
+fn scroll_anchor(scroller: &web_sys::HtmlDivElement) -> Option<(String, f64)> {
+    use wasm_bindgen::JsCast;
+    let top = scroller.get_bounding_client_rect().top();
+    let list = scroller.query_selector_all("[data-message-id]").ok()?;
+    for i in 0..list.length() {
+        let Some(el) = list
+            .item(i)
+            .and_then(|n| n.dyn_into::<web_sys::Element>().ok())
+        else {
+            continue;
+        };
+        let rect = el.get_bounding_client_rect();
+        if rect.bottom() > top {
+            return Some((el.get_attribute("data-message-id")?, rect.top() - top));
+        }
+    }
+    None
+}
+
+/// Scrolls so that the anchor's message is where it was.
+#[cfg(feature = "hydrate")]
+fn restore_anchor(scroller: &web_sys::HtmlDivElement, (id, offset): &(String, f64)) {
+    let Ok(Some(el)) = scroller.query_selector(&format!("[data-message-id='{id}']")) else {
+        return;
+    };
+    let now = el.get_bounding_client_rect().top() - scroller.get_bounding_client_rect().top();
+    let moved = (now - offset).round() as i32;
+    if moved != 0 {
+        scroller.set_scroll_top(scroller.scroll_top() + moved);
+    }
+}
 
 fn scroll_to_end(el: &leptos::web_sys::HtmlDivElement) {
     el.set_scroll_top(el.scroll_height());
@@ -167,6 +242,8 @@ struct Conversation {
     scroller: NodeRef<leptos::html::Div>,
     /// The reader is at the newest message: growth is followed.
     pinned: RwSignal<bool>,
+    /// The last message of the window on the page (`None`: the newest).
+    window_last: RwSignal<Option<String>>,
 }
 
 impl Conversation {
@@ -187,11 +264,6 @@ impl Conversation {
                 })
                 .collect()
         })
-    }
-
-    fn branch(&self) -> Vec<String> {
-        let kids = children_map(&self.keyed());
-        self.chosen.with(|c| branch_ids(&kids, c))
     }
 
     /// Follows a streaming answer until it is done.
@@ -226,6 +298,15 @@ impl Conversation {
                         });
                     });
                 }
+                StreamUpdate::Event(StreamEvent::Html {
+                    reset,
+                    append,
+                    tail,
+                }) => m.patch(HtmlPatch {
+                    reset,
+                    append,
+                    tail,
+                }),
                 // Token counts are not shown while an answer streams.
                 StreamUpdate::Event(StreamEvent::Usage { .. }) => {}
                 StreamUpdate::Event(StreamEvent::Done { status, error, .. }) => {
@@ -267,8 +348,28 @@ impl Conversation {
         self.jump_to_latest();
     }
 
+    /// Changes the messages on the page (`change`: a window move, older
+    /// messages merged…) keeping the message in view where it is.
+    fn keeping_view(self, change: impl FnOnce()) {
+        #[cfg(feature = "hydrate")]
+        let anchor = self
+            .scroller
+            .get_untracked()
+            .and_then(|el| scroll_anchor(&el));
+        change();
+        #[cfg(feature = "hydrate")]
+        leptos::task::spawn_local(async move {
+            // Let the list re-render first.
+            crate::components::sidebar::sleep_ms(0).await;
+            if let (Some(el), Some(anchor)) = (self.scroller.get_untracked(), anchor) {
+                restore_anchor(&el, &anchor);
+            }
+        });
+    }
+
     /// Pins the view and scrolls to the newest message once it is rendered.
     fn jump_to_latest(self) {
+        self.window_last.set(None);
         self.pinned.set(true);
         leptos::task::spawn_local(async move {
             crate::components::sidebar::sleep_ms(0).await;
@@ -293,6 +394,7 @@ fn ThreadView(
         error: RwSignal::new(None),
         scroller: NodeRef::new(),
         pinned: RwSignal::new(true),
+        window_last: RwSignal::new(None),
     };
     let content = NodeRef::<leptos::html::Div>::new();
     #[cfg(feature = "hydrate")]
@@ -362,12 +464,29 @@ fn ThreadView(
         }
     });
 
-    let branch = Memo::new(move |_| conv.branch());
-    let streaming_id = Memo::new(move |_| {
-        branch.get().into_iter().find(|id| {
-            conv.find(id)
-                .is_some_and(|m| m.status.get() == MessageStatus::Streaming)
+    // Computed once per change of the loaded messages (every message's
+    // version switch reads it).
+    let children = Memo::new(move |_| children_map(&conv.keyed()));
+    let branch =
+        Memo::new(move |_| children.with(|kids| conv.chosen.with(|c| branch_ids(kids, c))));
+    let window = Memo::new(move |_| {
+        branch.with(|b| {
+            conv.window_last
+                .with(|last| window_range(b, last.as_deref()))
         })
+    });
+    let visible = Memo::new(move |_| branch.with(|b| b[window.get()].to_vec()));
+    let streaming_id = Memo::new(move |_| {
+        let live: Vec<String> = conv.msgs.with(|list| {
+            list.iter()
+                .filter(|m| m.status.get() == MessageStatus::Streaming)
+                .map(|m| m.id())
+                .collect()
+        });
+        if live.is_empty() {
+            return None;
+        }
+        branch.with(|b| b.iter().find(|id| live.contains(id)).cloned())
     });
 
     let stop = move || {
@@ -445,14 +564,15 @@ fn ThreadView(
     };
     let siblings_of = move |id: String| {
         Signal::derive(move || {
-            let kids = children_map(&conv.keyed());
             let parent = conv
                 .find(&id)
                 .and_then(|m| m.parent())
                 .filter(|p| conv.find(p).is_some());
-            kids.get(&parent)
-                .and_then(|s| s.iter().position(|x| *x == id).map(|p| (p + 1, s.len())))
-                .unwrap_or((1, 1))
+            children.with(|kids| {
+                kids.get(&parent)
+                    .and_then(|s| s.iter().position(|x| *x == id).map(|p| (p + 1, s.len())))
+                    .unwrap_or((1, 1))
+            })
         })
     };
 
@@ -468,13 +588,9 @@ fn ThreadView(
             loading.set(true);
             let thread_id = thread_id.clone();
             leptos::task::spawn_local(async move {
-                let before_height = conv
-                    .scroller
-                    .get_untracked()
-                    .map(|el| el.scroll_height())
-                    .unwrap_or(0);
                 match load_thread_page(thread_id, Some(cursor)).await {
-                    Ok(page) => {
+                    Ok(page) => conv.keeping_view(move || {
+                        let before = branch.with_untracked(|b| b.len());
                         conv.msgs.update(|list| {
                             let mut merged: Vec<UiMessage> = page
                                 .messages
@@ -488,29 +604,61 @@ fn ThreadView(
                             *list = merged;
                         });
                         older.set(page.next_cursor);
-                        // Keep what the reader was looking at in place.
-                        crate::components::sidebar::sleep_ms(0).await;
-                        if let Some(el) = conv.scroller.get_untracked() {
-                            let grown = el.scroll_height() - before_height;
-                            el.set_scroll_top(el.scroll_top() + grown);
+                        // The window shows what came in (up to a full window).
+                        let added = branch.with_untracked(|b| b.len()).saturating_sub(before);
+                        let last = branch.with_untracked(|b| {
+                            conv.window_last.with_untracked(|l| {
+                                moved_window(b, l.as_deref(), added.min(REVEAL_STEP) as isize)
+                            })
+                        });
+                        if last != conv.window_last.get_untracked() {
+                            conv.window_last.set(last);
                         }
-                    }
+                    }),
                     Err(e) => toasts.error("Could not load older messages", &server_fn_message(&e)),
                 }
                 loading.set(false);
             });
         }
     };
-    let load_older_scroll = load_older.clone();
+    // Older messages: first those loaded but outside the window, then the
+    // next page from the server.
+    let reveal_older = move || {
+        if window.get_untracked().start > 0 {
+            let last = branch.with_untracked(|b| {
+                conv.window_last
+                    .with_untracked(|l| moved_window(b, l.as_deref(), REVEAL_STEP as isize))
+            });
+            conv.keeping_view(|| conv.window_last.set(last));
+        } else {
+            load_older();
+        }
+    };
+    let reveal_newer = move || {
+        if conv.window_last.with_untracked(Option::is_none) {
+            return;
+        }
+        let last = branch.with_untracked(|b| {
+            conv.window_last
+                .with_untracked(|l| moved_window(b, l.as_deref(), -(REVEAL_STEP as isize)))
+        });
+        conv.keeping_view(|| conv.window_last.set(last));
+    };
+    let reveal_older_click = reveal_older.clone();
     let on_scroll = move |_| {
         if let Some(el) = conv.scroller.get_untracked() {
             let from_end = el.scroll_height() - el.scroll_top() - el.client_height();
-            let pinned = from_end <= PINNED_SLACK_PX;
+            // At the bottom of a window that ends before the newest message
+            // is not "at the newest".
+            let pinned =
+                from_end <= PINNED_SLACK_PX && conv.window_last.with_untracked(Option::is_none);
             if conv.pinned.get_untracked() != pinned {
                 conv.pinned.set(pinned);
             }
-            if el.scroll_top() < 200 {
-                load_older_scroll();
+            if el.scroll_top() < REVEAL_SLACK_PX {
+                reveal_older();
+            } else if from_end < REVEAL_SLACK_PX {
+                reveal_newer();
             }
         }
     };
@@ -546,14 +694,14 @@ fn ThreadView(
                 <h1 class="thread-title">{move || current.with(|t| t.name.clone())}</h1>
                 <FastConfigToggle open=config_open />
             </div>
-            <Show when=move || older.get().is_some()>
+            <Show when=move || { older.get().is_some() || window.get().start > 0 }>
                 <button type="button" class="btn btn-ghost load-older" data-testid="load-older"
-                    disabled=loading on:click={ let f = load_older.clone(); move |_| f() }>
+                    disabled=loading on:click={ let f = reveal_older_click.clone(); move |_| f() }>
                     {move || if loading.get() { "Loading…" } else { "Load earlier messages" }}
                 </button>
             </Show>
             <div class="messages" aria-live="polite" on:click=on_click node_ref=content>
-                <For each=move || branch.get() key=|id| id.clone() let:id>
+                <For each=move || visible.get() key=|id| id.clone() let:id>
                     {conv.find(&id).map(|m| view! {
                         <LiveMessage msg=m siblings=siblings_of(id.clone()) actions=Some(actions) />
                     })}
@@ -594,5 +742,40 @@ fn ThreadView(
             thread_model=thread_model
             choices=choices
         />
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ids(n: usize) -> Vec<String> {
+        (0..n).map(|i| format!("m{i}")).collect()
+    }
+
+    #[test]
+    fn the_window_ends_at_the_newest_until_moved() {
+        let b = ids(500);
+        assert_eq!(window_range(&b, None), 340..500);
+        assert_eq!(window_range(&ids(10), None), 0..10);
+        // A message no longer in the branch: back to the newest.
+        assert_eq!(window_range(&b, Some("gone")), 340..500);
+        assert_eq!(window_range(&b, Some("m199")), 40..200);
+    }
+
+    #[test]
+    fn moving_the_window_stops_at_both_ends_and_back_at_the_newest_is_none() {
+        let b = ids(500);
+        let up = moved_window(&b, None, 40);
+        assert_eq!(up.as_deref(), Some("m459"));
+        assert_eq!(window_range(&b, up.as_deref()), 300..460);
+        // Never past the oldest: the window stays full.
+        let top = moved_window(&b, Some("m199"), 1000);
+        assert_eq!(window_range(&b, top.as_deref()), 0..160);
+        // Down again, and past the newest: following the newest.
+        assert_eq!(moved_window(&b, Some("m459"), -40), None);
+        assert_eq!(moved_window(&b, Some("m199"), -40).as_deref(), Some("m239"));
+        // A branch shorter than a window does not move.
+        assert_eq!(moved_window(&ids(10), None, 40), None);
     }
 }

@@ -12,6 +12,13 @@
 //! | `delta` | `{"text","thinking"}`: to append |
 //! | `usage` | `{"promptTokens","completionTokens"}` |
 //! | `done` | `{"status","finishReason","error"}`: the last event |
+//! | `html` | `{"reset","append","tail"}`: only with `?render=html` (the web UI) |
+//!
+//! `html` is the answer rendered by the server's markdown renderer, so the
+//! browser needs none: `append` is HTML of newly finished blocks, added once
+//! after the blocks already shown (after everything, when `reset`, which
+//! replaces what is shown); `tail` is the unfinished end, replacing the
+//! previous tail. It carries no `id:` (it is not a place in the log).
 //!
 //! The tool, citation, file and audio events of the next features are added
 //! here as variants (`tool`, `citation`, `file`, `audio`); a reader that does
@@ -49,6 +56,12 @@ pub enum StreamEvent {
         #[serde(default)]
         error: Option<String>,
     },
+    /// The answer as HTML, for readers that asked for it (see the table).
+    Html {
+        reset: bool,
+        append: String,
+        tail: String,
+    },
 }
 
 /// The `data:` of an event: the same fields, untagged.
@@ -73,6 +86,11 @@ enum Data<'a> {
         finish_reason: Option<&'a str>,
         error: Option<&'a str>,
     },
+    Html {
+        reset: bool,
+        append: &'a str,
+        tail: &'a str,
+    },
 }
 
 impl StreamEvent {
@@ -83,6 +101,7 @@ impl StreamEvent {
             StreamEvent::Delta { .. } => "delta",
             StreamEvent::Usage { .. } => "usage",
             StreamEvent::Done { .. } => "done",
+            StreamEvent::Html { .. } => "html",
         }
     }
 
@@ -120,6 +139,15 @@ impl StreamEvent {
                 finish_reason: finish_reason.as_deref(),
                 error: error.as_deref(),
             },
+            StreamEvent::Html {
+                reset,
+                append,
+                tail,
+            } => Data::Html {
+                reset: *reset,
+                append,
+                tail,
+            },
         };
         // Plain strings and numbers: serialising cannot fail.
         serde_json::to_string(&data).unwrap_or_else(|_| "{}".into())
@@ -129,14 +157,84 @@ impl StreamEvent {
     /// name this build does not know (a newer server), `Err` for a known
     /// name with malformed data.
     pub fn from_wire(name: &str, data: &str) -> Result<Option<Self>, String> {
-        if !matches!(name, "snapshot" | "delta" | "usage" | "done") {
-            return Ok(None);
+        // One typed parse of the data per name (no intermediate JSON value).
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Snapshot {
+            text: String,
+            thinking: String,
+            status: MessageStatus,
         }
-        let data: serde_json::Value =
-            serde_json::from_str(data).map_err(|e| format!("{name}: {e}"))?;
-        serde_json::from_value(serde_json::json!({ "event": name, "data": data }))
-            .map(Some)
-            .map_err(|e| format!("{name}: {e}"))
+        #[derive(Deserialize)]
+        struct Delta {
+            text: String,
+            thinking: String,
+        }
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Usage {
+            prompt_tokens: u64,
+            completion_tokens: u64,
+        }
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Done {
+            status: MessageStatus,
+            #[serde(default)]
+            finish_reason: Option<String>,
+            #[serde(default)]
+            error: Option<String>,
+        }
+        #[derive(Deserialize)]
+        struct Html {
+            reset: bool,
+            append: String,
+            tail: String,
+        }
+        fn parse<'a, T: Deserialize<'a>>(name: &str, data: &'a str) -> Result<T, String> {
+            serde_json::from_str(data).map_err(|e| format!("{name}: {e}"))
+        }
+        Ok(Some(match name {
+            "snapshot" => {
+                let d: Snapshot = parse(name, data)?;
+                StreamEvent::Snapshot {
+                    text: d.text,
+                    thinking: d.thinking,
+                    status: d.status,
+                }
+            }
+            "delta" => {
+                let d: Delta = parse(name, data)?;
+                StreamEvent::Delta {
+                    text: d.text,
+                    thinking: d.thinking,
+                }
+            }
+            "usage" => {
+                let d: Usage = parse(name, data)?;
+                StreamEvent::Usage {
+                    prompt_tokens: d.prompt_tokens,
+                    completion_tokens: d.completion_tokens,
+                }
+            }
+            "done" => {
+                let d: Done = parse(name, data)?;
+                StreamEvent::Done {
+                    status: d.status,
+                    finish_reason: d.finish_reason,
+                    error: d.error,
+                }
+            }
+            "html" => {
+                let d: Html = parse(name, data)?;
+                StreamEvent::Html {
+                    reset: d.reset,
+                    append: d.append,
+                    tail: d.tail,
+                }
+            }
+            _ => return Ok(None),
+        }))
     }
 }
 
@@ -164,6 +262,11 @@ mod tests {
                 finish_reason: None,
                 error: Some("Mistral refused the key".into()),
             },
+            StreamEvent::Html {
+                reset: false,
+                append: "<p>a &amp; b</p>".into(),
+                tail: "<p>c</p>".into(),
+            },
         ]
     }
 
@@ -177,7 +280,7 @@ mod tests {
 
     #[test]
     fn the_wire_form_is_the_documented_one() {
-        let [snap, delta, usage, done] = all().try_into().unwrap();
+        let [snap, delta, usage, done, html] = all().try_into().unwrap();
         assert_eq!(
             snap.data_json(),
             r#"{"text":"Hel","thinking":"","status":"streaming"}"#
@@ -193,6 +296,10 @@ mod tests {
         assert_eq!(
             done.data_json(),
             r#"{"status":"error","finishReason":null,"error":"Mistral refused the key"}"#
+        );
+        assert_eq!(
+            html.data_json(),
+            r#"{"reset":false,"append":"<p>a &amp; b</p>","tail":"<p>c</p>"}"#
         );
     }
 

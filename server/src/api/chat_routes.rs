@@ -205,18 +205,21 @@ async fn stop(
 /// Events: `snapshot` (`{text, thinking, status}`: replaces what the reader
 /// shows), `delta` (`{text, thinking}` to append), `usage`, and `done`
 /// (`{status, finishReason, error}`, the last event). Reconnect with
-/// `Last-Event-ID` to resume after the last event seen.
+/// `Last-Event-ID` to resume after the last event seen. With `?render=html`,
+/// `html` events (`{reset, append, tail}`) carry the answer as safe HTML.
 #[utoipa::path(
     get,
     path = "/api/generations/{id}/events",
     tag = "chat",
     params(
         ("id" = String, Path, description = "The assistant message id"),
-        ("Last-Event-ID" = Option<String>, Header, description = "The id of the last event received: the stream resumes after it")
+        ("Last-Event-ID" = Option<String>, Header, description = "The id of the last event received: the stream resumes after it (ignored with `render=html`, which always starts with a snapshot)"),
+        ("render" = Option<String>, Query, description = "`html`: also send `html` events, the answer rendered by the server's markdown renderer (what the web UI uses)")
     ),
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, description = "An event stream that ends after `done`", content_type = "text/event-stream", body = super::openapi::GenerationEvent),
+        (status = 400, description = "`render` is not `html`", body = super::openapi::ErrorBody),
         (status = 404, description = "No such message (or not yours)", body = super::openapi::ErrorBody),
         (status = 429, description = "Too many open streams for this user", body = super::openapi::ErrorBody),
         (status = 503, description = "Too many open streams on this server", body = super::openapi::ErrorBody)
@@ -228,13 +231,32 @@ async fn events(
     State(state): State<AppState>,
     Caller(me): Caller,
     Path(id): Path<String>,
+    Query(query): Query<EventsQuery>,
     headers: HeaderMap,
 ) -> AppResult<impl IntoResponse> {
+    let html = match query.render.as_deref() {
+        None | Some("") => false,
+        Some("html") => true,
+        Some(_) => {
+            return Err(AppError::BadRequest(
+                "render must be html (or absent)".into(),
+            ))
+        }
+    };
+    // A reader of HTML always starts from a snapshot: its renderer needs
+    // the whole text (the page replaces what it shows).
     let last_event_id: Option<u64> = headers
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse().ok());
+        .and_then(|v| v.trim().parse().ok())
+        .filter(|_| !html);
     let events = generation::watch(&state, me.id(), &MessageId::new(&id), last_event_id).await?;
+    let events: std::pin::Pin<Box<dyn futures::Stream<Item = generation::Numbered> + Send>> =
+        if html {
+            Box::pin(app::server::services::rendered::with_html(events))
+        } else {
+            Box::pin(events)
+        };
     let stream = events.map(|item| {
         let mut event = Event::default()
             .event(item.event.name())
@@ -388,4 +410,11 @@ async fn models(
     let fresh = q.fresh.as_deref().is_some_and(|v| v == "1" || v == "true");
     let list: Vec<ModelInfoDto> = settings::models(&state, me.id(), fresh).await?;
     Ok(Json(serde_json::json!({ "models": list })))
+}
+
+/// The query of `GET /api/generations/{id}/events`.
+#[derive(Debug, Default, Deserialize)]
+struct EventsQuery {
+    /// `html`: add the server-rendered `html` events.
+    render: Option<String>,
 }

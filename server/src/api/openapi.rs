@@ -118,7 +118,9 @@ pub struct GenerationEvent {
     /// JSON text. `snapshot`: `{text, thinking, status}`, replaces what the
     /// reader shows; `delta`: `{text, thinking}`, appended; `usage`:
     /// `{promptTokens, completionTokens}`; `done`: `{status, finishReason,
-    /// error}`, the last event.
+    /// error}`, the last event; `html` (only with `render=html`): `{reset,
+    /// append, tail}`, the answer as HTML — `append` once after what is shown
+    /// (after clearing it when `reset`), `tail` replacing the previous tail.
     pub data: String,
 }
 
@@ -129,6 +131,7 @@ pub enum GenerationEventName {
     Delta,
     Usage,
     Done,
+    Html,
 }
 
 /// `GET /readyz`.

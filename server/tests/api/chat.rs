@@ -133,6 +133,113 @@ db_test!(send_streams_and_persists_the_answer_with_usage, |app| {
     assert_eq!(page.body["messages"].as_array().unwrap().len(), 2);
 });
 
+db_test!(
+    the_web_ui_stream_carries_the_answer_rendered_by_the_server,
+    |app| {
+        let t = user_with_key(&app, "html@example.com").await;
+        let sent = app
+            .send(&t, "Markdown please [[fake:long words=400 tps=2000]]")
+            .await;
+        let (thread_id, id) = (sent.thread_id(), sent.answer_id());
+        // `Last-Event-ID` is ignored: an HTML reader always starts from a snapshot.
+        let (status, sse) = SseReader::open(
+            &app,
+            &format!("/api/generations/{id}/events?render=html"),
+            &t,
+            Some("3"),
+        )
+        .await;
+        assert_eq!(status, 200);
+        let answer = sse.unwrap().answer().await;
+        assert_eq!(answer.done["status"], "done");
+        let typed = answer.typed();
+        // (That `Last-Event-ID` was ignored shows below: the text read is whole.)
+        let first_html = typed.iter().find(|e| matches!(e, StreamEvent::Html { .. }));
+        assert!(
+            matches!(first_html, Some(StreamEvent::Html { reset: true, .. })),
+            "the first html replaces what the page shows: {first_html:?}"
+        );
+        // What the page shows once the html events are applied is the
+        // renderer's output for the stored answer, and the raw text still came.
+        let (mut finished, mut tail, mut htmls) = (String::new(), String::new(), 0);
+        for ev in &typed {
+            if let StreamEvent::Html {
+                reset,
+                append,
+                tail: t,
+            } = ev
+            {
+                htmls += 1;
+                if *reset {
+                    finished.clear();
+                }
+                finished.push_str(append);
+                tail.clone_from(t);
+            }
+        }
+        let stored = wait_status(&app, &id, "streaming").await;
+        assert!(stored.text.ends_with("End of the long answer."));
+        assert_eq!(answer.text, stored.text);
+        assert!(htmls >= 1);
+        assert_eq!(finished + &tail, app::markdown::render(&stored.text));
+        assert!(tail.is_empty(), "everything is finished at done");
+        // The html events carry no id: they are not places in the log.
+        assert!(answer
+            .events
+            .iter()
+            .filter(|e| e.event == "html")
+            .all(|e| !e.has_id));
+
+        // Other readers get no html.
+        let plain = app.answer(&t, &id).await;
+        assert!(plain.events.iter().all(|e| e.event != "html"));
+        // Anything else than `html` is refused, in words.
+        let bad = app
+            .get(
+                &format!("/api/generations/{id}/events?render=markdown"),
+                Auth::Bearer(&t),
+            )
+            .await;
+        assert_eq!(bad.status, 400);
+        assert!(bad.error().contains("render"), "{:?}", bad.body);
+
+        // The web UI's server functions send messages with their HTML; the JSON
+        // API's shape stays the reference's (no html field).
+        let page = app
+            .rpc_form(
+                "/rpc/load_thread_page",
+                &format!("id={thread_id}"),
+                Auth::Bearer(&t),
+            )
+            .await;
+        assert_eq!(page.status, 200, "{:?}", page.body);
+        let messages = page.body["messages"].as_array().unwrap();
+        assert_eq!(messages.len(), 2);
+        assert_eq!(
+            messages[1]["html"].as_str(),
+            Some(app::markdown::render(&stored.text).as_str())
+        );
+        assert_eq!(
+            messages[0]["html"].as_str(),
+            Some(
+                app::markdown::render_user("Markdown please [[fake:long words=400 tps=2000]]")
+                    .as_str()
+            )
+        );
+        let api = app
+            .get(
+                &format!("/api/thread?idThread={thread_id}"),
+                Auth::Bearer(&t),
+            )
+            .await;
+        assert!(api.body["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|m| m.get("html").is_none()));
+    }
+);
+
 db_test!(history_and_context_are_sent_upstream, |app| {
     let t = user_with_key(&app, "hist@example.com").await;
     let created = app
@@ -464,9 +571,16 @@ db_test!(strangers_cannot_read_stop_or_branch_a_generation, |app| {
         .as_str()
         .unwrap()
         .to_string();
-    let (status, _) =
-        SseReader::open(&app, &format!("/api/generations/{a}/events"), &other, None).await;
-    assert_eq!(status, 404);
+    for query in ["", "?render=html"] {
+        let (status, _) = SseReader::open(
+            &app,
+            &format!("/api/generations/{a}/events{query}"),
+            &other,
+            None,
+        )
+        .await;
+        assert_eq!(status, 404, "{query}");
+    }
     let s = app
         .post(
             &format!("/api/generations/{a}/stop"),

@@ -892,7 +892,9 @@ fn collapse_backlog(backlog: Vec<(u64, StreamEvent)>) -> Vec<Numbered> {
                 covered = Some(id);
             }
             StreamEvent::Done { .. } => done = Some((id, event)),
-            StreamEvent::Usage { .. } | StreamEvent::Snapshot { .. } => covered = Some(id),
+            StreamEvent::Usage { .. } | StreamEvent::Snapshot { .. } | StreamEvent::Html { .. } => {
+                covered = Some(id)
+            }
         }
     }
     let mut out = vec![];

@@ -7,6 +7,7 @@ pub mod chat;
 pub mod generation;
 pub mod google;
 pub mod rate_limit;
+pub mod rendered;
 pub mod settings;
 pub mod threads;
 pub mod titles;

@@ -281,6 +281,7 @@ pub fn message_dto(m: messages::Model) -> MessageDto {
         prompt_tokens: m.prompt_tokens,
         completion_tokens: m.completion_tokens,
         error: m.error,
+        html: None,
     }
 }
 
