@@ -5,5 +5,5 @@ pub mod api;
 pub mod middleware;
 pub mod routes;
 pub mod security_headers;
-pub mod static_files;
 pub mod startup;
+pub mod static_files;

@@ -62,42 +62,48 @@ impl SiteFiles {
     }
 
     /// The file at the request's path with its caching headers, or `None`
-    /// when there is no such file (the caller renders the 404 page).
-    pub async fn serve(&self, req: &Request) -> Option<Response> {
-        if !matches!(*req.method(), Method::GET | Method::HEAD) {
-            return None;
-        }
+    /// when there is no such file (the caller renders the 404 page). The
+    /// future owns what it needs, so the caller keeps the request (whose
+    /// body is not `Sync`) for the 404 page.
+    pub fn serve(
+        &self,
+        req: &Request,
+    ) -> impl std::future::Future<Output = Option<Response>> + Send + 'static {
+        let wanted = matches!(*req.method(), Method::GET | Method::HEAD);
         // ServeDir needs only the method, the path and the negotiation and
-        // conditional headers; the caller keeps the request for the 404 page.
+        // conditional headers.
         let mut probe = Request::new(Body::empty());
         *probe.method_mut() = req.method().clone();
         *probe.uri_mut() = req.uri().clone();
         *probe.headers_mut() = req.headers().clone();
-        let resp = match self.dir.clone().oneshot(probe).await {
-            Ok(resp) => resp,
-            Err(never) => match never {},
-        };
-        let found = matches!(
-            resp.status(),
-            StatusCode::OK
-                | StatusCode::PARTIAL_CONTENT
-                | StatusCode::NOT_MODIFIED
-                | StatusCode::RANGE_NOT_SATISFIABLE
-        );
-        if !found {
-            return None;
+        let hashed = is_hashed(&self.pkg_prefix, req.uri().path());
+        let dir = self.dir.clone();
+        async move {
+            if !wanted {
+                return None;
+            }
+            let resp = match dir.oneshot(probe).await {
+                Ok(resp) => resp,
+                Err(never) => match never {},
+            };
+            let found = matches!(
+                resp.status(),
+                StatusCode::OK
+                    | StatusCode::PARTIAL_CONTENT
+                    | StatusCode::NOT_MODIFIED
+                    | StatusCode::RANGE_NOT_SATISFIABLE
+            );
+            if !found {
+                return None;
+            }
+            let mut resp = resp.map(Body::new);
+            let cache = if hashed { IMMUTABLE } else { SHORT_LIVED };
+            let headers = resp.headers_mut();
+            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+            // Any file may have precompressed siblings: caches must key on it.
+            headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+            Some(resp)
         }
-        let mut resp = resp.map(Body::new);
-        let cache = if is_hashed(&self.pkg_prefix, req.uri().path()) {
-            IMMUTABLE
-        } else {
-            SHORT_LIVED
-        };
-        let headers = resp.headers_mut();
-        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
-        // Any file may have precompressed siblings: caches must key on it.
-        headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
-        Some(resp)
     }
 }
 
@@ -245,7 +251,13 @@ mod tests {
         ));
         std::fs::create_dir_all(&dir).unwrap();
         for f in [
-            "a.wasm", "a.wasm.br", "a.wasm.gz", "b.js", "b.js.gz", "c.css", "d.png",
+            "a.wasm",
+            "a.wasm.br",
+            "a.wasm.gz",
+            "b.js",
+            "b.js.gz",
+            "c.css",
+            "d.png",
         ] {
             std::fs::write(dir.join(f), [b'x'; 2048]).unwrap();
         }

@@ -930,13 +930,11 @@ fn print_wasm_size() {
     // `mistralchat.<content hash>.wasm` (Cargo.toml `hash-files`), or the
     // unhashed name of an older build.
     let wasm = std::fs::read_dir(&pkg).ok().and_then(|entries| {
-        entries
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .find(|p| {
-                p.file_name()
-                    .and_then(|n| n.to_str())
-                    .is_some_and(|n| n.starts_with("mistralchat.") && n.ends_with(".wasm"))
-            })
+        entries.filter_map(|e| e.ok().map(|e| e.path())).find(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("mistralchat.") && n.ends_with(".wasm"))
+        })
     });
     let Some((wasm, meta)) = wasm.and_then(|w| std::fs::metadata(&w).ok().map(|m| (w, m))) else {
         println!(

@@ -48,7 +48,12 @@ async fn site() -> Site {
     Site { app, _dir: dir }
 }
 
-async fn get(app: &TestApp, method: reqwest::Method, path: &str, accept: Option<&str>) -> (u16, HeaderMap, Vec<u8>) {
+async fn get(
+    app: &TestApp,
+    method: reqwest::Method,
+    path: &str,
+    accept: Option<&str>,
+) -> (u16, HeaderMap, Vec<u8>) {
     let mut req = app.http.request(method, app.url(path));
     if let Some(a) = accept {
         req = req.header("accept-encoding", a);
@@ -76,14 +81,23 @@ fn assert_security_headers(headers: &HeaderMap) {
 #[tokio::test]
 async fn brotli_is_sent_when_accepted_and_the_hashed_file_is_immutable() {
     let s = site().await;
-    for accept in ["gzip, deflate, br", "br", "br, gzip", "gzip;q=0.5, br;q=0.9"] {
-        let (status, headers, body) = get(&s.app, reqwest::Method::GET, &wasm_path(), Some(accept)).await;
+    for accept in [
+        "gzip, deflate, br",
+        "br",
+        "br, gzip",
+        "gzip;q=0.5, br;q=0.9",
+    ] {
+        let (status, headers, body) =
+            get(&s.app, reqwest::Method::GET, &wasm_path(), Some(accept)).await;
         assert_eq!(status, 200, "{accept}");
         assert_eq!(body, WASM_BR, "{accept}");
         assert_eq!(h(&headers, "content-encoding"), Some("br"), "{accept}");
         // The original type, so that the browser can compile while streaming.
         assert_eq!(h(&headers, "content-type"), Some("application/wasm"));
-        assert_eq!(h(&headers, "content-length"), Some(WASM_BR.len().to_string().as_str()));
+        assert_eq!(
+            h(&headers, "content-length"),
+            Some(WASM_BR.len().to_string().as_str())
+        );
         assert_eq!(
             h(&headers, "cache-control"),
             Some("public, max-age=31536000, immutable")
@@ -97,14 +111,20 @@ async fn brotli_is_sent_when_accepted_and_the_hashed_file_is_immutable() {
 async fn gzip_when_brotli_is_not_accepted_and_identity_otherwise() {
     let s = site().await;
     for accept in ["gzip", "gzip, deflate", "br;q=0, gzip"] {
-        let (status, headers, body) = get(&s.app, reqwest::Method::GET, &wasm_path(), Some(accept)).await;
+        let (status, headers, body) =
+            get(&s.app, reqwest::Method::GET, &wasm_path(), Some(accept)).await;
         assert_eq!(status, 200, "{accept}");
         assert_eq!(body, WASM_GZ, "{accept}");
         assert_eq!(h(&headers, "content-encoding"), Some("gzip"), "{accept}");
         assert_eq!(h(&headers, "content-type"), Some("application/wasm"));
         assert_eq!(h(&headers, "vary"), Some("accept-encoding"));
     }
-    for accept in [None, Some("identity"), Some("deflate"), Some("br;q=0, gzip;q=0")] {
+    for accept in [
+        None,
+        Some("identity"),
+        Some("deflate"),
+        Some("br;q=0, gzip;q=0"),
+    ] {
         let (status, headers, body) = get(&s.app, reqwest::Method::GET, &wasm_path(), accept).await;
         assert_eq!(status, 200, "{accept:?}");
         assert_eq!(body, WASM_RAW, "{accept:?}");
@@ -137,7 +157,8 @@ async fn a_file_without_precompressed_versions_is_served_as_it_is() {
 #[tokio::test]
 async fn unhashed_files_and_pages_are_not_cached_for_long() {
     let s = site().await;
-    let (status, headers, body) = get(&s.app, reqwest::Method::GET, "/favicon.svg", Some("br")).await;
+    let (status, headers, body) =
+        get(&s.app, reqwest::Method::GET, "/favicon.svg", Some("br")).await;
     assert_eq!(status, 200);
     assert_eq!(body, b"br svg");
     assert_eq!(h(&headers, "content-type"), Some("image/svg+xml"));
@@ -147,15 +168,25 @@ async fn unhashed_files_and_pages_are_not_cached_for_long() {
 
     // Pages are rendered per request and are not cached as files are.
     for page in ["/login", "/no/such/page"] {
-        let (status, headers, body) = get(&s.app, reqwest::Method::GET, page, Some("br, gzip")).await;
+        let (status, headers, body) =
+            get(&s.app, reqwest::Method::GET, page, Some("br, gzip")).await;
         assert_eq!(status, if page == "/login" { 200 } else { 404 }, "{page}");
         assert!(String::from_utf8_lossy(&body).contains("<html"), "{page}");
         let cache = h(&headers, "cache-control").unwrap_or_default();
-        assert!(!cache.contains("immutable") && !cache.contains("max-age"), "{page}: {cache}");
+        assert!(
+            !cache.contains("immutable") && !cache.contains("max-age"),
+            "{page}: {cache}"
+        );
         assert_eq!(h(&headers, "content-encoding"), None, "{page}");
     }
     // A hashed-looking name that is not a file is the 404 page, not cached.
-    let (status, headers, _) = get(&s.app, reqwest::Method::GET, &format!("/pkg/gone.{HASH}.js"), None).await;
+    let (status, headers, _) = get(
+        &s.app,
+        reqwest::Method::GET,
+        &format!("/pkg/gone.{HASH}.js"),
+        None,
+    )
+    .await;
     assert_eq!(status, 404);
     assert!(h(&headers, "cache-control").is_none_or(|c| !c.contains("immutable")));
     // A directory is not a file.
@@ -168,11 +199,20 @@ async fn unhashed_files_and_pages_are_not_cached_for_long() {
 #[tokio::test]
 async fn head_answers_with_the_headers_of_the_chosen_file_and_no_body() {
     let s = site().await;
-    let (status, headers, body) = get(&s.app, reqwest::Method::HEAD, &wasm_path(), Some("br, gzip")).await;
+    let (status, headers, body) = get(
+        &s.app,
+        reqwest::Method::HEAD,
+        &wasm_path(),
+        Some("br, gzip"),
+    )
+    .await;
     assert_eq!(status, 200);
     assert!(body.is_empty());
     assert_eq!(h(&headers, "content-encoding"), Some("br"));
-    assert_eq!(h(&headers, "content-length"), Some(WASM_BR.len().to_string().as_str()));
+    assert_eq!(
+        h(&headers, "content-length"),
+        Some(WASM_BR.len().to_string().as_str())
+    );
     assert_eq!(h(&headers, "content-type"), Some("application/wasm"));
     assert_eq!(
         h(&headers, "cache-control"),
@@ -181,7 +221,10 @@ async fn head_answers_with_the_headers_of_the_chosen_file_and_no_body() {
     let (status, headers, body) = get(&s.app, reqwest::Method::HEAD, &wasm_path(), None).await;
     assert_eq!(status, 200);
     assert!(body.is_empty());
-    assert_eq!(h(&headers, "content-length"), Some(WASM_RAW.len().to_string().as_str()));
+    assert_eq!(
+        h(&headers, "content-length"),
+        Some(WASM_RAW.len().to_string().as_str())
+    );
     // Other methods do not reach the files.
     let (status, _, body) = get(&s.app, reqwest::Method::DELETE, &wasm_path(), None).await;
     assert_ne!(status, 200);
