@@ -6,4 +6,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/tools.sh
 cargo leptos build --release
+# brotli/gzip versions of the bundle, served to browsers that accept them.
+scripts/compress-site.sh
 exec scripts/serve.sh

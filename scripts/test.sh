@@ -41,9 +41,14 @@ elif ! command -v npm >/dev/null 2>&1; then
 else
   source scripts/tools.sh
   cargo leptos build --release
+  # brotli/gzip versions of the bundle, as scripts/run.sh serves them.
+  scripts/compress-site.sh
   # The fake Mistral the browser tests chat with (shares the release build).
   cargo build --release -p testkit --bin fake_upstreams
   RELEASE_BUILT=true
+  stage "first-load size budget (budgets.json firstLoad)"
+  scripts/check-size.sh
+  stage "browser tests (playwright)"
   (cd end2end && if [ ! -d node_modules/@playwright/test ] || [ ! -x node_modules/.bin/lighthouse ]; then PUPPETEER_SKIP_DOWNLOAD=1 PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund; fi)
   (cd end2end && CHROMIUM_PATH="$CHROMIUM" npx playwright test)
 fi

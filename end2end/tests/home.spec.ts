@@ -9,7 +9,8 @@ test("the login page is server-rendered, then hydrated", async ({ page, request 
   const html = await raw.text();
   expect(html).toContain("<form");
   expect(html).toContain("Sign in");
-  expect(html).toContain("/pkg/mistralchat.js");
+  // The bundle's names carry its content hash (cached for a year: assets.spec.ts).
+  expect(html).toMatch(/\/pkg\/mistralchat\.[A-Za-z0-9_-]{22}\.js/);
 
   await page.goto("/login");
   await hydrated(page);

@@ -6,3 +6,4 @@ pub mod middleware;
 pub mod routes;
 pub mod security_headers;
 pub mod startup;
+pub mod static_files;

@@ -1,10 +1,12 @@
 //! The axum router: JSON API under `/api`, server functions under `/rpc`,
-//! Leptos SSR pages, static files, and the middleware stack around them
-//! (security headers and the CSP nonce come from [`security_headers`]).
-use crate::{api, middleware as mw, security_headers};
+//! Leptos SSR pages, static files ([`static_files`]: precompressed, cached by
+//! content hash), and the middleware stack around them (security headers and
+//! the CSP nonce come from [`security_headers`]).
+use crate::{api, middleware as mw, security_headers, static_files};
 use app::server::AppState;
 use app::{shell, App};
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::StatusCode;
 use axum::Router;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use tower_http::catch_panic::CatchPanicLayer;
@@ -18,6 +20,14 @@ pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
     let ctx_state = state.clone();
     let shell_opts = leptos_options.clone();
+    let site = static_files::SiteFiles::new(&leptos_options);
+    // Unknown paths that are not files get the app's 404 page.
+    let not_found_state = state.clone();
+    let not_found_opts = leptos_options.clone();
+    let not_found = leptos_axum::render_app_to_stream_in_order_with_context(
+        move || leptos::prelude::provide_context(not_found_state.clone()),
+        move || shell(not_found_opts.clone()),
+    );
 
     let pages = Router::new()
         .leptos_routes_with_context(
@@ -26,7 +36,21 @@ pub fn router(state: AppState) -> Router {
             move || leptos::prelude::provide_context(ctx_state.clone()),
             move || shell(shell_opts.clone()),
         )
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .fallback(move |req: Request| {
+            let site = site.clone();
+            let not_found = not_found.clone();
+            async move {
+                if let Some(file) = site.serve(&req).await {
+                    return file;
+                }
+                let mut page = not_found(req).await;
+                // A redirect the page asked for stands; anything else is a 404.
+                if page.status() == StatusCode::OK {
+                    *page.status_mut() = StatusCode::NOT_FOUND;
+                }
+                page
+            }
+        })
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             mw::require_session_for_pages,

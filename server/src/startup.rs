@@ -121,7 +121,7 @@ pub async fn run_from_env() -> Result<(), StartupError> {
     let config = Config::from_lookup(|k| std::env::var(k).ok())?;
     init_logging(config.log_format);
     let secret = resolve_secret(&config)?;
-    let leptos_options = leptos_options()?;
+    let leptos_options = crate::static_files::check_site(leptos_options()?);
     let addr: SocketAddr = leptos_options.site_addr;
     let db = db::open(&config.database_url).await?;
     let state = AppState::new(db, config, &secret, leptos_options);

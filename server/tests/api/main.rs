@@ -20,4 +20,5 @@ mod request_ids;
 mod security_headers;
 mod sessions;
 mod settings;
+mod static_files;
 mod threads;

@@ -310,6 +310,27 @@ impl TestApp {
     }
 
     pub async fn spawn_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> Option<TestApp> {
+        let options = leptos::config::LeptosOptions::builder()
+            .output_name("mistralchat")
+            .build();
+        Self::spawn_with_options(backend, tweak, options).await
+    }
+
+    /// The app serving the built site from `site_root` (a test's own
+    /// directory of files) instead of `target/site`.
+    pub async fn spawn_with_site(backend: Backend, site_root: &std::path::Path) -> Option<TestApp> {
+        let options = leptos::config::LeptosOptions::builder()
+            .output_name("mistralchat")
+            .site_root(site_root.display().to_string())
+            .build();
+        Self::spawn_with_options(backend, |_| {}, options).await
+    }
+
+    pub async fn spawn_with_options(
+        backend: Backend,
+        tweak: impl FnOnce(&mut Config),
+        options: leptos::config::LeptosOptions,
+    ) -> Option<TestApp> {
         let test_db = TestDb::create(backend).await?;
         let google = FakeGoogle::start().await;
         let mistral = testkit::mistral::FakeMistral::start().await;
@@ -320,9 +341,6 @@ impl TestApp {
         config.google_jwks_url = format!("{}/oauth2/v3/certs", google.base);
         tweak(&mut config);
         let database = db::open(&test_db.url).await.expect("open test database");
-        let options = leptos::config::LeptosOptions::builder()
-            .output_name("mistralchat")
-            .build();
         let state = AppState::new(
             database.clone(),
             config,
