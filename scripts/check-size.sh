@@ -80,7 +80,12 @@ if [ "$status" != 200 ]; then
   echo "check-size: GET / answered $status, not the signed-in chat page" >&2
   exit 2
 fi
-cp "$WORK/body" "$WORK/page.html"
+# The page as the browser reads it (decoded), to find what it references.
+case "$enc" in
+  br) brotli -d -c "$WORK/body" >"$WORK/page.html" ;;
+  gzip) gzip -d -c "$WORK/body" >"$WORK/page.html" ;;
+  *) cp "$WORK/body" "$WORK/page.html" ;;
+esac
 HTML_RAW=$(decoded_size "$enc")
 if [ "$enc" = identity ]; then
   # The server does not compress pages on the fly: count what brotli makes

@@ -10,6 +10,7 @@ use axum::http::StatusCode;
 use axum::Router;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::compression::{CompressionLayer, CompressionLevel};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 
 /// Request bodies above this are refused with 413.
@@ -54,7 +55,17 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             mw::require_session_for_pages,
-        ));
+        ))
+        // Pages are compressed as they stream (brotli or gzip, as the browser
+        // accepts; a fast level, so the first bytes are not held back).
+        // Precompressed static files already carry a Content-Encoding and
+        // pass through as they are. The JSON API is not compressed.
+        .layer(
+            CompressionLayer::new()
+                .br(true)
+                .gzip(true)
+                .quality(CompressionLevel::Precise(4)),
+        );
 
     with_middleware(Router::new().merge(api::router()).merge(pages), state)
 }

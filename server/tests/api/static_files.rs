@@ -168,8 +168,7 @@ async fn unhashed_files_and_pages_are_not_cached_for_long() {
 
     // Pages are rendered per request and are not cached as files are.
     for page in ["/login", "/no/such/page"] {
-        let (status, headers, body) =
-            get(&s.app, reqwest::Method::GET, page, Some("br, gzip")).await;
+        let (status, headers, body) = get(&s.app, reqwest::Method::GET, page, None).await;
         assert_eq!(status, if page == "/login" { 200 } else { 404 }, "{page}");
         assert!(String::from_utf8_lossy(&body).contains("<html"), "{page}");
         let cache = h(&headers, "cache-control").unwrap_or_default();
@@ -177,6 +176,7 @@ async fn unhashed_files_and_pages_are_not_cached_for_long() {
             !cache.contains("immutable") && !cache.contains("max-age"),
             "{page}: {cache}"
         );
+        // (Compressed when accepted: see the next test.)
         assert_eq!(h(&headers, "content-encoding"), None, "{page}");
     }
     // A hashed-looking name that is not a file is the 404 page, not cached.
@@ -272,4 +272,33 @@ async fn paths_that_leave_the_site_root_find_nothing() {
         );
         assert!(!answer.contains(SECRET), "{target} leaked the file");
     }
+}
+
+#[tokio::test]
+async fn pages_are_compressed_as_the_browser_accepts_and_the_api_is_not() {
+    let s = site().await;
+    let (status, headers, plain) = get(&s.app, reqwest::Method::GET, "/login", None).await;
+    assert_eq!(status, 200);
+    assert_eq!(h(&headers, "content-encoding"), None);
+    assert!(plain.starts_with(b"<!DOCTYPE html>"), "identity page");
+
+    let (status, headers, gz) = get(&s.app, reqwest::Method::GET, "/login", Some("gzip")).await;
+    assert_eq!(status, 200);
+    assert_eq!(h(&headers, "content-encoding"), Some("gzip"));
+    assert_eq!(&gz[..2], &[0x1f, 0x8b], "a gzip stream");
+    assert!(gz.len() < plain.len(), "{} < {}", gz.len(), plain.len());
+
+    let (status, headers, br) =
+        get(&s.app, reqwest::Method::GET, "/login", Some("gzip, deflate, br")).await;
+    assert_eq!(status, 200);
+    assert_eq!(h(&headers, "content-encoding"), Some("br"));
+    assert!(br.len() < plain.len() && !br.starts_with(b"<!DOCTYPE"));
+    // The page still carries its policy.
+    assert!(h(&headers, "content-security-policy").is_some_and(|p| p.contains("nonce-")));
+
+    // JSON answers are sent as they are.
+    let (status, headers, _) =
+        get(&s.app, reqwest::Method::GET, "/api/openapi.json", Some("br, gzip")).await;
+    assert_eq!(status, 200);
+    assert_eq!(h(&headers, "content-encoding"), None);
 }
