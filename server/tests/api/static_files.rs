@@ -288,8 +288,13 @@ async fn pages_are_compressed_as_the_browser_accepts_and_the_api_is_not() {
     assert_eq!(&gz[..2], &[0x1f, 0x8b], "a gzip stream");
     assert!(gz.len() < plain.len(), "{} < {}", gz.len(), plain.len());
 
-    let (status, headers, br) =
-        get(&s.app, reqwest::Method::GET, "/login", Some("gzip, deflate, br")).await;
+    let (status, headers, br) = get(
+        &s.app,
+        reqwest::Method::GET,
+        "/login",
+        Some("gzip, deflate, br"),
+    )
+    .await;
     assert_eq!(status, 200);
     assert_eq!(h(&headers, "content-encoding"), Some("br"));
     assert!(br.len() < plain.len() && !br.starts_with(b"<!DOCTYPE"));
@@ -297,8 +302,13 @@ async fn pages_are_compressed_as_the_browser_accepts_and_the_api_is_not() {
     assert!(h(&headers, "content-security-policy").is_some_and(|p| p.contains("nonce-")));
 
     // JSON answers are sent as they are.
-    let (status, headers, _) =
-        get(&s.app, reqwest::Method::GET, "/api/openapi.json", Some("br, gzip")).await;
+    let (status, headers, _) = get(
+        &s.app,
+        reqwest::Method::GET,
+        "/api/openapi.json",
+        Some("br, gzip"),
+    )
+    .await;
     assert_eq!(status, 200);
     assert_eq!(h(&headers, "content-encoding"), None);
 }
