@@ -8,6 +8,35 @@ use crate::model::{ShareDto, ThreadDto, ThreadPage, ThreadWithMessages};
 use crate::vocab::ThreadId;
 use leptos::prelude::*;
 
+/// The messages with their HTML ([`crate::model::MessageDto::rendered`]: the browser has
+/// no markdown renderer) — except, while the server renders a page, those of
+/// the branch on screen: their HTML is in the page already, and sending it
+/// again in the hydration data would double the page. The others (other
+/// versions, shown when the reader switches) need it.
+#[cfg(feature = "ssr")]
+fn for_the_page(messages: Vec<crate::model::MessageDto>) -> Vec<crate::model::MessageDto> {
+    let rendering_page = use_context::<axum::http::request::Parts>()
+        .is_some_and(|parts| !parts.uri.path().starts_with("/rpc/"));
+    let on_screen: std::collections::HashSet<String> = if rendering_page {
+        crate::components::message::active_branch(&messages)
+            .into_iter()
+            .map(|m| m.id)
+            .collect()
+    } else {
+        Default::default()
+    };
+    messages
+        .into_iter()
+        .map(|m| {
+            if on_screen.contains(&m.id) {
+                m
+            } else {
+                m.rendered()
+            }
+        })
+        .collect()
+}
+
 /// Threads per sidebar page and messages per thread page.
 pub const THREAD_PAGE: u64 = 30;
 pub const MESSAGE_PAGE: u64 = 40;
@@ -51,31 +80,7 @@ pub async fn load_thread_page(
         before: before.as_deref().map(svc::Cursor::parse).transpose()?,
     };
     let mut page = svc::get_thread(&state, me.id(), &ThreadId::new(&id), Some(&page)).await?;
-    // Called while the server renders the thread page, the messages of the
-    // branch on screen are in the page's HTML already: sending their HTML
-    // again in the hydration data would double the page. The others (other
-    // versions, shown when the reader switches) need it.
-    let rendering_page = leptos::prelude::use_context::<axum::http::request::Parts>()
-        .is_some_and(|parts| !parts.uri.path().starts_with("/rpc/"));
-    let on_screen: std::collections::HashSet<String> = if rendering_page {
-        crate::components::message::active_branch(&page.messages)
-            .into_iter()
-            .map(|m| m.id)
-            .collect()
-    } else {
-        Default::default()
-    };
-    page.messages = page
-        .messages
-        .into_iter()
-        .map(|m| {
-            if on_screen.contains(&m.id) {
-                m
-            } else {
-                m.rendered()
-            }
-        })
-        .collect();
+    page.messages = for_the_page(page.messages);
     Ok(page)
 }
 
@@ -184,10 +189,6 @@ pub async fn shared_thread(
         before: before.as_deref().map(svc::Cursor::parse).transpose()?,
     };
     let mut view = svc::get_shared(&state, &code, Some(&page)).await?;
-    view.messages = view
-        .messages
-        .into_iter()
-        .map(crate::model::MessageDto::rendered)
-        .collect();
+    view.messages = for_the_page(view.messages);
     Ok(view)
 }
