@@ -95,6 +95,69 @@ pub struct MessageDto {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "ssr", schema(ignore))]
     pub html: Option<String>,
+    /// The web pages an answer cites (web search), numbered in order of first
+    /// citation; left out when there are none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sources: Vec<SourceDto>,
+    /// Files of the message (generated images; uploads later), each with the
+    /// address the current reader may fetch it from; left out when none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<AttachmentDto>,
+}
+
+/// A web page an answer cites. Numbers follow the order of first citation;
+/// a page cited twice keeps its number.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct SourceDto {
+    /// 1, 2, 3… in order of first citation.
+    pub index: u32,
+    pub title: String,
+    pub url: String,
+    /// The search provider that found it, when Mistral says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// Where its markers stand in the answer's `text`: offsets counted in
+    /// Unicode characters, ascending.
+    #[serde(default)]
+    pub at: Vec<u32>,
+}
+
+/// What a file of a message is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum AttachmentKind {
+    /// Made by a tool (image generation).
+    Generated,
+    /// Sent by the user.
+    Upload,
+}
+
+/// A file of a message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct AttachmentDto {
+    pub id: String,
+    pub name: String,
+    /// Detected from the bytes, never taken from the uploader's claim.
+    pub mime: String,
+    /// Bytes.
+    pub size: i64,
+    pub kind: AttachmentKind,
+    /// Where the current reader fetches it: `/api/files/{id}` for its owner,
+    /// a share-scoped address for readers of a shared thread.
+    pub url: String,
+    /// Pixels, for images (the page reserves the space before it loads).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub width: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub height: Option<u32>,
+    /// What the image was made from (generated images).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt: Option<String>,
 }
 
 #[cfg(feature = "ssr")]

@@ -8,10 +8,13 @@
 //!
 //! | event | data |
 //! |---|---|
-//! | `snapshot` | `{"text","thinking","status"}`: the whole answer so far; replaces what a reader shows |
+//! | `snapshot` | `{"text","thinking","status","tool","sources","files"}`: the whole answer so far; replaces what a reader shows |
 //! | `delta` | `{"text","thinking"}`: to append |
 //! | `usage` | `{"promptTokens","completionTokens"}` |
 //! | `done` | `{"status","finishReason","error"}`: the last event |
+//! | `tool` | `{"name","state"}`: a built-in tool (`web_search`, `image_generation`) `started` or `done` |
+//! | `citation` | `{"index","title","url","source","at"}`: a source cited at `at` (characters into the text so far); a URL cited again keeps its `index` |
+//! | `file` | an attachment (`{"id","name","mime","size","kind","url","width","height","prompt"}`): a generated image, stored |
 //! | `html` | `{"reset","append","tail"}`: only with `?render=html` (the web UI) |
 //!
 //! `html` is the answer rendered by the server's markdown renderer, so the
@@ -20,12 +23,20 @@
 //! replaces what is shown); `tail` is the unfinished end, replacing the
 //! previous tail. It carries no `id:` (it is not a place in the log).
 //!
-//! The tool, citation, file and audio events of the next features are added
-//! here as variants (`tool`, `citation`, `file`, `audio`); a reader that does
-//! not know an event's name ignores it ([`StreamEvent::from_wire`] answers
+//! Audio events of the next features are added here as variants; a reader
+//! that does not know an event's name ignores it ([`StreamEvent::from_wire`] answers
 //! `Ok(None)`), so older pages keep working while new events are added.
 use super::kinds::MessageStatus;
+use crate::model::{AttachmentDto, SourceDto};
 use serde::{Deserialize, Serialize};
+
+/// Where a built-in tool is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ToolState {
+    Started,
+    Done,
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(
@@ -40,6 +51,13 @@ pub enum StreamEvent {
         text: String,
         thinking: String,
         status: MessageStatus,
+        /// The built-in tool running now, if any.
+        #[serde(default)]
+        tool: Option<String>,
+        #[serde(default)]
+        sources: Vec<SourceDto>,
+        #[serde(default)]
+        files: Vec<AttachmentDto>,
     },
     /// More of the answer (`text`) and/or of its reasoning (`thinking`).
     Delta { text: String, thinking: String },
@@ -56,12 +74,31 @@ pub enum StreamEvent {
         #[serde(default)]
         error: Option<String>,
     },
+    /// A built-in tool started or finished.
+    Tool { name: String, state: ToolState },
+    /// A source cited at `at` characters into the text so far.
+    Citation { source: SourceCited },
+    /// A file the answer made (a generated image), stored.
+    File { file: AttachmentDto },
     /// The answer as HTML, for readers that asked for it (see the table).
     Html {
         reset: bool,
         append: String,
         tail: String,
     },
+}
+
+/// The data of a `citation` event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SourceCited {
+    pub index: u32,
+    pub title: String,
+    pub url: String,
+    #[serde(default)]
+    pub source: Option<String>,
+    /// Characters (Unicode scalar values) into the answer's text.
+    pub at: u32,
 }
 
 /// The `data:` of an event: the same fields, untagged.
@@ -72,7 +109,16 @@ enum Data<'a> {
         text: &'a str,
         thinking: &'a str,
         status: MessageStatus,
+        tool: Option<&'a str>,
+        sources: &'a [SourceDto],
+        files: &'a [AttachmentDto],
     },
+    Tool {
+        name: &'a str,
+        state: ToolState,
+    },
+    Citation(&'a SourceCited),
+    File(&'a AttachmentDto),
     Delta {
         text: &'a str,
         thinking: &'a str,
@@ -101,6 +147,9 @@ impl StreamEvent {
             StreamEvent::Delta { .. } => "delta",
             StreamEvent::Usage { .. } => "usage",
             StreamEvent::Done { .. } => "done",
+            StreamEvent::Tool { .. } => "tool",
+            StreamEvent::Citation { .. } => "citation",
+            StreamEvent::File { .. } => "file",
             StreamEvent::Html { .. } => "html",
         }
     }
@@ -117,11 +166,23 @@ impl StreamEvent {
                 text,
                 thinking,
                 status,
+                tool,
+                sources,
+                files,
             } => Data::Snapshot {
                 text,
                 thinking,
                 status: *status,
+                tool: tool.as_deref(),
+                sources,
+                files,
             },
+            StreamEvent::Tool { name, state } => Data::Tool {
+                name,
+                state: *state,
+            },
+            StreamEvent::Citation { source } => Data::Citation(source),
+            StreamEvent::File { file } => Data::File(file),
             StreamEvent::Delta { text, thinking } => Data::Delta { text, thinking },
             StreamEvent::Usage {
                 prompt_tokens,
@@ -164,6 +225,17 @@ impl StreamEvent {
             text: String,
             thinking: String,
             status: MessageStatus,
+            #[serde(default)]
+            tool: Option<String>,
+            #[serde(default)]
+            sources: Vec<SourceDto>,
+            #[serde(default)]
+            files: Vec<AttachmentDto>,
+        }
+        #[derive(Deserialize)]
+        struct Tool {
+            name: String,
+            state: ToolState,
         }
         #[derive(Deserialize)]
         struct Delta {
@@ -201,8 +273,24 @@ impl StreamEvent {
                     text: d.text,
                     thinking: d.thinking,
                     status: d.status,
+                    tool: d.tool,
+                    sources: d.sources,
+                    files: d.files,
                 }
             }
+            "tool" => {
+                let d: Tool = parse(name, data)?;
+                StreamEvent::Tool {
+                    name: d.name,
+                    state: d.state,
+                }
+            }
+            "citation" => StreamEvent::Citation {
+                source: parse(name, data)?,
+            },
+            "file" => StreamEvent::File {
+                file: parse(name, data)?,
+            },
             "delta" => {
                 let d: Delta = parse(name, data)?;
                 StreamEvent::Delta {
@@ -248,6 +336,9 @@ mod tests {
                 text: "Hel".into(),
                 thinking: "".into(),
                 status: MessageStatus::Streaming,
+                tool: None,
+                sources: vec![],
+                files: vec![],
             },
             StreamEvent::Delta {
                 text: "lo \"x\"\n".into(),
@@ -267,6 +358,46 @@ mod tests {
                 append: "<p>a &amp; b</p>".into(),
                 tail: "<p>c</p>".into(),
             },
+            StreamEvent::Tool {
+                name: "web_search".into(),
+                state: ToolState::Started,
+            },
+            StreamEvent::Citation {
+                source: SourceCited {
+                    index: 2,
+                    title: "Tour de France".into(),
+                    url: "https://example.org/t".into(),
+                    source: Some("brave".into()),
+                    at: 17,
+                },
+            },
+            StreamEvent::File {
+                file: AttachmentDto {
+                    id: "f1".into(),
+                    name: "cat.png".into(),
+                    mime: "image/png".into(),
+                    size: 68,
+                    kind: crate::model::AttachmentKind::Generated,
+                    url: "/api/files/f1".into(),
+                    width: Some(2),
+                    height: Some(1),
+                    prompt: Some("a cat".into()),
+                },
+            },
+            StreamEvent::Snapshot {
+                text: "See [1]".into(),
+                thinking: "".into(),
+                status: MessageStatus::Streaming,
+                tool: Some("web_search".into()),
+                sources: vec![SourceDto {
+                    index: 1,
+                    title: "T".into(),
+                    url: "https://e.org".into(),
+                    source: None,
+                    at: vec![3, 7],
+                }],
+                files: vec![],
+            },
         ]
     }
 
@@ -280,10 +411,24 @@ mod tests {
 
     #[test]
     fn the_wire_form_is_the_documented_one() {
-        let [snap, delta, usage, done, html] = all().try_into().unwrap();
+        let [snap, delta, usage, done, html, tool, citation, file, snap2] =
+            all().try_into().unwrap();
+        assert_eq!(tool.data_json(), r#"{"name":"web_search","state":"started"}"#);
+        assert_eq!(
+            citation.data_json(),
+            r#"{"index":2,"title":"Tour de France","url":"https://example.org/t","source":"brave","at":17}"#
+        );
+        assert_eq!(
+            file.data_json(),
+            r#"{"id":"f1","name":"cat.png","mime":"image/png","size":68,"kind":"generated","url":"/api/files/f1","width":2,"height":1,"prompt":"a cat"}"#
+        );
+        assert_eq!(
+            snap2.data_json(),
+            r#"{"text":"See [1]","thinking":"","status":"streaming","tool":"web_search","sources":[{"index":1,"title":"T","url":"https://e.org","at":[3,7]}],"files":[]}"#
+        );
         assert_eq!(
             snap.data_json(),
-            r#"{"text":"Hel","thinking":"","status":"streaming"}"#
+            r#"{"text":"Hel","thinking":"","status":"streaming","tool":null,"sources":[],"files":[]}"#
         );
         assert_eq!(
             delta.data_json(),
@@ -305,7 +450,13 @@ mod tests {
 
     #[test]
     fn unknown_names_are_skipped_and_bad_data_is_an_error() {
-        assert_eq!(StreamEvent::from_wire("tool", "{}"), Ok(None));
+        assert_eq!(StreamEvent::from_wire("audio", "{}"), Ok(None));
+        assert!(StreamEvent::from_wire("tool", "{}").is_err());
+        // A snapshot from an older server (no tool fields) still reads.
+        assert!(matches!(
+            StreamEvent::from_wire("snapshot", r#"{"text":"a","thinking":"","status":"done"}"#),
+            Ok(Some(StreamEvent::Snapshot { .. }))
+        ));
         assert!(StreamEvent::from_wire("delta", "{\"text\":1}").is_err());
         assert!(StreamEvent::from_wire("done", "{\"status\":\"odd\"}").is_err());
     }

@@ -21,10 +21,12 @@
 use super::titles::{self, PendingTitles, TitleJob};
 use crate::server::config::Secret;
 use crate::server::db::now_ms;
+use crate::model::SourceDto;
 use crate::server::entities::messages;
 use crate::server::mistral::{ChatRequest, MistralClient, MistralError, StreamEvent as Upstream};
 use crate::server::{AppError, AppResult, AppState};
 use crate::vocab::limits::{MAX_FINISH_REASON_CHARS, MAX_MODEL_CHARS};
+use crate::vocab::events::{SourceCited, ToolState};
 use crate::vocab::{MessageId, MessageStatus, StreamEvent, ThreadId, UserId};
 use futures::StreamExt;
 use sea_orm::sea_query::Expr;
@@ -476,6 +478,53 @@ impl GenerationHub {
     }
 }
 
+/// The sources of an answer as citations arrive: numbered in order of first
+/// citation, a URL cited again keeps its number and gains a marker.
+#[derive(Debug, Default, Clone)]
+pub struct Sources {
+    list: Vec<SourceDto>,
+}
+
+impl Sources {
+    /// Adds a citation; the (possibly existing) number it got.
+    pub fn cite(&mut self, c: SourceCited) -> u32 {
+        if let Some(s) = self.list.iter_mut().find(|s| s.url == c.url) {
+            s.at.push(c.at);
+            return s.index;
+        }
+        let index = self.list.len() as u32 + 1;
+        self.list.push(SourceDto {
+            index,
+            title: c.title,
+            url: c.url,
+            source: c.source,
+            at: vec![c.at],
+        });
+        index
+    }
+
+    /// The number `url` has, or would get.
+    pub fn index_for(&self, url: &str) -> u32 {
+        self.list
+            .iter()
+            .find(|s| s.url == url)
+            .map_or(self.list.len() as u32 + 1, |s| s.index)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+
+    pub fn into_list(self) -> Vec<SourceDto> {
+        self.list
+    }
+
+    /// The JSON stored in `messages.sources` (`None` when there are none).
+    pub fn to_column(&self) -> Option<String> {
+        (!self.list.is_empty()).then(|| serde_json::to_string(&self.list).unwrap_or_default())
+    }
+}
+
 #[derive(Default)]
 struct Answer {
     text: String,
@@ -870,6 +919,9 @@ fn snapshot_of_row(m: &messages::Model) -> Numbered {
             text: m.text.clone(),
             thinking: m.thinking.clone().unwrap_or_default(),
             status: m.status,
+            tool: None,
+            sources: super::threads::stored_sources(m),
+            files: vec![],
         },
     }
 }
@@ -881,8 +933,23 @@ fn snapshot_of_row(m: &messages::Model) -> Numbered {
 fn collapse_backlog(backlog: Vec<(u64, StreamEvent)>) -> Vec<Numbered> {
     let (mut text, mut thinking) = (String::new(), String::new());
     let (mut covered, mut done) = (None, None);
+    let mut tool = None;
+    let mut sources = Sources::default();
+    let mut files = vec![];
     for (id, event) in backlog {
         match event {
+            StreamEvent::Tool { name, state } => {
+                tool = (state == ToolState::Started).then_some(name);
+                covered = Some(id);
+            }
+            StreamEvent::Citation { source } => {
+                sources.cite(source);
+                covered = Some(id);
+            }
+            StreamEvent::File { file } => {
+                files.push(file);
+                covered = Some(id);
+            }
             StreamEvent::Delta {
                 text: t,
                 thinking: th,
@@ -905,6 +972,9 @@ fn collapse_backlog(backlog: Vec<(u64, StreamEvent)>) -> Vec<Numbered> {
                 text,
                 thinking,
                 status: MessageStatus::Streaming,
+                tool,
+                sources: sources.into_list(),
+                files,
             },
         });
     }

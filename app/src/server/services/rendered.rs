@@ -178,6 +178,9 @@ mod tests {
             text: String::new(),
             thinking: String::new(),
             status: MessageStatus::Streaming,
+            tool: None,
+            sources: vec![],
+            files: vec![],
         })];
         for chunk in text.as_bytes().chunks(7) {
             input.push(delta(std::str::from_utf8(chunk).unwrap()));

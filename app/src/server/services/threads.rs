@@ -265,6 +265,15 @@ pub fn thread_dto(t: &threads::Model, shared: bool) -> ThreadDto {
     }
 }
 
+/// The sources stored with a message (`messages.sources`, JSON); none when
+/// the column is empty or unreadable.
+pub fn stored_sources(m: &messages::Model) -> Vec<crate::model::SourceDto> {
+    m.sources
+        .as_deref()
+        .and_then(|s| serde_json::from_str(s).ok())
+        .unwrap_or_default()
+}
+
 pub fn message_dto(m: messages::Model) -> MessageDto {
     MessageDto {
         id: m.id,
@@ -282,6 +291,8 @@ pub fn message_dto(m: messages::Model) -> MessageDto {
         completion_tokens: m.completion_tokens,
         error: m.error,
         html: None,
+        sources: stored_sources(&m),
+        attachments: vec![],
     }
 }
 
