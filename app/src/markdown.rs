@@ -17,6 +17,146 @@ use pulldown_cmark::{BrokenLink, CodeBlockKind, CowStr, Event, Options, Parser, 
 mod incremental;
 pub use incremental::{finished_blocks_end, IncrementalMarkdown, Patch};
 
+/// Opens a citation mark in text handed to the renderer: `CITE_OPEN`
+/// `<anchor>:<n>` `CITE_CLOSE` becomes the superscript link `n` to
+/// `#src-<anchor>-<n>` (the answer's Sources list). Private-use characters
+/// that the generation strips from everything Mistral sends, so only a
+/// citation the server recorded ([`with_citations`]) becomes a marker.
+pub const CITE_OPEN: char = '\u{E000}';
+/// Closes a citation mark (see [`CITE_OPEN`]).
+pub const CITE_CLOSE: char = '\u{E001}';
+
+/// `text` with a citation mark for every `(at, n)` of `marks` (`at` in
+/// characters, ascending or not), for an answer whose Sources list carries
+/// ids `src-<anchor>-<n>`. A mark that would start a line moves back to the
+/// end of the text before it, so it never changes what the line is (a list
+/// item, a heading); marks past the end go at the end.
+pub fn with_citations(text: &str, marks: &[(u32, u32)], anchor: &str) -> String {
+    if marks.is_empty() {
+        return text.to_string();
+    }
+    let anchor: String = anchor
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+        .collect();
+    let mut marks = marks.to_vec();
+    marks.sort();
+    // Byte offsets of the character positions.
+    let mut out = String::with_capacity(text.len() + marks.len() * (anchor.len() + 8));
+    let mut next = marks.iter().peekable();
+    let mut pending: Vec<u32> = vec![];
+    let mark = |n: u32, out: &mut String| {
+        out.push(CITE_OPEN);
+        out.push_str(&anchor);
+        out.push(':');
+        out.push_str(&n.to_string());
+        out.push(CITE_CLOSE);
+    };
+    let flush = |pending: &mut Vec<u32>, out: &mut String| {
+        if pending.is_empty() {
+            return;
+        }
+        // Back over the line breaks and spaces that end the text so far.
+        let keep = out.trim_end_matches(['\n', '\r', ' ', '\t']).len();
+        let line_start = out[..keep].rfind('\n').map_or(0, |i| i + 1);
+        let line = out[line_start..keep].trim_start();
+        if keep == 0 || line.starts_with("```") || line.starts_with("~~~") {
+            // At the very start, or after a code fence (a mark would break
+            // the fence): a paragraph of its own.
+            if keep > 0 {
+                while !out.ends_with("\n\n") {
+                    out.push('\n');
+                }
+            }
+            for n in pending.drain(..) {
+                mark(n, out);
+            }
+            out.push_str("\n\n");
+            return;
+        }
+        // After a table row: inside its last cell, so the table goes on.
+        let at = if line.starts_with('|') && line.ends_with('|') && line.len() > 1 {
+            out[..keep - 1].trim_end_matches([' ', '\t']).len()
+        } else {
+            keep
+        };
+        let tail = out.split_off(at);
+        for n in pending.drain(..) {
+            mark(n, out);
+        }
+        out.push_str(&tail);
+    };
+    for (i, c) in text.chars().enumerate() {
+        while let Some((at, n)) = next.peek() {
+            if *at as usize > i {
+                break;
+            }
+            pending.push(*n);
+            next.next();
+        }
+        flush(&mut pending, &mut out);
+        out.push(c);
+    }
+    pending.extend(next.map(|(_, n)| *n));
+    flush(&mut pending, &mut out);
+    out
+}
+
+/// Writes `text` (plain text, outside code and links) with its citation
+/// marks as superscript links; the rest through `plain`. A malformed mark
+/// is dropped.
+fn write_cited(text: &str, out: &mut String, plain: fn(&str, &mut String)) {
+    let mut rest = text;
+    while let Some(open) = rest.find(CITE_OPEN) {
+        plain(&rest[..open], out);
+        let after = &rest[open + CITE_OPEN.len_utf8()..];
+        let Some(close) = after.find(CITE_CLOSE) else {
+            rest = after;
+            continue;
+        };
+        if let Some((anchor, n)) = after[..close].rsplit_once(':') {
+            let anchor_ok = !anchor.is_empty()
+                && anchor
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-');
+            let n_ok = !n.is_empty() && n.len() <= 4 && n.chars().all(|c| c.is_ascii_digit());
+            if anchor_ok && n_ok {
+                out.push_str("<sup class=\"cite\"><a href=\"#src-");
+                out.push_str(anchor);
+                out.push('-');
+                out.push_str(n);
+                out.push_str("\" data-cite=\"");
+                out.push_str(n);
+                out.push_str("\" aria-label=\"Source ");
+                out.push_str(n);
+                out.push_str("\">");
+                out.push_str(n);
+                out.push_str("</a></sup>");
+            }
+        }
+        rest = &after[close + CITE_CLOSE.len_utf8()..];
+    }
+    plain(rest, out);
+}
+
+/// `s` without citation marks (inside code, links and attributes).
+fn without_marks(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.contains(CITE_OPEN) && !s.contains(CITE_CLOSE) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut inside = false;
+    for c in s.chars() {
+        match c {
+            CITE_OPEN => inside = true,
+            CITE_CLOSE => inside = false,
+            c if !inside => out.push(c),
+            _ => {}
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 fn escape(s: &str, out: &mut String) {
     for c in s.chars() {
         match c {
@@ -473,9 +613,11 @@ fn write_html<'a>(
                     in_code = true;
                     code_buf.clear();
                     let lang = match kind {
-                        CodeBlockKind::Fenced(l) => {
-                            l.split_whitespace().next().unwrap_or("").to_string()
-                        }
+                        CodeBlockKind::Fenced(l) => without_marks(&l)
+                            .split_whitespace()
+                            .next()
+                            .unwrap_or("")
+                            .to_string(),
                         CodeBlockKind::Indented => String::new(),
                     };
                     out.push_str("<div class=\"code-block\"><div class=\"code-head\"><span class=\"code-lang\">");
@@ -583,22 +725,27 @@ fn write_html<'a>(
             Event::Text(t) => {
                 if in_code {
                     // Highlighted as a whole at the end of the block.
-                    code_buf.push_str(&t);
+                    code_buf.push_str(&without_marks(&t));
                 } else if link_depth > 0 {
-                    escape(&t, out);
+                    escape(&without_marks(&t), out);
+                } else if flavor == Flavor::Answer {
+                    write_cited(&t, out, linkify);
                 } else {
-                    linkify(&t, out);
+                    linkify(&without_marks(&t), out);
                 }
             }
             Event::Code(t) => {
                 out.push_str("<code>");
-                escape(&t, out);
+                escape(&without_marks(&t), out);
                 out.push_str("</code>");
             }
             Event::InlineMath(t) => math(&t, false, formulas_left, out),
             Event::DisplayMath(t) => math(&t, true, formulas_left, out),
             // Never interpreted: shown as the text the author typed.
-            Event::Html(t) | Event::InlineHtml(t) => escape(&t, out),
+            Event::Html(t) | Event::InlineHtml(t) => match flavor {
+                Flavor::Answer => write_cited(&t, out, escape),
+                Flavor::User => escape(&without_marks(&t), out),
+            },
             Event::SoftBreak => match flavor {
                 Flavor::Answer => out.push('\n'),
                 Flavor::User => out.push_str("<br>"),

@@ -165,15 +165,37 @@ impl MessageDto {
     /// With [`MessageDto::html`] filled in (a user's message in the user
     /// flavour: a single newline is a line break).
     pub fn rendered(mut self) -> Self {
-        use crate::markdown::{render_as, Flavor};
-        let flavor = if self.role == Role::User {
-            Flavor::User
-        } else {
-            Flavor::Answer
-        };
-        self.html = Some(render_as(&self.text, flavor));
+        self.html = Some(self.body_html());
         self
     }
+
+    /// The body as HTML: a user's message in the user flavour (a single
+    /// newline is a line break), an answer with its citation markers.
+    pub fn body_html(&self) -> String {
+        use crate::markdown::{render_as, with_citations, Flavor};
+        if self.role == Role::User {
+            return render_as(&self.text, Flavor::User);
+        }
+        render_as(
+            &with_citations(&self.text, &self.citation_marks(), &self.id),
+            Flavor::Answer,
+        )
+    }
+}
+
+impl MessageDto {
+    /// `(at, index)` of every citation marker, for the renderer.
+    pub fn citation_marks(&self) -> Vec<(u32, u32)> {
+        marks_of(&self.sources)
+    }
+}
+
+/// `(at, index)` of every marker of `sources`.
+pub fn marks_of(sources: &[SourceDto]) -> Vec<(u32, u32)> {
+    sources
+        .iter()
+        .flat_map(|s| s.at.iter().map(move |at| (*at, s.index)))
+        .collect()
 }
 
 #[cfg(feature = "ssr")]
@@ -358,6 +380,14 @@ pub struct SendResultDto {
 }
 
 /// The model id families that reason on request.
+/// Whether `model` can use tools (web search, image generation): the
+/// catalogue says it calls functions.
+pub fn model_has_tools(model: &str, models: &[ModelInfoDto]) -> bool {
+    models
+        .iter()
+        .any(|m| (m.id == model || m.aliases.iter().any(|a| a == model)) && m.function_calling)
+}
+
 pub fn model_can_think(model: &str, models: &[ModelInfoDto]) -> bool {
     crate::vocab::limits::is_reasoning_family(model)
         || models

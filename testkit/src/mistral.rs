@@ -26,6 +26,10 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+#[path = "mistral_conversations.rs"]
+mod conversations;
+pub use conversations::{SEARCH_TEXT, SOURCES};
+
 /// A failure the fake answers with instead of its normal behaviour.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FakeFailure {
@@ -162,6 +166,7 @@ impl FakeMistral {
         let router = Router::new()
             .route("/v1/models", get(models))
             .route("/v1/chat/completions", post(chat))
+            .route("/v1/conversations", post(conversations::conversations))
             .fallback(not_found)
             .layer(axum::middleware::map_response(add_mistral_headers))
             .with_state(fake.clone());
@@ -692,6 +697,7 @@ const CARDS: &[Card] = &[
     Card { id: "ministral-8b-latest", name: "ministral-8b-2512", aliases: &["ministral-8b-2512"], created: 1764633600, ctx: 262144, temperature: Some("0.3"), deprecation: None, replacement: None, caps: CHAT_VISION },
     Card { id: "codestral-latest", name: "codestral-2508", aliases: &["codestral-2508"], created: 1754006400, ctx: 131072, temperature: Some("0.3"), deprecation: None, replacement: None, caps: &["completion_chat", "function_calling", "completion_fim"] },
     Card { id: "voxtral-small-latest", name: "voxtral-small-2507", aliases: &["voxtral-small-2507"], created: 1752537600, ctx: 32768, temperature: Some("0.2"), deprecation: None, replacement: None, caps: &["completion_chat", "function_calling", "audio"] },
+    Card { id: "open-mistral-7b", name: "open-mistral-7b", aliases: &[], created: 1727740800, ctx: 32768, temperature: Some("0.7"), deprecation: None, replacement: None, caps: &["completion_chat"] },
     Card { id: "mistral-ocr-latest", name: "mistral-ocr-4-1", aliases: &["mistral-ocr-4", "mistral-ocr-4-1"], created: 1784160000, ctx: 32768, temperature: None, deprecation: None, replacement: None, caps: &["ocr"] },
     Card { id: "mistral-embed", name: "mistral-embed-2312", aliases: &["mistral-embed-2312"], created: 1702252800, ctx: 8192, temperature: None, deprecation: None, replacement: None, caps: &[] },
 ];

@@ -13,6 +13,7 @@ pub async fn send_message(
     text: String,
     model: Option<String>,
     think: bool,
+    #[server(default)] tools: Vec<String>,
 ) -> Result<SendResultDto, ApiError> {
     use crate::server::services::chat;
     let (state, me) = super::require_caller().await?;
@@ -22,6 +23,7 @@ pub async fn send_message(
         &text,
         model.as_deref(),
         think,
+        Some(&tools),
     )?;
     chat::send(&state, me.id(), input)
         .await
@@ -34,15 +36,24 @@ pub async fn regenerate_message(
     message_id: String,
     model: Option<String>,
     think: bool,
+    #[server(default)] tools: Vec<String>,
 ) -> Result<SendResultDto, ApiError> {
     use crate::server::services::chat;
     use crate::vocab::MessageId;
     let (state, me) = super::require_caller().await?;
     let model = chat::asked_model(model.as_deref())?;
-    chat::regenerate(&state, me.id(), &MessageId::new(&message_id), model, think)
-        .await
-        .map(SendResultDto::rendered)
-        .map_err(ApiError::from)
+    let tools = chat::asked_tools(Some(&tools))?;
+    chat::regenerate(
+        &state,
+        me.id(),
+        &MessageId::new(&message_id),
+        model,
+        think,
+        tools,
+    )
+    .await
+    .map(SendResultDto::rendered)
+    .map_err(ApiError::from)
 }
 
 #[server(prefix = "/rpc", endpoint = "edit_message")]
@@ -51,6 +62,7 @@ pub async fn edit_message(
     text: String,
     model: Option<String>,
     think: bool,
+    #[server(default)] tools: Vec<String>,
 ) -> Result<SendResultDto, ApiError> {
     use crate::server::services::chat;
     use crate::server::FieldResult;
@@ -58,6 +70,7 @@ pub async fn edit_message(
     let (state, me) = super::require_caller().await?;
     let text = MessageText::parse(&text).field("text")?;
     let model = chat::asked_model(model.as_deref())?;
+    let tools = chat::asked_tools(Some(&tools))?;
     chat::edit(
         &state,
         me.id(),
@@ -65,6 +78,7 @@ pub async fn edit_message(
         text,
         model,
         think,
+        tools,
     )
     .await
     .map(SendResultDto::rendered)

@@ -6,7 +6,8 @@
 //! server accepted the message ([`SendRequest::settle`]), and a draft per
 //! thread is kept in the browser's local storage so it survives a reload.
 use crate::api::settings::{get_settings, list_models};
-use crate::model::{model_can_think, ModelInfoDto, SettingsDto};
+use crate::model::{model_can_think, model_has_tools, ModelInfoDto, SettingsDto};
+use crate::vocab::Tool;
 use leptos::prelude::*;
 
 /// A message the composer asks its page to send.
@@ -15,6 +16,8 @@ pub struct SendRequest {
     pub text: String,
     pub model: String,
     pub think: bool,
+    /// Built-in tools for this message (`web_search`, …).
+    pub tools: Vec<String>,
     /// The page calls this once: `true` when the server accepted the message
     /// (the box and the draft are cleared), `false` when it did not (the text
     /// stays, ready to retry).
@@ -31,35 +34,74 @@ fn local_storage() -> Option<web_sys::Storage> {
     window().local_storage().ok().flatten()
 }
 
-/// The saved draft of `scope`, if any.
-fn load_draft(scope: &str) -> Option<String> {
+/// Where the tool toggles (Search, Image) of a thread are remembered.
+fn tools_storage_key(scope: &str) -> String {
+    format!("mistralchat.tools.{scope}")
+}
+
+/// The tools switched on for `scope` (a thread id, or `"new"`), as the
+/// composer remembers them: what a regeneration or an edit in that thread
+/// uses too.
+pub fn saved_tools(scope: &str) -> Vec<Tool> {
+    load_item(&tools_storage_key(scope))
+        .map(|s| {
+            Tool::parse_list(&s.split(',').filter(|t| !t.is_empty()).collect::<Vec<_>>())
+                .unwrap_or_default()
+        })
+        .unwrap_or_default()
+}
+
+/// Remembers the tools a message was sent with for `scope` (a new chat's
+/// thread keeps the toggles of the box that started it).
+pub fn remember_tools(scope: &str, names: &[String]) {
+    save_tools(scope, &Tool::parse_list(names).unwrap_or_default());
+}
+
+fn save_tools(scope: &str, tools: &[Tool]) {
+    let list: Vec<&str> = tools.iter().map(|t| t.as_str()).collect();
+    save_item(&tools_storage_key(scope), &list.join(","));
+}
+
+/// Tool names for a server function.
+pub fn tool_names(tools: &[Tool]) -> Vec<String> {
+    tools.iter().map(|t| t.as_str().to_string()).collect()
+}
+
+/// The value saved under `key` in the browser, if any.
+fn load_item(key: &str) -> Option<String> {
     #[cfg(feature = "hydrate")]
     {
-        local_storage()?
-            .get_item(&draft_storage_key(scope))
-            .ok()
-            .flatten()
+        local_storage()?.get_item(key).ok().flatten()
     }
     #[cfg(not(feature = "hydrate"))]
     {
-        let _ = draft_storage_key(scope);
+        let _ = key;
         None
     }
 }
 
-/// Saves (or, for blank text, forgets) the draft of `scope`.
-fn save_draft(scope: &str, text: &str) {
+/// Saves `value` under `key` (a blank value forgets the key).
+fn save_item(key: &str, value: &str) {
     #[cfg(feature = "hydrate")]
     if let Some(store) = local_storage() {
-        let key = draft_storage_key(scope);
-        let _ = if text.trim().is_empty() {
-            store.remove_item(&key)
+        let _ = if value.trim().is_empty() {
+            store.remove_item(key)
         } else {
-            store.set_item(&key, text)
+            store.set_item(key, value)
         };
     }
     #[cfg(not(feature = "hydrate"))]
-    let _ = (scope, text);
+    let _ = (key, value);
+}
+
+/// The saved draft of `scope`, if any.
+fn load_draft(scope: &str) -> Option<String> {
+    load_item(&draft_storage_key(scope))
+}
+
+/// Saves (or, for blank text, forgets) the draft of `scope`.
+fn save_draft(scope: &str, text: &str) {
+    save_item(&draft_storage_key(scope), text)
 }
 
 pub const FALLBACK_MODEL: &str = "mistral-small-latest";
@@ -116,6 +158,9 @@ pub fn Composer(
     let pending = RwSignal::new(false);
     let chosen_model = RwSignal::new(Option::<String>::None);
     let think = RwSignal::new(false);
+    // Web search and image generation for this thread's messages
+    // (remembered per thread).
+    let tools = RwSignal::new(Vec::<Tool>::new());
     let area = NodeRef::<leptos::html::Textarea>::new();
 
     let model = Memo::new(move |_| {
@@ -142,6 +187,7 @@ pub fn Composer(
         list
     });
     let can_think = Memo::new(move |_| choices.models.with(|m| model_can_think(&model.get(), m)));
+    let can_search = Memo::new(move |_| choices.models.with(|m| model_has_tools(&model.get(), m)));
     let no_key = Memo::new(move |_| {
         choices.settings.with(|s| {
             s.as_ref()
@@ -173,7 +219,20 @@ pub fn Composer(
     Effect::new(move |_| {
         let scope = draft_scope.get();
         set_text.set(load_draft(&scope).unwrap_or_default());
+        tools.set(saved_tools(&scope));
     });
+    let toggle = move |tool: Tool| {
+        tools.update(|list| {
+            if let Some(i) = list.iter().position(|t| *t == tool) {
+                list.remove(i);
+            } else {
+                list.push(tool);
+                list.sort();
+            }
+        });
+        save_tools(&draft_scope.get_untracked(), &tools.get_untracked());
+    };
+    let on = move |tool: Tool| move || tools.with(|l| l.contains(&tool)).to_string();
     let send = move || {
         let t = text.get_untracked();
         if t.trim().is_empty() || streaming.get_untracked() || pending.get_untracked() {
@@ -186,6 +245,11 @@ pub fn Composer(
             text: t,
             model: model.get_untracked(),
             think: think.get_untracked() && can_think.get_untracked(),
+            tools: if can_search.get_untracked() {
+                tool_names(&tools.get_untracked())
+            } else {
+                vec![]
+            },
             settle: Callback::new(move |accepted: bool| {
                 pending.set(false);
                 // Keep what was typed after pressing Send, if anything.
@@ -247,6 +311,20 @@ pub fn Composer(
                             aria-pressed=move || think.get().to_string()
                             on:click=move |_| think.update(|t| *t = !*t)>
                             "Think"
+                        </button>
+                    </Show>
+                    <Show when=move || can_search.get()>
+                        <button type="button" class="think-toggle" data-testid="search-toggle"
+                            title="Let the model search the web and cite its sources (Ctrl/⌘ + Alt + S)"
+                            aria-pressed=on(Tool::WebSearch)
+                            on:click=move |_| toggle(Tool::WebSearch)>
+                            "Search"
+                        </button>
+                        <button type="button" class="think-toggle" data-testid="image-toggle"
+                            title="Let the model make images"
+                            aria-pressed=on(Tool::ImageGeneration)
+                            on:click=move |_| toggle(Tool::ImageGeneration)>
+                            "Image"
                         </button>
                     </Show>
                     <div class="composer-fill"></div>

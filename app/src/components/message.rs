@@ -7,7 +7,7 @@
 //! it escapes everything the model or the user wrote. In a user's message a
 //! single newline is a line break.
 use super::stream_body::{HtmlPatch, StreamBody};
-use crate::model::MessageDto;
+use crate::model::{AttachmentDto, MessageDto, SourceDto};
 use crate::vocab::{MessageStatus, Role};
 use leptos::prelude::*;
 use std::collections::HashMap;
@@ -27,6 +27,12 @@ pub struct UiMessage {
     /// signal that there are some.
     pub patches: StoredValue<Vec<HtmlPatch>>,
     pub patched: Trigger,
+    /// The built-in tool running now (while the answer streams).
+    pub tool: RwSignal<Option<String>>,
+    /// The pages the answer cites, numbered.
+    pub sources: RwSignal<Vec<SourceDto>>,
+    /// Its files (generated images).
+    pub files: RwSignal<Vec<AttachmentDto>>,
 }
 
 impl UiMessage {
@@ -39,8 +45,26 @@ impl UiMessage {
             html: StoredValue::new(m.html.clone()),
             patches: StoredValue::new(vec![]),
             patched: Trigger::new(),
+            tool: RwSignal::new(None),
+            sources: RwSignal::new(m.sources.clone()),
+            files: RwSignal::new(m.attachments.clone()),
             dto: StoredValue::new(m),
         }
+    }
+    /// Adds a citation that arrived on the stream (a known page gains a
+    /// marker, a new one is added under its number).
+    pub fn cite(&self, c: crate::vocab::events::SourceCited) {
+        self.sources
+            .update(|list| match list.iter_mut().find(|s| s.index == c.index) {
+                Some(s) => s.at.push(c.at),
+                None => list.push(SourceDto {
+                    index: c.index,
+                    title: c.title,
+                    url: c.url,
+                    source: c.source,
+                    at: vec![c.at],
+                }),
+            });
     }
     /// Queues a patch of the body from the stream.
     pub fn patch(&self, patch: HtmlPatch) {
@@ -192,6 +216,7 @@ pub fn LiveMessage(
             data-message-id=id.clone()
             tabindex="-1"
             aria-label=if is_user { "Your message" } else { "Answer" }
+            on:click=follow_citation
         >
             <Show when=move || !msg.thinking.with(|t| t.is_empty())>
                 <details class="thoughts" open=thoughts_open data-testid="thoughts">
@@ -232,6 +257,9 @@ pub fn LiveMessage(
                     </div>
                 </div>
             </Show>
+            <ToolProgress msg />
+            <Attachments msg />
+            <Sources msg />
             {move || (msg.status.get() == MessageStatus::Streaming).then(|| view! {
                 <span class="typing" aria-hidden="true"><span></span><span></span><span></span></span>
             })}
@@ -274,6 +302,179 @@ pub fn LiveMessage(
     }
 }
 
+/// A click on a citation marker scrolls to its source and highlights it
+/// (the marker is a `#src-…` link; the page's router must not take it).
+fn follow_citation(ev: leptos::ev::MouseEvent) {
+    #[cfg(feature = "hydrate")]
+    {
+        use wasm_bindgen::JsCast;
+        let Some(target) = ev
+            .target()
+            .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+        else {
+            return;
+        };
+        let Ok(Some(link)) = target.closest("a[data-cite]") else {
+            return;
+        };
+        let Some(item) = link
+            .get_attribute("href")
+            .and_then(|h| h.strip_prefix('#').map(str::to_string))
+            .and_then(|id| document().get_element_by_id(&id))
+        else {
+            return;
+        };
+        ev.prevent_default();
+        item.scroll_into_view_with_bool(false);
+        let _ = item.class_list().add_1("cited");
+        set_timeout(
+            move || {
+                let _ = item.class_list().remove_1("cited");
+            },
+            std::time::Duration::from_millis(2_000),
+        );
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = ev;
+}
+
+/// What a running tool is doing, as a sentence (and a placeholder where an
+/// image is being made).
+#[component]
+fn ToolProgress(msg: UiMessage) -> impl IntoView {
+    let running = Memo::new(move |_| {
+        if msg.status.get() != MessageStatus::Streaming {
+            return None;
+        }
+        msg.tool.get()
+    });
+    move || {
+        running.get().map(|tool| {
+            let image = tool == crate::vocab::Tool::ImageGeneration.as_str();
+            let sentence = if image {
+                "Creating an image…"
+            } else if tool == crate::vocab::Tool::WebSearch.as_str() {
+                "Searching the web…"
+            } else {
+                "Using a tool…"
+            };
+            view! {
+                <p class="tool-progress" role="status" data-testid="tool-progress">{sentence}</p>
+                {image.then(|| view! { <div class="image-placeholder" aria-hidden="true"></div> })}
+            }
+        })
+    }
+}
+
+/// The host of a URL, without `www.`, for the Sources list (no request to
+/// any third party: no favicon service).
+pub fn domain_of(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = host.rsplit_once('@').map_or(host, |(_, h)| h);
+    let host = host.split(':').next().unwrap_or_default();
+    host.strip_prefix("www.").unwrap_or(host).to_lowercase()
+}
+
+/// The numbered pages an answer cites; each marker in the text links here.
+#[component]
+fn Sources(msg: UiMessage) -> impl IntoView {
+    let id = msg.id();
+    move || {
+        let list = msg.sources.get();
+        (!list.is_empty()).then(|| {
+            let id = id.clone();
+            view! {
+                <section class="sources" aria-label="Sources" data-testid="sources">
+                    <h3 class="sources-title">"Sources"</h3>
+                    <ol>
+                        {list.into_iter().map(|s| {
+                            let domain = domain_of(&s.url);
+                            view! {
+                                <li id=format!("src-{}-{}", id, s.index) value=s.index.to_string() data-testid="source">
+                                    <a href=s.url.clone() target="_blank" rel="noopener noreferrer">{s.title.clone()}</a>
+                                    " "<span class="source-domain">{domain}</span>
+                                </li>
+                            }
+                        }).collect_view()}
+                    </ol>
+                </section>
+            }
+        })
+    }
+}
+
+/// The files of a message: generated images inline at their size, each
+/// opening full size and downloadable.
+#[component]
+fn Attachments(msg: UiMessage) -> impl IntoView {
+    move || {
+        let files = msg.files.get();
+        (!files.is_empty()).then(|| {
+            view! {
+                <div class="attachments" data-testid="attachments">
+                    {files.into_iter().map(|f| {
+                        let image = f.mime.starts_with("image/");
+                        let alt = f.prompt.clone().unwrap_or_else(|| "Generated image".to_string());
+                        let caption = f.prompt.clone();
+                        let download = download_name(&f);
+                        view! {
+                            <figure class="attachment" data-testid="attachment" data-kind=format!("{:?}", f.kind).to_lowercase()>
+                                {image.then(|| view! {
+                                    <a href=f.url.clone() target="_blank" rel="noopener" class="attachment-open" aria-label="Open the image full size">
+                                        <img src=f.url.clone() alt=alt.clone()
+                                            width=f.width.map(|w| w.to_string())
+                                            height=f.height.map(|h| h.to_string())
+                                            loading="lazy" decoding="async" data-testid="attachment-image" />
+                                    </a>
+                                })}
+                                <figcaption>
+                                    {caption.map(|c| view! { <span class="attachment-prompt">{c}</span> })}
+                                    <a href=f.url.clone() download=download class="btn btn-ghost btn-small" data-testid="attachment-download">"Download"</a>
+                                </figcaption>
+                            </figure>
+                        }
+                    }).collect_view()}
+                </div>
+            }
+        })
+    }
+}
+
+/// A file name for saving an attachment: its own name with an extension
+/// that matches its type.
+pub fn download_name(f: &AttachmentDto) -> String {
+    let ext = match f.mime.as_str() {
+        "image/png" => "png",
+        "image/jpeg" => "jpg",
+        "image/webp" => "webp",
+        "image/gif" => "gif",
+        "application/pdf" => "pdf",
+        _ => "",
+    };
+    let base: String = f
+        .name
+        .chars()
+        .map(|c| {
+            if c.is_alphanumeric() || c == '-' || c == '_' || c == '.' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let base = if base.trim_matches(['-', '.']).is_empty() {
+        "file".to_string()
+    } else {
+        base
+    };
+    if ext.is_empty() || base.to_lowercase().ends_with(&format!(".{ext}")) {
+        base
+    } else {
+        format!("{base}.{ext}")
+    }
+}
+
 /// "Thoughts (2.4 s)": how long the model thought, to a tenth of a second
 /// (integer arithmetic: float formatting would add its code to the WASM).
 pub fn thoughts_label(ms: i64) -> String {
@@ -312,6 +513,39 @@ mod tests {
 
     fn m(id: &str, parent: Option<&str>, at: i64) -> (String, Option<String>, i64) {
         (id.into(), parent.map(str::to_string), at)
+    }
+
+    #[test]
+    fn sources_show_their_domain_and_downloads_a_sensible_name() {
+        assert_eq!(domain_of("https://www.Example.com/a/b?c"), "example.com");
+        assert_eq!(
+            domain_of("http://user@news.site.org:8080/x"),
+            "news.site.org"
+        );
+        assert_eq!(domain_of("example.net"), "example.net");
+        let f = AttachmentDto {
+            id: "1".into(),
+            name: "image_generated_0".into(),
+            mime: "image/png".into(),
+            size: 1,
+            kind: crate::model::AttachmentKind::Generated,
+            url: "/api/files/1".into(),
+            width: None,
+            height: None,
+            prompt: None,
+        };
+        assert_eq!(download_name(&f), "image_generated_0.png");
+        let named = AttachmentDto {
+            name: "../../etc/x.PNG".into(),
+            ..f.clone()
+        };
+        assert_eq!(download_name(&named), "..-..-etc-x.PNG");
+        let odd = AttachmentDto {
+            name: "".into(),
+            mime: "application/zip".into(),
+            ..f
+        };
+        assert_eq!(download_name(&odd), "file");
     }
 
     #[test]

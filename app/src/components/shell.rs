@@ -80,6 +80,7 @@ pub fn AppShell() -> impl IntoView {
             }
             Action::Help => help_open.update(|o| *o = !*o),
             Action::FocusComposer => focus_selector("#composer-input"),
+            Action::ToggleSearch => click_last("[data-testid='search-toggle']"),
             Action::CopyLastAnswer => {
                 click_last("[data-role='assistant'] [data-testid='copy-message']")
             }

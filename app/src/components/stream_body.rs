@@ -42,15 +42,10 @@ impl HtmlPatch {
 #[component]
 pub fn StreamBody(msg: UiMessage) -> impl IntoView {
     #[cfg(feature = "ssr")]
-    let html = msg.html.get_value().unwrap_or_else(|| {
-        use crate::markdown::{render_as, Flavor};
-        let flavor = if msg.role() == crate::vocab::Role::User {
-            Flavor::User
-        } else {
-            Flavor::Answer
-        };
-        msg.text.with_untracked(|t| render_as(t, flavor))
-    });
+    let html = msg
+        .html
+        .get_value()
+        .unwrap_or_else(|| msg.dto.with_value(|m| m.body_html()));
     // In the browser: the server's rendering (on hydration this HTML is not
     // set again: the page already shows it).
     #[cfg(not(feature = "ssr"))]

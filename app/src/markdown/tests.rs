@@ -34,6 +34,7 @@ pub(super) const TAGS: &[&str] = &[
     "br",
     "hr",
     "input",
+    "sup",
 ];
 
 /// An XSS corpus: nothing here may produce a live tag, handler or URL.
@@ -106,6 +107,10 @@ fn assert_inert(html: &str, src: &str) {
                     || v.starts_with("https://") && !v.contains("evil") && key == "href=\""
                     || v.starts_with("mailto:")
                     || (v.starts_with('/') && !v.starts_with("//"))
+                    // A citation marker: a fragment of this page.
+                    || (key == "href=\""
+                        && v.starts_with("#src-")
+                        && v[1..].chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
                     || (key == "src=\""
                         && v.starts_with("data:image/")
                         && !v.starts_with("data:image/svg"));
@@ -263,7 +268,8 @@ fn own_images_and_data_uris_load() {
 /// The attributes each element may carry, exactly as the renderer writes them.
 fn allowed_attrs(element: &str) -> &'static [&'static str] {
     match element {
-        "a" => &["href", "title", "rel", "target"],
+        "a" => &["href", "title", "rel", "target", "data-cite", "aria-label"],
+        "sup" => &["class"],
         "img" => &["src", "alt", "loading"],
         "div" => &["class", "tabindex", "role", "aria-label"],
         "span" | "code" => &["class"],
@@ -287,6 +293,7 @@ const CLASSES: &[&str] = &[
     "math math-inline",
     "math math-display",
     "math-tex",
+    "cite",
 ];
 
 /// Pieces of markup only the renderer writes: seen in text, they mean a tag of
@@ -1162,5 +1169,108 @@ proptest::proptest! {
     ) {
         let doc = pieces.concat();
         stream_in_pieces(&doc, &every_cut(&doc), Flavor::Answer);
+    }
+}
+
+#[test]
+fn citations_become_numbered_links_to_the_sources_list() {
+    let text = "Paris is big. Lyon too.";
+    let html = render(&with_citations(text, &[(13, 1), (23, 2), (13, 2)], "m-1"));
+    assert_eq!(
+        html,
+        "<p>Paris is big.<sup class=\"cite\"><a href=\"#src-m-1-1\" data-cite=\"1\" aria-label=\"Source 1\">1</a></sup><sup class=\"cite\"><a href=\"#src-m-1-2\" data-cite=\"2\" aria-label=\"Source 2\">2</a></sup> Lyon too.<sup class=\"cite\"><a href=\"#src-m-1-2\" data-cite=\"2\" aria-label=\"Source 2\">2</a></sup></p>"
+    );
+    assert_inert(&html, text);
+    // Offsets count characters, not bytes.
+    let html = render(&with_citations("é è", &[(1, 1)], "m"));
+    assert!(html.starts_with("<p>é<sup"), "{html}");
+    // No marks: the text unchanged.
+    assert_eq!(with_citations("a\n\nb", &[], "m"), "a\n\nb");
+}
+
+#[test]
+fn a_citation_never_changes_the_block_it_lands_in() {
+    // Cited right after a paragraph break or before a list item: the marker
+    // joins the text before, the list stays a list.
+    let text = "Intro.\n\n- one\n- two";
+    let html = render(&with_citations(text, &[(8, 1)], "m"));
+    assert!(html.starts_with("<p>Intro.<sup class=\"cite\">"), "{html}");
+    assert!(html.contains("<ul><li>one</li>"), "{html}");
+    // Past the end: at the end.
+    let html = render(&with_citations("Done.", &[(99, 3)], "m"));
+    assert!(html.contains("Done.<sup"), "{html}");
+    // Inside code and links, markers are dropped (the source stays listed).
+    let html = render(&with_citations(
+        "`code` and [link](https://e.org)",
+        &[(3, 1), (14, 2)],
+        "m",
+    ));
+    assert!(!html.contains("<sup"), "{html}");
+    assert!(html.contains("<code>code</code>"), "{html}");
+    let html = render(&with_citations("```\nfn x() {}\n```\n", &[(6, 1)], "m"));
+    assert!(
+        !html.contains("<sup") && !html.contains('\u{E000}'),
+        "{html}"
+    );
+    // Cited right after a code block (with or without its line break): the
+    // block stays closed, the marker follows it.
+    for code in ["```rust\nfn x() {}\n```", "```rust\nfn x() {}\n```\n"] {
+        let n = code.chars().count() as u32;
+        let text = format!("{code}\nAfter.");
+        let html = render(&with_citations(&text, &[(n, 1)], "m"));
+        assert!(
+            html.contains("</code></pre></div><p><sup class=\"cite\">"),
+            "{html}"
+        );
+        assert!(html.ends_with("<p>After.</p>"), "{html}");
+    }
+    // Cited after a table row: in its last cell, the table goes on.
+    let table = "| a | b |\n|---|---|\n| 1 | 2 |";
+    let text = format!("{table}\n| 3 | 4 |");
+    let html = render(&with_citations(
+        &text,
+        &[(table.chars().count() as u32, 1)],
+        "m",
+    ));
+    assert!(html.contains("<td>2<sup class=\"cite\">"), "{html}");
+    assert!(html.contains("<td>4</td>"), "{html}");
+    // At the very start: a paragraph of its own, the heading stays one.
+    let html = render(&with_citations("# Title\ntext", &[(0, 1)], "m"));
+    assert!(html.contains("<h1>Title</h1>"), "{html}");
+}
+
+#[test]
+fn citation_marks_cannot_smuggle_markup() {
+    // A hostile anchor is reduced to safe characters; a hostile mark typed
+    // into text (the generation strips these characters from the model's
+    // text, this is the renderer's own defence) renders as nothing.
+    let html = render(&with_citations(
+        "Hi",
+        &[(2, 1)],
+        "x\"><script>alert(1)</script>",
+    ));
+    assert_inert(&html, "hostile anchor");
+    assert!(
+        html.contains("href=\"#src-xscriptalert1script-1\""),
+        "{html}"
+    );
+    for hostile in [
+        "a\u{E000}x\" onclick=\"alert(1):1\u{E001}b",
+        "a\u{E000}m:1<img src=x onerror=alert(1)>\u{E001}b",
+        "a\u{E000}m:99999\u{E001}b",
+        "a\u{E000}unclosed",
+        "a\u{E001}b",
+    ] {
+        let html = render(hostile);
+        assert_inert(&html, hostile);
+        assert!(!html.contains("<sup"), "{hostile} → {html}");
+    }
+    // Markers where citations arrive (the end of the text so far) never
+    // turn hostile text into markup.
+    for item in CORPUS {
+        let end = item.chars().count() as u32;
+        let html = render(&with_citations(item, &[(0, 1), (end, 2), (9_999, 3)], "m"));
+        assert_inert(&html, item);
+        assert_eq!(html.matches("<sup class=\"cite\">").count(), 3, "{html}");
     }
 }

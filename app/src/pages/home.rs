@@ -37,15 +37,21 @@ pub fn HomePage() -> impl IntoView {
         busy.set(true);
         let navigate = navigate.clone();
         let context = draft_context.get_untracked();
+        let tools = req.tools.clone();
         leptos::task::spawn_local(async move {
             let sent = match context {
-                None => send_message(None, None, req.text, Some(req.model), req.think).await,
-                Some(context) => start_with_context(req.text, req.model, context, req.think).await,
+                None => {
+                    send_message(None, None, req.text, Some(req.model), req.think, req.tools).await
+                }
+                Some(context) => {
+                    start_with_context(req.text, req.model, context, req.think, req.tools).await
+                }
             };
             match sent {
                 Ok(r) => {
                     req.settle.run(true);
                     let id = r.thread.id.clone();
+                    crate::components::composer::remember_tools(&id, &tools);
                     list.upsert(r.thread);
                     navigate(&format!("/t/{id}"), Default::default());
                 }
@@ -84,6 +90,7 @@ pub fn HomePage() -> impl IntoView {
                                 text: ex.clone(),
                                 model: default_model.get_untracked(),
                                 think: false,
+                                tools: vec![],
                                 settle: Callback::new(|_| {}),
                             }) }>
                             {ex.clone()}
@@ -130,11 +137,12 @@ async fn start_with_context(
     model: String,
     context: String,
     think: bool,
+    tools: Vec<String>,
 ) -> Result<SendResultDto, crate::api::ApiError> {
     let thread = create_thread(None).await?;
     let id = thread.id;
     let sent = match configure_thread(id.clone(), Some(model.clone()), context).await {
-        Ok(_) => send_message(Some(id.clone()), None, text, Some(model), think).await,
+        Ok(_) => send_message(Some(id.clone()), None, text, Some(model), think, tools).await,
         Err(e) => Err(e),
     };
     if sent.is_err() {

@@ -20,7 +20,7 @@ use crate::api::chat::{
 };
 use crate::api::threads::load_thread_page;
 use crate::client::{send_failure_message, server_fn_message};
-use crate::components::composer::{Composer, ModelChoices, SendRequest};
+use crate::components::composer::{saved_tools, tool_names, Composer, ModelChoices, SendRequest};
 use crate::components::fast_config::{FastConfig, FastConfigSaved, FastConfigToggle};
 use crate::components::message::{
     branch_ids, children_map, LiveMessage, MessageActions, UiMessage,
@@ -30,6 +30,7 @@ use crate::components::stream_body::HtmlPatch;
 use crate::components::toast::use_toasts;
 use crate::model::{MessageDto, SendResultDto, ThreadDto};
 use crate::stream::{subscribe, StreamUpdate, Subscription};
+use crate::vocab::events::ToolState;
 use crate::vocab::{MessageStatus, Role, StreamEvent};
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -284,9 +285,26 @@ impl Conversation {
                         m.thinking.update(|t| t.push_str(&thinking));
                     }
                 }
-                StreamUpdate::Event(StreamEvent::Snapshot { text, thinking, .. }) => {
+                StreamUpdate::Event(StreamEvent::Snapshot {
+                    text,
+                    thinking,
+                    tool,
+                    sources,
+                    files,
+                    ..
+                }) => {
                     m.text.set(text);
                     m.thinking.set(thinking);
+                    m.tool.set(tool);
+                    m.sources.set(sources);
+                    m.files.set(files);
+                }
+                StreamUpdate::Event(StreamEvent::Tool { name, state }) => {
+                    m.tool.set((state == ToolState::Started).then_some(name));
+                }
+                StreamUpdate::Event(StreamEvent::Citation { source }) => m.cite(source),
+                StreamUpdate::Event(StreamEvent::File { file }) => {
+                    m.files.update(|f| f.push(file));
                 }
                 StreamUpdate::Refused => {
                     m.error
@@ -310,6 +328,7 @@ impl Conversation {
                 // Token counts are not shown while an answer streams.
                 StreamUpdate::Event(StreamEvent::Usage { .. }) => {}
                 StreamUpdate::Event(StreamEvent::Done { status, error, .. }) => {
+                    m.tool.set(None);
                     m.status.set(status);
                     m.error.set(error);
                     let sid = sub_id.clone();
@@ -513,7 +532,16 @@ fn ThreadView(
         let tid = conv.thread_id.get_value();
         conv.error.set(None);
         leptos::task::spawn_local(async move {
-            match send_message(Some(tid), parent, req.text, Some(req.model), req.think).await {
+            match send_message(
+                Some(tid),
+                parent,
+                req.text,
+                Some(req.model),
+                req.think,
+                req.tools,
+            )
+            .await
+            {
                 Ok(r) => {
                     req.settle.run(true);
                     conv.started(r);
@@ -527,8 +555,9 @@ fn ThreadView(
     });
     let actions = MessageActions {
         regenerate: Callback::new(move |id: String| {
+            let tools = tool_names(&saved_tools(&conv.thread_id.get_value()));
             leptos::task::spawn_local(async move {
-                match regenerate_message(id, None, false).await {
+                match regenerate_message(id, None, false, tools).await {
                     Ok(r) => conv.started(r),
                     Err(e) => {
                         toasts.error("Could not regenerate the answer", &server_fn_message(&e))
@@ -537,8 +566,9 @@ fn ThreadView(
             });
         }),
         edit: Callback::new(move |(id, text): (String, String)| {
+            let tools = tool_names(&saved_tools(&conv.thread_id.get_value()));
             leptos::task::spawn_local(async move {
-                match edit_message(id, text, None, false).await {
+                match edit_message(id, text, None, false, tools).await {
                     Ok(r) => conv.started(r),
                     Err(e) => {
                         toasts.error("Could not send the edited message", &server_fn_message(&e))

@@ -413,7 +413,10 @@ mod tests {
     fn the_wire_form_is_the_documented_one() {
         let [snap, delta, usage, done, html, tool, citation, file, snap2] =
             all().try_into().unwrap();
-        assert_eq!(tool.data_json(), r#"{"name":"web_search","state":"started"}"#);
+        assert_eq!(
+            tool.data_json(),
+            r#"{"name":"web_search","state":"started"}"#
+        );
         assert_eq!(
             citation.data_json(),
             r#"{"index":2,"title":"Tour de France","url":"https://example.org/t","source":"brave","at":17}"#

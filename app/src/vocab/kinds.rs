@@ -143,9 +143,78 @@ impl Theme {
     }
 }
 
+/// A built-in tool an answer may use (Mistral's Conversations API).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub enum Tool {
+    /// The model may search the web and cite what it found.
+    WebSearch,
+    /// The model may make images.
+    ImageGeneration,
+}
+
+impl Tool {
+    pub const ALL: &'static [Tool] = &[Tool::WebSearch, Tool::ImageGeneration];
+
+    /// The name on the wire (ours and Mistral's `{"type": …}`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Tool::WebSearch => "web_search",
+            Tool::ImageGeneration => "image_generation",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|t| t.as_str() == s)
+    }
+
+    /// A list of tool names, checked: each known, none twice (a repeat is
+    /// dropped), in a fixed order. The error is a sentence for `tools: …`.
+    pub fn parse_list<S: AsRef<str>>(names: &[S]) -> Result<Vec<Tool>, String> {
+        let mut out = vec![];
+        for n in names {
+            let t = Tool::parse(n.as_ref()).ok_or_else(|| {
+                format!(
+                    "unknown tool {:?} — use web_search or image_generation",
+                    n.as_ref()
+                )
+            })?;
+            if !out.contains(&t) {
+                out.push(t);
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+}
+
+impl fmt::Display for Tool {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tool_lists_are_checked_and_deduplicated() {
+        assert_eq!(
+            Tool::parse_list(&["image_generation", "web_search", "image_generation"]),
+            Ok(vec![Tool::WebSearch, Tool::ImageGeneration])
+        );
+        assert_eq!(Tool::parse_list::<&str>(&[]), Ok(vec![]));
+        let err = Tool::parse_list(&["code_interpreter"]).unwrap_err();
+        assert!(
+            err.contains("code_interpreter") && err.contains("web_search"),
+            "{err}"
+        );
+        for t in Tool::ALL {
+            assert_eq!(serde_json::to_string(t).unwrap(), format!("\"{t}\""));
+        }
+    }
 
     #[test]
     fn strings_round_trip_through_json_and_parse() {

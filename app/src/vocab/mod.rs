@@ -50,4 +50,4 @@ pub mod limits;
 pub use events::StreamEvent;
 pub use ids::{MessageId, ShareId, ThreadId, UserId};
 pub use input::{InputError, MessageText, ModelId, SearchText, ThreadContext, ThreadName};
-pub use kinds::{MessageStatus, Provider, Role, Theme};
+pub use kinds::{MessageStatus, Provider, Role, Theme, Tool};

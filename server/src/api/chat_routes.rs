@@ -49,6 +49,10 @@ struct SendBody {
     model: Option<String>,
     #[serde(default)]
     think: bool,
+    /// Built-in tools the model may use: `web_search`, `image_generation`
+    /// (absent: none).
+    #[schema(value_type = Option<Vec<app::vocab::Tool>>)]
+    tools: Option<Vec<String>>,
 }
 
 /// Send a message and start the answer.
@@ -77,6 +81,7 @@ async fn send(
         &b.text,
         b.model.as_deref(),
         b.think,
+        b.tools.as_deref(),
     )?;
     Ok((
         StatusCode::CREATED,
@@ -95,6 +100,10 @@ struct RegenerateBody {
     model: Option<String>,
     #[serde(default)]
     think: bool,
+    /// Built-in tools the model may use: `web_search`, `image_generation`
+    /// (absent: none).
+    #[schema(value_type = Option<Vec<app::vocab::Tool>>)]
+    tools: Option<Vec<String>>,
 }
 
 /// Write another answer beside an existing one.
@@ -118,12 +127,14 @@ async fn regenerate(
     ApiJson(b): ApiJson<RegenerateBody>,
 ) -> AppResult<(StatusCode, Json<SendResultDto>)> {
     let model = chat::asked_model(b.model.as_deref())?;
+    let tools = chat::asked_tools(b.tools.as_deref())?;
     let r = chat::regenerate(
         &state,
         me.id(),
         &MessageId::new(&b.message_id),
         model,
         b.think,
+        tools,
     )
     .await?;
     Ok((StatusCode::CREATED, Json(r)))
@@ -142,6 +153,10 @@ struct EditBody {
     model: Option<String>,
     #[serde(default)]
     think: bool,
+    /// Built-in tools the model may use: `web_search`, `image_generation`
+    /// (absent: none).
+    #[schema(value_type = Option<Vec<app::vocab::Tool>>)]
+    tools: Option<Vec<String>>,
 }
 
 /// Edit a question: a new branch with the new text and its answer.
@@ -166,6 +181,7 @@ async fn edit(
 ) -> AppResult<(StatusCode, Json<SendResultDto>)> {
     let text = MessageText::parse(&b.text).field("text")?;
     let model = chat::asked_model(b.model.as_deref())?;
+    let tools = chat::asked_tools(b.tools.as_deref())?;
     let r = chat::edit(
         &state,
         me.id(),
@@ -173,6 +189,7 @@ async fn edit(
         text,
         model,
         b.think,
+        tools,
     )
     .await?;
     Ok((StatusCode::CREATED, Json(r)))
@@ -253,7 +270,7 @@ async fn events(
     let events = generation::watch(&state, me.id(), &MessageId::new(&id), last_event_id).await?;
     let events: std::pin::Pin<Box<dyn futures::Stream<Item = generation::Numbered> + Send>> =
         if html {
-            Box::pin(app::server::services::rendered::with_html(events))
+            Box::pin(app::server::services::rendered::with_html(events, &id))
         } else {
             Box::pin(events)
         };

@@ -115,9 +115,14 @@ pub struct GenerationEvent {
     /// of a stored answer.
     pub id: Option<String>,
     pub event: GenerationEventName,
-    /// JSON text. `snapshot`: `{text, thinking, status}`, replaces what the
-    /// reader shows; `delta`: `{text, thinking}`, appended; `usage`:
-    /// `{promptTokens, completionTokens}`; `done`: `{status, finishReason,
+    /// JSON text. `snapshot`: `{text, thinking, status, tool, sources,
+    /// files}`, replaces what the reader shows; `delta`: `{text, thinking}`,
+    /// appended; `usage`: `{promptTokens, completionTokens}`; `tool`:
+    /// `{name, state}` (`web_search` or `image_generation`, `started` or
+    /// `done`); `citation`: `{index, title, url, source, at}`, a source cited
+    /// `at` characters into the text (a URL cited again keeps its `index`);
+    /// `file`: an attachment (`{id, name, mime, size, kind, url, width,
+    /// height, prompt}`), a generated image; `done`: `{status, finishReason,
     /// error}`, the last event; `html` (only with `render=html`): `{reset,
     /// append, tail}`, the answer as HTML — `append` once after what is shown
     /// (after clearing it when `reset`), `tail` replacing the previous tail.
@@ -130,6 +135,9 @@ pub enum GenerationEventName {
     Snapshot,
     Delta,
     Usage,
+    Tool,
+    Citation,
+    File,
     Done,
     Html,
 }

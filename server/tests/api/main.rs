@@ -22,3 +22,4 @@ mod sessions;
 mod settings;
 mod static_files;
 mod threads;
+mod tools;

@@ -42,6 +42,23 @@ pub enum StreamEvent {
         prompt_tokens: u64,
         completion_tokens: u64,
     },
+    /// A built-in tool started (`web_search`, `image_generation`, …;
+    /// Conversations API only).
+    ToolStarted { name: String, arguments: String },
+    /// A built-in tool finished.
+    ToolDone { name: String },
+    /// A source the answer cites here (web search).
+    Reference {
+        title: String,
+        url: String,
+        source: Option<String>,
+    },
+    /// A file a tool made (a generated image), to fetch from the Files API.
+    File {
+        file_id: String,
+        file_name: String,
+        file_type: String,
+    },
     /// The stream completed normally; nothing follows.
     Done,
 }
@@ -265,32 +282,42 @@ impl MistralClient {
         req: &ChatRequest,
     ) -> Result<impl Stream<Item = Result<StreamEvent, MistralError>> + Send + 'static, MistralError>
     {
+        let body = encode(req, true)?;
+        let resp = self.stream_post(key, "/v1/chat/completions", body).await?;
+        Ok(events(resp.bytes_stream(), self.timeouts.idle))
+    }
+
+    /// POSTs a streaming request to `path`, retried until Mistral accepts it
+    /// (2xx headers); the response, whose body is the event stream.
+    pub(super) async fn stream_post(
+        &self,
+        key: &Secret,
+        path: &str,
+        body: Vec<u8>,
+    ) -> Result<reqwest::Response, MistralError> {
         if key.expose().trim().is_empty() {
             return Err(MistralError::Unauthorized);
         }
-        let body = encode(req, true)?;
-        let url = self.url("/v1/chat/completions");
-        let resp = self
-            .with_retry_loop("chat_stream", || {
-                let first_byte = self.timeouts.first_byte;
-                let error_body = self.timeouts.error_body;
-                let sent = self.send_stream_request(&url, key, &body);
-                async move {
-                    let resp = match tokio::time::timeout(first_byte, sent).await {
-                        Err(_) => {
-                            return Err(Failure::Retry(format!(
-                                "timeout: no response headers within {} s",
-                                first_byte.as_secs()
-                            )))
-                        }
-                        Ok(Err(failure)) => return Err(failure),
-                        Ok(Ok(resp)) => resp,
-                    };
-                    check_status(resp, error_body).await
-                }
-            })
-            .await?;
-        Ok(events(resp.bytes_stream(), self.timeouts.idle))
+        let url = self.url(path);
+        self.with_retry_loop("chat_stream", || {
+            let first_byte = self.timeouts.first_byte;
+            let error_body = self.timeouts.error_body;
+            let sent = self.send_stream_request(&url, key, &body);
+            async move {
+                let resp = match tokio::time::timeout(first_byte, sent).await {
+                    Err(_) => {
+                        return Err(Failure::Retry(format!(
+                            "timeout: no response headers within {} s",
+                            first_byte.as_secs()
+                        )))
+                    }
+                    Ok(Err(failure)) => return Err(failure),
+                    Ok(Ok(resp)) => resp,
+                };
+                check_status(resp, error_body).await
+            }
+        })
+        .await
     }
 
     /// Sends a streaming chat request over [`StreamTransport`] (or reqwest
@@ -334,6 +361,10 @@ impl MistralClient {
                 Via::Reqwest(rb) => rb.send().await.map_err(|e| Failure::Retry(describe(e))),
             }
         }
+    }
+
+    pub(super) fn idle_timeout(&self) -> Duration {
+        self.timeouts.idle
     }
 
     fn url(&self, path: &str) -> String {
@@ -505,20 +536,98 @@ async fn check_status(
     Err(Failure::Fatal(err))
 }
 
-struct StreamState<S> {
+/// Turns the SSE events of one kind of stream into [`StreamEvent`]s.
+pub(super) trait Decoder: Send + 'static {
+    /// Decodes one event into `out`; `false` once the stream is over (a
+    /// terminal event, or an error pushed), when nothing more is read.
+    fn decode(
+        &mut self,
+        ev: SseEvent,
+        out: &mut VecDeque<Result<StreamEvent, MistralError>>,
+    ) -> bool;
+    /// The body ended without a terminal event: `Ok` when the answer is
+    /// complete anyway, else why it is not.
+    fn at_end(&self) -> Result<(), String>;
+}
+
+/// The chat-completions stream (§1.5): `data:` chunks, then `[DONE]`.
+#[derive(Default)]
+struct ChatDecoder {
+    saw_finish: bool,
+}
+
+fn interrupted(detail: String) -> Result<StreamEvent, MistralError> {
+    Err(MistralError::Interrupted { detail })
+}
+
+impl Decoder for ChatDecoder {
+    fn decode(
+        &mut self,
+        ev: SseEvent,
+        out: &mut VecDeque<Result<StreamEvent, MistralError>>,
+    ) -> bool {
+        if ev.is_done() {
+            out.push_back(Ok(StreamEvent::Done));
+            return false;
+        }
+        let chunk: ChatChunk = match serde_json::from_str(&ev.data) {
+            Ok(c) => c,
+            Err(e) => {
+                out.push_back(interrupted(format!("malformed chunk: {e}")));
+                return false;
+            }
+        };
+        if chunk.object.as_deref() == Some("error") {
+            let msg = error_message(&ev.data).unwrap_or_else(|| "error event".into());
+            out.push_back(interrupted(format!("error in stream: {msg}")));
+            return false;
+        }
+        for choice in chunk.choices.iter().filter(|c| c.index == 0) {
+            let parts = decode_delta(&choice.delta);
+            if !parts.is_empty() {
+                out.push_back(Ok(StreamEvent::Delta {
+                    text: parts.text,
+                    thinking: parts.thinking,
+                }));
+            }
+            if let Some(reason) = &choice.finish_reason {
+                self.saw_finish = true;
+                out.push_back(Ok(StreamEvent::Finish {
+                    reason: reason.clone(),
+                }));
+            }
+        }
+        if let Some(u) = chunk.usage {
+            out.push_back(Ok(StreamEvent::Usage {
+                prompt_tokens: u.prompt_tokens,
+                completion_tokens: u.completion_tokens,
+            }));
+        }
+        true
+    }
+
+    fn at_end(&self) -> Result<(), String> {
+        // A finish_reason but no [DONE]: the answer is complete.
+        match self.saw_finish {
+            true => Ok(()),
+            false => Err("stream ended without [DONE]".into()),
+        }
+    }
+}
+
+struct StreamState<S, D> {
     body: Pin<Box<S>>,
     parser: SseParser,
     pending: VecDeque<Result<StreamEvent, MistralError>>,
-    /// No further reads: `[DONE]`, an error, or end of body handled.
+    /// No further reads: a terminal event, an error, or end of body handled.
     ended: bool,
-    saw_finish: bool,
+    decoder: D,
     idle: Duration,
 }
 
-impl<S> StreamState<S> {
+impl<S, D: Decoder> StreamState<S, D> {
     fn interrupt(&mut self, detail: String) {
-        self.pending
-            .push_back(Err(MistralError::Interrupted { detail }));
+        self.pending.push_back(interrupted(detail));
         self.ended = true;
     }
 
@@ -527,49 +636,15 @@ impl<S> StreamState<S> {
             if self.ended {
                 return;
             }
-            if ev.is_done() {
-                self.pending.push_back(Ok(StreamEvent::Done));
+            if !self.decoder.decode(ev, &mut self.pending) {
                 self.ended = true;
-                return;
-            }
-            let chunk: ChatChunk = match serde_json::from_str(&ev.data) {
-                Ok(c) => c,
-                Err(e) => {
-                    self.interrupt(format!("malformed chunk: {e}"));
-                    return;
-                }
-            };
-            if chunk.object.as_deref() == Some("error") {
-                let msg = error_message(&ev.data).unwrap_or_else(|| "error event".into());
-                self.interrupt(format!("error in stream: {msg}"));
-                return;
-            }
-            for choice in chunk.choices.iter().filter(|c| c.index == 0) {
-                let parts = decode_delta(&choice.delta);
-                if !parts.is_empty() {
-                    self.pending.push_back(Ok(StreamEvent::Delta {
-                        text: parts.text,
-                        thinking: parts.thinking,
-                    }));
-                }
-                if let Some(reason) = &choice.finish_reason {
-                    self.saw_finish = true;
-                    self.pending.push_back(Ok(StreamEvent::Finish {
-                        reason: reason.clone(),
-                    }));
-                }
-            }
-            if let Some(u) = chunk.usage {
-                self.pending.push_back(Ok(StreamEvent::Usage {
-                    prompt_tokens: u.prompt_tokens,
-                    completion_tokens: u.completion_tokens,
-                }));
             }
         }
     }
 }
 
-/// Decodes an SSE body (any byte-chunk stream) into [`StreamEvent`]s.
+/// Decodes a chat-completions SSE body (any byte-chunk stream) into
+/// [`StreamEvent`]s.
 pub fn events<S, B, E>(
     body: S,
     idle: Duration,
@@ -579,12 +654,28 @@ where
     B: AsRef<[u8]>,
     E: std::fmt::Display,
 {
+    decode_events(body, idle, ChatDecoder::default())
+}
+
+/// Decodes an SSE body with `decoder`: bounded events, an idle deadline,
+/// and one `Err(Interrupted)` for a broken, stalled or truncated stream.
+pub(super) fn decode_events<S, B, E, D>(
+    body: S,
+    idle: Duration,
+    decoder: D,
+) -> impl Stream<Item = Result<StreamEvent, MistralError>> + Send + 'static
+where
+    S: Stream<Item = Result<B, E>> + Send + 'static,
+    B: AsRef<[u8]>,
+    E: std::fmt::Display,
+    D: Decoder,
+{
     let state = StreamState {
         body: Box::pin(body),
         parser: SseParser::new(),
         pending: VecDeque::new(),
         ended: false,
-        saw_finish: false,
+        decoder,
         idle,
     };
     futures::stream::unfold(state, |mut st| async move {
@@ -609,11 +700,12 @@ where
                     let evs = st.parser.finish();
                     st.handle(evs);
                     if !st.ended {
-                        if st.saw_finish {
-                            st.pending.push_back(Ok(StreamEvent::Done));
-                            st.ended = true;
-                        } else {
-                            st.interrupt("stream ended without [DONE]".into());
+                        match st.decoder.at_end() {
+                            Ok(()) => {
+                                st.pending.push_back(Ok(StreamEvent::Done));
+                                st.ended = true;
+                            }
+                            Err(detail) => st.interrupt(detail),
                         }
                     }
                 }

@@ -33,6 +33,13 @@ pub enum MistralError {
     /// in-stream error object — after the deltas it delivered.
     #[error("Mistral stream interrupted: {detail}")]
     Interrupted { detail: String },
+    /// Mistral ended a conversation stream with its own error event
+    /// (`conversation.response.error`: a moderation refusal, a tool failure).
+    #[error("Mistral ended the answer with an error ({code:?}): {message}")]
+    StreamError {
+        message: String,
+        code: Option<String>,
+    },
     /// A 2xx body that is not what the API documents.
     #[error("unreadable Mistral response: {detail}")]
     InvalidResponse { detail: String },
@@ -53,6 +60,12 @@ impl MistralError {
                 "Mistral is unavailable right now — please try again in a moment".into()
             }
             Self::Interrupted { .. } => "The answer was interrupted".into(),
+            Self::StreamError { message, .. } if message.trim().is_empty() => {
+                "Mistral stopped the answer with an error — retry".into()
+            }
+            Self::StreamError { message, .. } => {
+                format!("Mistral stopped the answer: {}", truncate(message.trim()))
+            }
             Self::InvalidResponse { .. } => {
                 "Mistral sent an answer that could not be read — please try again".into()
             }

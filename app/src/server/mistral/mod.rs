@@ -8,12 +8,14 @@
 //! threads, the database or which key belongs to whom — services pass a
 //! [`crate::server::config::Secret`] — and must never log a key.
 pub mod client;
+pub mod conversations;
 pub mod errors;
 pub mod sse;
 pub mod transport;
 pub mod types;
 
 pub use client::{MistralClient, RetryPolicy, StreamEvent, Timeouts};
+pub use conversations::ConversationRequest;
 pub use errors::MistralError;
 pub use sse::{SseEvent, SseParser};
 pub use types::{

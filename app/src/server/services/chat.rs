@@ -24,7 +24,7 @@ use crate::server::entities::{messages, threads};
 use crate::server::mistral::{ChatRequest, Message, PromptMode, ReasoningEffort, Timeouts};
 use crate::server::{AppError, AppResult, AppState, FieldResult};
 use crate::vocab::limits::is_reasoning_family;
-use crate::vocab::{MessageId, MessageStatus, MessageText, ModelId, Role, ThreadId, UserId};
+use crate::vocab::{MessageId, MessageStatus, MessageText, ModelId, Role, ThreadId, Tool, UserId};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, TransactionTrait,
@@ -52,6 +52,8 @@ pub struct SendInput {
     /// `None`: the thread's model, else the user's default.
     pub model: Option<ModelId>,
     pub think: bool,
+    /// Built-in tools the model may use (none: a plain chat completion).
+    pub tools: Vec<Tool>,
 }
 
 impl SendInput {
@@ -63,6 +65,7 @@ impl SendInput {
         text: &str,
         model: Option<&str>,
         think: bool,
+        tools: Option<&[String]>,
     ) -> AppResult<Self> {
         Ok(Self {
             thread_id: thread_id.map(ThreadId::new),
@@ -70,7 +73,36 @@ impl SendInput {
             text: MessageText::parse(text).field("text")?,
             model: asked_model(model)?,
             think,
+            tools: asked_tools(tools)?,
         })
+    }
+}
+
+/// The tools a client asked for: absent means none; an unknown name is a
+/// 400 naming the field.
+pub fn asked_tools(raw: Option<&[String]>) -> AppResult<Vec<Tool>> {
+    Tool::parse_list(raw.unwrap_or_default())
+        .map_err(|e| AppError::bad_request(format!("tools: {e}")))
+}
+
+/// Refuses tools the model cannot use, when the catalogue says so (a model
+/// not in the cached catalogue is tried: Mistral has the last word).
+fn check_tools(state: &AppState, key: &Secret, model: &str, tools: &[Tool]) -> AppResult<()> {
+    if tools.is_empty() {
+        return Ok(());
+    }
+    match settings::cached_function_calling(state, key, model) {
+        Some(false) => {
+            let what = if tools.contains(&Tool::WebSearch) {
+                "search the web"
+            } else {
+                "make images"
+            };
+            Err(AppError::bad_request(format!(
+                "This model can't {what} — pick one with tools in Settings → Models"
+            )))
+        }
+        _ => Ok(()),
     }
 }
 
@@ -245,8 +277,10 @@ async fn store_and_start(
     mut w: Writes,
     prefs: Prefs,
     request: ChatRequest,
+    tools: Vec<Tool>,
     title: Option<TitleJob>,
 ) -> AppResult<SendResultDto> {
+    check_tools(state, &prefs.key, &request.model, &tools)?;
     // Charged before the upstream call, given back if the rows are not stored.
     let charge = match prefs.server_key {
         true => Some(settings::charge_server_key(state, user_id).await?),
@@ -270,6 +304,7 @@ async fn store_and_start(
         deadlines,
         key: prefs.key,
         request,
+        tools,
         db: state.db.clone(),
         client,
         shutdown: state.shutdown.subscribe(),
@@ -447,7 +482,17 @@ pub async fn send(
         answer,
         thread,
     };
-    store_and_start(state, user_id, permit, writes, prefs, request, title).await
+    store_and_start(
+        state,
+        user_id,
+        permit,
+        writes,
+        prefs,
+        request,
+        input.tools,
+        title,
+    )
+    .await
 }
 
 /// A new answer to the same question: a sibling of `message_id`.
@@ -457,6 +502,7 @@ pub async fn regenerate(
     message_id: &MessageId,
     model: Option<ModelId>,
     think: bool,
+    tools: Vec<Tool>,
 ) -> AppResult<SendResultDto> {
     let asked = model;
     let (old, thread) = find_owned_message(state, user_id, message_id).await?;
@@ -487,7 +533,7 @@ pub async fn regenerate(
         answer: answer_row(&thread, &parent, &model),
         thread,
     };
-    store_and_start(state, user_id, permit, writes, prefs, request, None).await
+    store_and_start(state, user_id, permit, writes, prefs, request, tools, None).await
 }
 
 /// An edited question: a new user sibling of `message_id` and a new answer.
@@ -498,6 +544,7 @@ pub async fn edit(
     text: MessageText,
     model: Option<ModelId>,
     think: bool,
+    tools: Vec<Tool>,
 ) -> AppResult<SendResultDto> {
     let text = text.into_string();
     let asked = model;
@@ -530,7 +577,7 @@ pub async fn edit(
         question: Some(question),
         thread,
     };
-    store_and_start(state, user_id, permit, writes, prefs, request, None).await
+    store_and_start(state, user_id, permit, writes, prefs, request, tools, None).await
 }
 
 /// Stops a running generation of the caller; the partial answer is kept.

@@ -19,15 +19,17 @@
 //! cleaned before it is written (no NUL, which PostgreSQL rejects; finish
 //! reasons cut to their column), so no odd answer can leave a row `streaming`.
 use super::titles::{self, PendingTitles, TitleJob};
+use crate::model::SourceDto;
 use crate::server::config::Secret;
 use crate::server::db::now_ms;
-use crate::model::SourceDto;
 use crate::server::entities::messages;
-use crate::server::mistral::{ChatRequest, MistralClient, MistralError, StreamEvent as Upstream};
+use crate::server::mistral::{
+    ChatRequest, ConversationRequest, MistralClient, MistralError, StreamEvent as Upstream,
+};
 use crate::server::{AppError, AppResult, AppState};
-use crate::vocab::limits::{MAX_FINISH_REASON_CHARS, MAX_MODEL_CHARS};
 use crate::vocab::events::{SourceCited, ToolState};
-use crate::vocab::{MessageId, MessageStatus, StreamEvent, ThreadId, UserId};
+use crate::vocab::limits::{MAX_FINISH_REASON_CHARS, MAX_MODEL_CHARS};
+use crate::vocab::{MessageId, MessageStatus, StreamEvent, ThreadId, Tool, UserId};
 use futures::StreamExt;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
@@ -54,10 +56,19 @@ const FINISH_BACKOFF: Duration = Duration::from_millis(200);
 /// its final write failed): room for the final write and its retries.
 pub const STALE_GRACE: Duration = Duration::from_secs(30);
 
-/// `s` without NUL characters: PostgreSQL rejects them in text columns, and
-/// nothing a person reads needs them.
+/// `s` without NUL characters (PostgreSQL rejects them in text columns, and
+/// nothing a person reads needs them) and without the two characters that
+/// mark a citation for the renderer ([`crate::markdown::CITE_OPEN`]), so
+/// only a real citation can become a marker.
 pub fn without_nul(s: &str) -> String {
-    s.replace('\0', "")
+    s.replace(
+        [
+            '\0',
+            crate::markdown::CITE_OPEN,
+            crate::markdown::CITE_CLOSE,
+        ],
+        "",
+    )
 }
 
 /// `s` without NUL, cut to at most `max` characters (on a character boundary,
@@ -282,6 +293,9 @@ pub struct GenerationJob {
     pub deadlines: Deadlines,
     pub key: Secret,
     pub request: ChatRequest,
+    /// Built-in tools offered to the model; with any, the answer comes from
+    /// the Conversations API instead of chat completions.
+    pub tools: Vec<Tool>,
     pub db: DatabaseConnection,
     pub client: MistralClient,
     /// Resolves when the server shuts down: the answer is kept as interrupted.
@@ -515,6 +529,17 @@ impl Sources {
         self.list.is_empty()
     }
 
+    pub fn len(&self) -> usize {
+        self.list.len()
+    }
+
+    /// Whether source `index` already has a marker at `at`.
+    pub fn marked_at(&self, index: u32, at: u32) -> bool {
+        self.list
+            .iter()
+            .any(|s| s.index == index && s.at.last() == Some(&at))
+    }
+
     pub fn into_list(self) -> Vec<SourceDto> {
         self.list
     }
@@ -528,6 +553,9 @@ impl Sources {
 #[derive(Default)]
 struct Answer {
     text: String,
+    /// Characters in `text` (where the next citation stands).
+    chars: u32,
+    sources: Sources,
     thinking: String,
     finish_reason: Option<String>,
     prompt_tokens: Option<i32>,
@@ -542,6 +570,10 @@ async fn flush(db: &DatabaseConnection, id: &str, a: &Answer) {
         .col_expr(
             messages::Column::Thinking,
             Expr::value((!a.thinking.is_empty()).then(|| a.thinking.clone())),
+        )
+        .col_expr(
+            messages::Column::Sources,
+            Expr::value(a.sources.to_column()),
         )
         .col_expr(messages::Column::UpdatedAt, Expr::value(now_ms()))
         .filter(messages::Column::Id.eq(id))
@@ -579,6 +611,10 @@ async fn finish(
             )
             .col_expr(messages::Column::ThinkingMs, Expr::value(a.thinking_ms))
             .col_expr(messages::Column::Error, Expr::value(error.clone()))
+            .col_expr(
+                messages::Column::Sources,
+                Expr::value(a.sources.to_column()),
+            )
             .col_expr(messages::Column::UpdatedAt, Expr::value(now_ms()))
             .filter(messages::Column::Id.eq(id))
             .exec(db)
@@ -587,6 +623,57 @@ async fn finish(
     if let Err((attempts, e)) = res {
         tracing::error!(message_id = id, attempts, error = %e, "could not store a finished answer");
     }
+}
+
+/// Longest tool name kept (names come from upstream).
+const TOOL_NAME_CHARS: usize = 64;
+/// Longest title and address of a source kept, and most sources per answer.
+const SOURCE_TITLE_CHARS: usize = 300;
+const SOURCE_URL_CHARS: usize = 2_000;
+const MAX_SOURCES: usize = 100;
+
+impl Answer {
+    /// A citation where the text stands now: `None` when it adds nothing
+    /// (an address that cannot be opened, a repeat at the same place, past
+    /// the cap).
+    fn cite(&mut self, title: String, url: String, source: Option<String>) -> Option<SourceCited> {
+        let url = fit_column(url.trim(), SOURCE_URL_CHARS);
+        crate::markdown::safe_link(&url).filter(|u| u.starts_with("http"))?;
+        let index = self.sources.index_for(&url);
+        let known = (index as usize) <= self.sources.len();
+        if !known && self.sources.len() >= MAX_SOURCES {
+            return None;
+        }
+        if self.sources.marked_at(index, self.chars) {
+            return None;
+        }
+        let title = fit_column(title.trim(), SOURCE_TITLE_CHARS);
+        let cited = SourceCited {
+            index,
+            title: if title.is_empty() { url.clone() } else { title },
+            url,
+            source: source
+                .map(|s| fit_column(s.trim(), TOOL_NAME_CHARS))
+                .filter(|s| !s.is_empty()),
+            at: self.chars,
+        };
+        self.sources.cite(cited.clone());
+        Some(cited)
+    }
+}
+
+/// The upstream event stream of a job: chat completions, or a conversation
+/// when tools are offered.
+async fn open_upstream(
+    job: &GenerationJob,
+) -> Result<futures::stream::BoxStream<'static, Result<Upstream, MistralError>>, MistralError> {
+    if job.tools.is_empty() {
+        let s = job.client.chat_stream(&job.key, &job.request).await?;
+        return Ok(s.boxed());
+    }
+    let req = ConversationRequest::from_chat(&job.request, &job.tools);
+    let s = job.client.conversation_stream(&job.key, &req).await?;
+    Ok(s.boxed())
 }
 
 enum Outcome {
@@ -623,13 +710,13 @@ async fn run(
     };
     let outcome = 'outer: {
         let stream = tokio::select! {
-            s = job.client.chat_stream(&job.key, &job.request) => s,
+            s = open_upstream(&job) => s,
             _ = cancel.changed() => break 'outer Outcome::Stopped,
             _ = shutdown.changed() => break 'outer Outcome::Interrupted(INTERRUPTED.into()),
             _ = &mut overall => break 'outer Outcome::Interrupted(too_long()),
         };
         let mut stream = match stream {
-            Ok(s) => Box::pin(s),
+            Ok(s) => s,
             Err(e) => break 'outer Outcome::Failed(e.user_message()),
         };
         let mut last_flush = Instant::now();
@@ -662,6 +749,9 @@ async fn run(
                         }
                     }
                     answer.text.push_str(&text);
+                    answer.chars = answer
+                        .chars
+                        .saturating_add(text.chars().count().min(u32::MAX as usize) as u32);
                     answer.thinking.push_str(&thinking);
                     g.push(StreamEvent::Delta { text, thinking });
                     if last_flush.elapsed() >= FLUSH_EVERY && stored.wait().await {
@@ -669,6 +759,20 @@ async fn run(
                         last_flush = Instant::now();
                     }
                 }
+                Some(Ok(Upstream::ToolStarted { name, .. })) => g.push(StreamEvent::Tool {
+                    name: fit_column(&name, TOOL_NAME_CHARS),
+                    state: ToolState::Started,
+                }),
+                Some(Ok(Upstream::ToolDone { name })) => g.push(StreamEvent::Tool {
+                    name: fit_column(&name, TOOL_NAME_CHARS),
+                    state: ToolState::Done,
+                }),
+                Some(Ok(Upstream::Reference { title, url, source })) => {
+                    if let Some(cited) = answer.cite(title, url, source) {
+                        g.push(StreamEvent::Citation { source: cited });
+                    }
+                }
+                Some(Ok(Upstream::File { .. })) => {}
                 Some(Ok(Upstream::Finish { reason })) => {
                     answer.finish_reason =
                         Some(fit_column(&reason, FINISH_REASON_CHARS)).filter(|r| !r.is_empty());
@@ -687,6 +791,13 @@ async fn run(
                 Some(Ok(Upstream::Done)) | None => break 'outer Outcome::Done,
                 Some(Err(MistralError::Interrupted { .. })) => {
                     break 'outer Outcome::Interrupted(INTERRUPTED.into())
+                }
+                // Mistral's own error event: its sentence, the partial answer kept.
+                Some(Err(e @ MistralError::StreamError { .. })) => {
+                    if answer.text.is_empty() && answer.thinking.is_empty() {
+                        break 'outer Outcome::Failed(e.user_message());
+                    }
+                    break 'outer Outcome::Interrupted(e.user_message());
                 }
                 Some(Err(e)) => {
                     if answer.text.is_empty() && answer.thinking.is_empty() {

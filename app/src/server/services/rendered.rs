@@ -11,7 +11,8 @@
 //! for the reader is linear in the answer's length however fast tokens come.
 //! The last `html` before `done` renders everything as finished.
 use super::generation::Numbered;
-use crate::markdown::{Flavor, IncrementalMarkdown, Patch};
+use crate::markdown::{with_citations, Flavor, IncrementalMarkdown, Patch};
+use crate::model::marks_of;
 use crate::vocab::StreamEvent;
 use futures::{Stream, StreamExt};
 use std::time::Duration;
@@ -24,15 +25,21 @@ pub const RENDER_EVERY: Duration = Duration::from_millis(50);
 /// One reader's rendering state.
 struct Renderer {
     text: String,
+    /// `(at, index)` of the citation markers so far.
+    marks: Vec<(u32, u32)>,
+    /// The answer's id: the markers link to `#src-<anchor>-<n>`.
+    anchor: String,
     markdown: IncrementalMarkdown,
     /// The text changed since the last `html`.
     dirty: bool,
 }
 
 impl Renderer {
-    fn new() -> Self {
+    fn new(anchor: String) -> Self {
         Self {
             text: String::new(),
+            marks: vec![],
+            anchor,
             markdown: IncrementalMarkdown::new(Flavor::Answer),
             dirty: false,
         }
@@ -41,8 +48,13 @@ impl Renderer {
     /// Follows the text an event carries (other events change nothing).
     fn follow(&mut self, event: &StreamEvent) {
         match event {
-            StreamEvent::Snapshot { text, .. } => {
+            StreamEvent::Snapshot { text, sources, .. } => {
                 self.text.clone_from(text);
+                self.marks = marks_of(sources);
+                self.dirty = true;
+            }
+            StreamEvent::Citation { source } => {
+                self.marks.push((source.at, source.index));
                 self.dirty = true;
             }
             StreamEvent::Delta { text, .. } if !text.is_empty() => {
@@ -60,7 +72,8 @@ impl Renderer {
             return None;
         }
         self.dirty = false;
-        let event = match self.markdown.update(&self.text, last) {
+        let marked = with_citations(&self.text, &self.marks, &self.anchor);
+        let event = match self.markdown.update(&marked, last) {
             Patch::Unchanged => return None,
             Patch::Reset { finished, tail } => StreamEvent::Html {
                 reset: true,
@@ -79,14 +92,15 @@ impl Renderer {
 
 /// `events` with `html` events added (see the module). The rendering runs in
 /// a task of its own, which ends when the reader goes away or after `done`.
-pub fn with_html<S>(events: S) -> impl Stream<Item = Numbered> + Send + 'static
+pub fn with_html<S>(events: S, message_id: &str) -> impl Stream<Item = Numbered> + Send + 'static
 where
     S: Stream<Item = Numbered> + Send + 'static,
 {
     let (tx, mut rx) = mpsc::channel::<Numbered>(64);
+    let anchor = message_id.to_string();
     tokio::spawn(tracing::Instrument::in_current_span(async move {
         let mut events = std::pin::pin!(events);
-        let mut renderer = Renderer::new();
+        let mut renderer = Renderer::new(anchor);
         // When the next `html` may be sent; `None`: nothing to send.
         let mut due: Option<Instant> = None;
         let mut last_sent = Instant::now() - RENDER_EVERY;
@@ -190,7 +204,7 @@ mod tests {
             finish_reason: Some("stop".into()),
             error: None,
         }));
-        let out: Vec<Numbered> = with_html(futures::stream::iter(input.clone()))
+        let out: Vec<Numbered> = with_html(futures::stream::iter(input.clone()), "m1")
             .collect()
             .await;
         let passed: Vec<&Numbered> = out
@@ -232,7 +246,7 @@ mod tests {
         let deltas = futures::stream::unfold(rx, |mut rx| async move {
             rx.recv().await.map(|item| (item, rx))
         });
-        let out: Vec<Numbered> = with_html(deltas).collect().await;
+        let out: Vec<Numbered> = with_html(deltas, "m1").collect().await;
         let htmls = out
             .iter()
             .filter(|n| matches!(n.event, StreamEvent::Html { .. }))

@@ -364,6 +364,21 @@ pub fn card_to_dto(c: &ModelCard) -> ModelInfoDto {
 /// waiting for the network: on a miss the catalogue is fetched in the
 /// background for next time (a send must not wait for `/v1/models`).
 pub fn cached_context_length(state: &AppState, key: &Secret, model: &str) -> Option<u64> {
+    cached_card(state, key, model, |m| m.max_context_length)
+}
+
+/// Whether `model` can call tools, from the cached catalogue of `key` (like
+/// [`cached_context_length`]: `None` when not known yet).
+pub fn cached_function_calling(state: &AppState, key: &Secret, model: &str) -> Option<bool> {
+    cached_card(state, key, model, |m| m.function_calling)
+}
+
+fn cached_card<T>(
+    state: &AppState,
+    key: &Secret,
+    model: &str,
+    read: impl Fn(&ModelInfoDto) -> T,
+) -> Option<T> {
     let cache_key = sha256_hex(key.expose().as_bytes());
     let hit = {
         let cache = state
@@ -377,7 +392,7 @@ pub fn cached_context_length(state: &AppState, key: &Secret, model: &str) -> Opt
             .map(|(_, list)| {
                 list.iter()
                     .find(|m| m.id == model || m.aliases.iter().any(|a| a == model))
-                    .map(|m| m.max_context_length)
+                    .map(&read)
             })
     };
     match hit {
