@@ -3,6 +3,7 @@
 //! caller's user id, and returns domain values or an [`AppError`](super::AppError).
 pub mod auth;
 pub mod blobs;
+pub mod files;
 pub mod chat;
 pub mod generation;
 pub mod google;
