@@ -9,6 +9,7 @@
 //! [`crate::server::config::Secret`] — and must never log a key.
 pub mod client;
 pub mod errors;
+pub mod files;
 pub mod sse;
 pub mod transport;
 pub mod types;
