@@ -26,6 +26,10 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+/// `GET /v1/files/{id}/content` (generated images).
+#[path = "mistral_files.rs"]
+pub mod files;
+
 /// A failure the fake answers with instead of its normal behaviour.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FakeFailure {
@@ -162,6 +166,7 @@ impl FakeMistral {
         let router = Router::new()
             .route("/v1/models", get(models))
             .route("/v1/chat/completions", post(chat))
+            .route("/v1/files/{id}/content", get(files::content))
             .fallback(not_found)
             .layer(axum::middleware::map_response(add_mistral_headers))
             .with_state(fake.clone());
