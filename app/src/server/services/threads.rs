@@ -276,6 +276,7 @@ pub fn stored_sources(m: &messages::Model) -> Vec<crate::model::SourceDto> {
 }
 
 pub fn message_dto(m: messages::Model) -> MessageDto {
+    let sources = stored_sources(&m);
     MessageDto {
         id: m.id,
         id_thread: m.thread_id,
@@ -292,7 +293,7 @@ pub fn message_dto(m: messages::Model) -> MessageDto {
         completion_tokens: m.completion_tokens,
         error: m.error,
         html: None,
-        sources: stored_sources(&m),
+        sources,
         attachments: vec![],
     }
 }
