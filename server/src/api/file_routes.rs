@@ -393,7 +393,12 @@ mod tests {
 
     #[test]
     fn dispositions_are_safe_for_any_stored_name() {
-        let d = |name: &str, mime: &str| content_disposition(name, mime).to_str().unwrap().to_string();
+        let d = |name: &str, mime: &str| {
+            content_disposition(name, mime)
+                .to_str()
+                .unwrap()
+                .to_string()
+        };
         assert_eq!(
             d("cat.png", "image/png"),
             "inline; filename=\"cat.png\"; filename*=UTF-8''cat.png"
@@ -410,7 +415,13 @@ mod tests {
             d("", "image/gif"),
             "inline; filename=\"file\"; filename*=UTF-8''file"
         );
-        for mime in ["text/html", "image/svg+xml", "text/xml", "application/javascript", "application/octet-stream"] {
+        for mime in [
+            "text/html",
+            "image/svg+xml",
+            "text/xml",
+            "application/javascript",
+            "application/octet-stream",
+        ] {
             assert!(d("a", mime).starts_with("attachment;"), "{mime}");
         }
     }

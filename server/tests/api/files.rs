@@ -38,7 +38,12 @@ async fn new_thread(app: &TestApp, t: &str) -> String {
 }
 
 /// Stores messages `(id, parent, role, date)` in `thread`.
-async fn add_messages(app: &TestApp, t: &str, thread: &str, msgs: &[(&str, Option<&str>, &str, i64)]) {
+async fn add_messages(
+    app: &TestApp,
+    t: &str,
+    thread: &str,
+    msgs: &[(&str, Option<&str>, &str, i64)],
+) {
     let msgs: Vec<Value> = msgs
         .iter()
         .map(|(id, parent, role, date)| {
@@ -94,7 +99,12 @@ async fn generated(app: &TestApp, user: &str, message: &str, bytes: &[u8]) -> St
 }
 
 /// A GET that keeps the body as bytes.
-async fn fetch(app: &TestApp, path: &str, auth: Auth<'_>, extra: &[(&str, &str)]) -> (u16, HeaderMap, Vec<u8>) {
+async fn fetch(
+    app: &TestApp,
+    path: &str,
+    auth: Auth<'_>,
+    extra: &[(&str, &str)],
+) -> (u16, HeaderMap, Vec<u8>) {
     let mut req = app.http.get(app.url(path));
     for (k, v) in extra {
         req = req.header(*k, *v);
@@ -192,7 +202,10 @@ db_test!(the_same_bytes_are_stored_once, |app| {
     let other = download(&app, "0b8e2f8e-0000-4000-8000-000000000000").await;
     assert_ne!(png, other, "the fake gives different ids different images");
     let (sha, mime) = files::store_blob(&app.db, &png).await.unwrap();
-    assert_eq!((sha.as_str(), mime), (sha256_hex(&png).as_str(), "image/png"));
+    assert_eq!(
+        (sha.as_str(), mime),
+        (sha256_hex(&png).as_str(), "image/png")
+    );
     assert_eq!(files::store_blob(&app.db, &png).await.unwrap().0, sha);
     assert_eq!(app.count("blobs").await, 1);
     // Concurrent stores of new bytes (several pool connections) race on
@@ -207,12 +220,18 @@ db_test!(the_same_bytes_are_stored_once, |app| {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!((row.size, row.mime.as_str(), row.data), (png.len() as i64, "image/png", png.clone()));
+    assert_eq!(
+        (row.size, row.mime.as_str(), row.data),
+        (png.len() as i64, "image/png", png.clone())
+    );
     // Two images of the same bytes: two attachments, one blob.
     let s = scene(&app, "twice@example.com").await;
     let again = generated(&app, &s.uid, &s.a1, &png).await;
     assert_ne!(again, s.file);
-    assert_eq!((app.count("attachments").await, app.count("blobs").await), (2, 2));
+    assert_eq!(
+        (app.count("attachments").await, app.count("blobs").await),
+        (2, 2)
+    );
 });
 
 db_test!(the_owner_gets_the_bytes_with_every_header, |app| {
@@ -242,7 +261,13 @@ db_test!(the_owner_gets_the_bytes_with_every_header, |app| {
         assert!(h.get("content-encoding").is_none());
     }
     // Even a browser that accepts compression gets the stored bytes as they are.
-    let (status, h, body) = fetch(&app, &path, Auth::Bearer(&s.token), &[("accept-encoding", "gzip, br")]).await;
+    let (status, h, body) = fetch(
+        &app,
+        &path,
+        Auth::Bearer(&s.token),
+        &[("accept-encoding", "gzip, br")],
+    )
+    .await;
     assert_eq!((status, body.len()), (200, s.png.len()));
     assert!(h.get("content-encoding").is_none());
     // HEAD: the headers without the body.
@@ -254,7 +279,10 @@ db_test!(the_owner_gets_the_bytes_with_every_header, |app| {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    assert_eq!(header(r.headers(), "content-length"), s.png.len().to_string());
+    assert_eq!(
+        header(r.headers(), "content-length"),
+        s.png.len().to_string()
+    );
     // No session: 401, like every other private route.
     let (status, _, body) = fetch(&app, &path, Auth::None, &[]).await;
     assert_eq!(status, 401);
@@ -281,7 +309,11 @@ db_test!(another_users_file_ids_answer_404, |app| {
             &[],
         )
         .await;
-        assert_eq!((status, json_of(&body)), (404, not_found.clone()), "{target}");
+        assert_eq!(
+            (status, json_of(&body)),
+            (404, not_found.clone()),
+            "{target}"
+        );
         assert!(h.get("etag").is_none());
     }
     // The attacker's own share link does not reach the victim's file.
@@ -295,11 +327,20 @@ db_test!(another_users_file_ids_answer_404, |app| {
     .await;
     assert_eq!((status, json_of(&body)), (404, not_found.clone()));
     // Nor do the victim's and attacker's rows change, and the owner still reads it.
-    let (status, _, body) = fetch(&app, &format!("/api/files/{}", victim.file), Auth::Bearer(&victim.token), &[]).await;
+    let (status, _, body) = fetch(
+        &app,
+        &format!("/api/files/{}", victim.file),
+        Auth::Bearer(&victim.token),
+        &[],
+    )
+    .await;
     assert_eq!((status, body), (200, victim.png.clone()));
     // The thread API shows nobody else's files either.
     let r = app
-        .get(&format!("/api/thread?idThread={}", victim.thread), Auth::Bearer(&attacker.token))
+        .get(
+            &format!("/api/thread?idThread={}", victim.thread),
+            Auth::Bearer(&attacker.token),
+        )
         .await;
     assert_eq!(r.status, 404);
 });
@@ -342,23 +383,45 @@ db_test!(share_readers_get_the_shared_branch_files_only, |app| {
     assert_eq!(header(&h, "etag"), format!("\"{}\"", sha256_hex(&s.png)));
     assert!(header(&h, "content-disposition").starts_with("inline; "));
     // Cross-site GETs (an <img> on another page) are not refused.
-    let (status, _, _) = fetch(&app, &shared_path, Auth::None, &[("sec-fetch-site", "cross-site")]).await;
+    let (status, _, _) = fetch(
+        &app,
+        &shared_path,
+        Auth::None,
+        &[("sec-fetch-site", "cross-site")],
+    )
+    .await;
     assert_eq!(status, 200);
     let not_found = json!({"error": "File not found"});
     for id in [&alt_file, &later_file, &draft, &uuid()] {
-        let (status, _, body) = fetch(&app, &format!("/api/shared/{code}/files/{id}"), Auth::None, &[]).await;
+        let (status, _, body) = fetch(
+            &app,
+            &format!("/api/shared/{code}/files/{id}"),
+            Auth::None,
+            &[],
+        )
+        .await;
         assert_eq!((status, json_of(&body)), (404, not_found.clone()), "{id}");
     }
     // The owner's address is not the share's.
     let (status, _, _) = fetch(&app, &format!("/api/files/{}", s.file), Auth::None, &[]).await;
     assert_eq!(status, 401);
     for bad in ["short", "not a code!!!!!!!!!!!!!", &"A".repeat(65)] {
-        let (status, _, body) = fetch(&app, &format!("/api/shared/{}/files/{}", bad.replace(' ', "%20"), s.file), Auth::None, &[]).await;
+        let (status, _, body) = fetch(
+            &app,
+            &format!("/api/shared/{}/files/{}", bad.replace(' ', "%20"), s.file),
+            Auth::None,
+            &[],
+        )
+        .await;
         assert_eq!((status, json_of(&body)), (404, not_found.clone()), "{bad}");
     }
 
     let r = app
-        .post("/api/thread", json!({"action": "unshare", "idThread": s.thread}), Auth::Bearer(&s.token))
+        .post(
+            "/api/thread",
+            json!({"action": "unshare", "idThread": s.thread}),
+            Auth::Bearer(&s.token),
+        )
         .await;
     assert_eq!(r.status, 200);
     let (status, _, body) = fetch(&app, &shared_path, Auth::None, &[]).await;
@@ -367,10 +430,22 @@ db_test!(share_readers_get_the_shared_branch_files_only, |app| {
     let code2 = share(&app, &s.token, &s.thread).await;
     assert_ne!(code, code2);
     for id in [&s.file, &later_file] {
-        let (status, _, _) = fetch(&app, &format!("/api/shared/{code2}/files/{id}"), Auth::None, &[]).await;
+        let (status, _, _) = fetch(
+            &app,
+            &format!("/api/shared/{code2}/files/{id}"),
+            Auth::None,
+            &[],
+        )
+        .await;
         assert_eq!(status, 200, "{id}");
     }
-    let (status, _, _) = fetch(&app, &format!("/api/shared/{code2}/files/{alt_file}"), Auth::None, &[]).await;
+    let (status, _, _) = fetch(
+        &app,
+        &format!("/api/shared/{code2}/files/{alt_file}"),
+        Auth::None,
+        &[],
+    )
+    .await;
     assert_eq!(status, 404);
     let (status, _, _) = fetch(&app, &shared_path, Auth::None, &[]).await;
     assert_eq!(status, 404);
@@ -387,30 +462,55 @@ db_test!(ranges_and_revalidation, |app| {
         ("bytes=-16", len - 16, len - 1),
         ("bytes=10-99999999", 10, len - 1),
     ] {
-        let (status, h, body) = fetch(&app, &path, Auth::Bearer(&s.token), &[("range", range)]).await;
+        let (status, h, body) =
+            fetch(&app, &path, Auth::Bearer(&s.token), &[("range", range)]).await;
         assert_eq!(status, 206, "{range}");
         assert_eq!(body, s.png[start..=end], "{range}");
-        assert_eq!(header(&h, "content-range"), format!("bytes {start}-{end}/{len}"));
+        assert_eq!(
+            header(&h, "content-range"),
+            format!("bytes {start}-{end}/{len}")
+        );
         assert_eq!(header(&h, "content-length"), (end - start + 1).to_string());
         assert_eq!(header(&h, "content-type"), "image/png");
         assert_eq!(header(&h, "etag"), etag);
     }
-    for range in [format!("bytes={len}-"), format!("bytes={}-{}", len + 5, len + 9), "bytes=-0".into()] {
-        let (status, h, body) = fetch(&app, &path, Auth::Bearer(&s.token), &[("range", &range)]).await;
+    for range in [
+        format!("bytes={len}-"),
+        format!("bytes={}-{}", len + 5, len + 9),
+        "bytes=-0".into(),
+    ] {
+        let (status, h, body) =
+            fetch(&app, &path, Auth::Bearer(&s.token), &[("range", &range)]).await;
         assert_eq!(status, 416, "{range}");
         assert_eq!(header(&h, "content-range"), format!("bytes */{len}"));
         assert_eq!(header(&h, "content-type"), "application/json");
-        assert_eq!(json_of(&body), json!({"error": format!("Range not satisfiable: the file has {len} bytes")}));
+        assert_eq!(
+            json_of(&body),
+            json!({"error": format!("Range not satisfiable: the file has {len} bytes")})
+        );
     }
     // Malformed or multiple ranges are ignored: the whole file.
     for range in ["bytes=5-1", "bytes=0-1,4-5", "lines=1-2", "bytes=x-"] {
-        let (status, _, body) = fetch(&app, &path, Auth::Bearer(&s.token), &[("range", range)]).await;
+        let (status, _, body) =
+            fetch(&app, &path, Auth::Bearer(&s.token), &[("range", range)]).await;
         assert_eq!((status, body.len()), (200, len), "{range}");
     }
     // A stale If-Range gets the whole file; a current one the range.
-    let (status, _, body) = fetch(&app, &path, Auth::Bearer(&s.token), &[("range", "bytes=0-3"), ("if-range", "\"old\"")]).await;
+    let (status, _, body) = fetch(
+        &app,
+        &path,
+        Auth::Bearer(&s.token),
+        &[("range", "bytes=0-3"), ("if-range", "\"old\"")],
+    )
+    .await;
     assert_eq!((status, body.len()), (200, len));
-    let (status, _, body) = fetch(&app, &path, Auth::Bearer(&s.token), &[("range", "bytes=0-3"), ("if-range", &etag)]).await;
+    let (status, _, body) = fetch(
+        &app,
+        &path,
+        Auth::Bearer(&s.token),
+        &[("range", "bytes=0-3"), ("if-range", &etag)],
+    )
+    .await;
     assert_eq!((status, body), (206, s.png[..4].to_vec()));
     // Revalidation.
     for inm in [
@@ -419,13 +519,28 @@ db_test!(ranges_and_revalidation, |app| {
         format!("W/{etag}"),
         "*".to_string(),
     ] {
-        let (status, h, body) = fetch(&app, &path, Auth::Bearer(&s.token), &[("if-none-match", &inm)]).await;
+        let (status, h, body) = fetch(
+            &app,
+            &path,
+            Auth::Bearer(&s.token),
+            &[("if-none-match", &inm)],
+        )
+        .await;
         assert_eq!(status, 304, "{inm}");
         assert!(body.is_empty());
         assert_eq!(header(&h, "etag"), etag);
-        assert_eq!(header(&h, "cache-control"), "private, max-age=31536000, immutable");
+        assert_eq!(
+            header(&h, "cache-control"),
+            "private, max-age=31536000, immutable"
+        );
     }
-    let (status, _, body) = fetch(&app, &path, Auth::Bearer(&s.token), &[("if-none-match", "\"other\"")]).await;
+    let (status, _, body) = fetch(
+        &app,
+        &path,
+        Auth::Bearer(&s.token),
+        &[("if-none-match", "\"other\"")],
+    )
+    .await;
     assert_eq!((status, body), (200, s.png.clone()));
     // The share route revalidates and ranges the same way.
     let code = share(&app, &s.token, &s.thread).await;
@@ -438,7 +553,14 @@ db_test!(ranges_and_revalidation, |app| {
 
 /// Stores `bytes` under a claimed type and name, as a careless writer
 /// might (bypassing the sniffer), on message `message` of `user`.
-async fn raw_file(app: &TestApp, user: &str, message: &str, bytes: &[u8], claimed: &str, name: &str) -> String {
+async fn raw_file(
+    app: &TestApp,
+    user: &str,
+    message: &str,
+    bytes: &[u8],
+    claimed: &str,
+    name: &str,
+) -> String {
     let sha = sha256_hex(bytes);
     blobs::ActiveModel {
         sha256: Set(sha.clone()),
@@ -481,29 +603,62 @@ db_test!(files_that_could_carry_script_are_downloads, |app| {
     ];
     for (bytes, claimed, name) in cases {
         let id = raw_file(&app, &s.uid, &s.a1, bytes, claimed, name).await;
-        let (status, h, body) = fetch(&app, &format!("/api/files/{id}"), Auth::Bearer(&s.token), &[]).await;
+        let (status, h, body) = fetch(
+            &app,
+            &format!("/api/files/{id}"),
+            Auth::Bearer(&s.token),
+            &[],
+        )
+        .await;
         assert_eq!(status, 200, "{name}");
         assert_eq!(body, bytes);
-        assert_eq!(header(&h, "content-type"), "application/octet-stream", "{name}");
+        assert_eq!(
+            header(&h, "content-type"),
+            "application/octet-stream",
+            "{name}"
+        );
         assert_eq!(header(&h, "x-content-type-options"), "nosniff");
         let disposition = header(&h, "content-disposition");
-        assert!(disposition.starts_with("attachment; filename=\""), "{disposition}");
+        assert!(
+            disposition.starts_with("attachment; filename=\""),
+            "{disposition}"
+        );
         let ascii = disposition.split('"').nth(1).unwrap();
-        assert!(!ascii.contains(['/', '\\', '"', '\r', '\n']), "{disposition}");
+        assert!(
+            !ascii.contains(['/', '\\', '"', '\r', '\n']),
+            "{disposition}"
+        );
         assert!(disposition.contains("; filename*=UTF-8''"), "{disposition}");
         assert!(header(&h, "content-security-policy").ends_with("; sandbox"));
     }
     // A PDF is shown inline (without sandbox, which PDF viewers refuse),
     // still under `default-src 'none'`.
-    let id = raw_file(&app, &s.uid, &s.a1, b"%PDF-1.7\n%%EOF\n", "text/html", "r\u{e9}sum\u{e9}.pdf").await;
-    let (status, h, _) = fetch(&app, &format!("/api/files/{id}"), Auth::Bearer(&s.token), &[]).await;
+    let id = raw_file(
+        &app,
+        &s.uid,
+        &s.a1,
+        b"%PDF-1.7\n%%EOF\n",
+        "text/html",
+        "r\u{e9}sum\u{e9}.pdf",
+    )
+    .await;
+    let (status, h, _) = fetch(
+        &app,
+        &format!("/api/files/{id}"),
+        Auth::Bearer(&s.token),
+        &[],
+    )
+    .await;
     assert_eq!(status, 200);
     assert_eq!(header(&h, "content-type"), "application/pdf");
     assert_eq!(
         header(&h, "content-disposition"),
         "inline; filename=\"r_sum_.pdf\"; filename*=UTF-8''r%C3%A9sum%C3%A9.pdf"
     );
-    assert_eq!(header(&h, "content-security-policy"), "default-src 'none'; frame-ancestors 'none'");
+    assert_eq!(
+        header(&h, "content-security-policy"),
+        "default-src 'none'; frame-ancestors 'none'"
+    );
 });
 
 db_test!(deleting_threads_and_accounts_removes_unused_images, |app| {
@@ -523,15 +678,43 @@ db_test!(deleting_threads_and_accounts_removes_unused_images, |app| {
     assert_eq!(app.count("blobs").await, 3);
 
     let r = app
-        .post("/api/thread", json!({"action": "delete", "idThread": s.thread}), Auth::Bearer(&s.token))
+        .post(
+            "/api/thread",
+            json!({"action": "delete", "idThread": s.thread}),
+            Auth::Bearer(&s.token),
+        )
         .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
-    assert!(!blob_exists(&app, &sha256_hex(&only)).await, "unreferenced: gone");
-    assert!(blob_exists(&app, &sha256_hex(&both)).await, "still used by the other thread");
-    assert!(blob_exists(&app, &sha256_hex(&s.png)).await, "still used by another user");
-    let (status, _, body) = fetch(&app, &format!("/api/files/{}", s.file), Auth::Bearer(&s.token), &[]).await;
-    assert_eq!((status, json_of(&body)), (404, json!({"error": "File not found"})));
-    let (status, _, _) = fetch(&app, &format!("/api/files/{kept_file}"), Auth::Bearer(&s.token), &[]).await;
+    assert!(
+        !blob_exists(&app, &sha256_hex(&only)).await,
+        "unreferenced: gone"
+    );
+    assert!(
+        blob_exists(&app, &sha256_hex(&both)).await,
+        "still used by the other thread"
+    );
+    assert!(
+        blob_exists(&app, &sha256_hex(&s.png)).await,
+        "still used by another user"
+    );
+    let (status, _, body) = fetch(
+        &app,
+        &format!("/api/files/{}", s.file),
+        Auth::Bearer(&s.token),
+        &[],
+    )
+    .await;
+    assert_eq!(
+        (status, json_of(&body)),
+        (404, json!({"error": "File not found"}))
+    );
+    let (status, _, _) = fetch(
+        &app,
+        &format!("/api/files/{kept_file}"),
+        Auth::Bearer(&s.token),
+        &[],
+    )
+    .await;
     assert_eq!(status, 200);
 
     let r = app
@@ -544,10 +727,25 @@ db_test!(deleting_threads_and_accounts_removes_unused_images, |app| {
         )
         .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
-    assert!(!blob_exists(&app, &sha256_hex(&both)).await, "the account's last image: gone");
-    assert!(blob_exists(&app, &sha256_hex(&s.png)).await, "another user's: kept");
-    assert_eq!((app.count("attachments").await, app.count("blobs").await), (1, 1));
-    let (status, _, body) = fetch(&app, &format!("/api/files/{}", other.file), Auth::Bearer(&other.token), &[]).await;
+    assert!(
+        !blob_exists(&app, &sha256_hex(&both)).await,
+        "the account's last image: gone"
+    );
+    assert!(
+        blob_exists(&app, &sha256_hex(&s.png)).await,
+        "another user's: kept"
+    );
+    assert_eq!(
+        (app.count("attachments").await, app.count("blobs").await),
+        (1, 1)
+    );
+    let (status, _, body) = fetch(
+        &app,
+        &format!("/api/files/{}", other.file),
+        Auth::Bearer(&other.token),
+        &[],
+    )
+    .await;
     assert_eq!((status, body), (200, other.png.clone()));
 });
 
@@ -582,15 +780,34 @@ db_test!(thread_views_carry_attachments_for_their_reader, |app| {
     ] {
         let r = app.get(&path, Auth::Bearer(&s.token)).await;
         assert_eq!(r.status, 200, "{:?}", r.body);
-        assert_eq!(find(&r.body["messages"], &s.a1)["attachments"], expected(owner_url.clone()), "{path}");
+        assert_eq!(
+            find(&r.body["messages"], &s.a1)["attachments"],
+            expected(owner_url.clone()),
+            "{path}"
+        );
         // Messages without files have no `attachments` member at all.
-        assert!(find(&r.body["messages"], &s.alt).get("attachments").is_none(), "{path}");
+        assert!(
+            find(&r.body["messages"], &s.alt)
+                .get("attachments")
+                .is_none(),
+            "{path}"
+        );
     }
-    let r = app.get(&format!("/api/thread?idThread={}", s.thread), Auth::Bearer(&s.token)).await;
-    assert!(find(&r.body["messages"], &s.u1).get("attachments").is_none());
+    let r = app
+        .get(
+            &format!("/api/thread?idThread={}", s.thread),
+            Auth::Bearer(&s.token),
+        )
+        .await;
+    assert!(find(&r.body["messages"], &s.u1)
+        .get("attachments")
+        .is_none());
     // The owner's address serves what the list announced.
     let (status, h, _) = fetch(&app, &owner_url, Auth::Bearer(&s.token), &[]).await;
-    assert_eq!((status, header(&h, "content-length")), (200, s.png.len().to_string().as_str()));
+    assert_eq!(
+        (status, header(&h, "content-length")),
+        (200, s.png.len().to_string().as_str())
+    );
 
     let code = share(&app, &s.token, &s.thread).await;
     let share_url = format!("/api/shared/{code}/files/{}", s.file);
@@ -600,7 +817,11 @@ db_test!(thread_views_carry_attachments_for_their_reader, |app| {
     ] {
         let r = app.get(&path, Auth::None).await;
         assert_eq!(r.status, 200, "{:?}", r.body);
-        assert_eq!(find(&r.body["messages"], &s.a1)["attachments"], expected(share_url.clone()), "{path}");
+        assert_eq!(
+            find(&r.body["messages"], &s.a1)["attachments"],
+            expected(share_url.clone()),
+            "{path}"
+        );
     }
     let (status, _, body) = fetch(&app, &share_url, Auth::None, &[]).await;
     assert_eq!((status, body), (200, s.png.clone()));
@@ -609,10 +830,16 @@ db_test!(thread_views_carry_attachments_for_their_reader, |app| {
 db_test!(the_fake_refuses_bad_keys_and_unknown_files, |app| {
     let client = &app.state.mistral;
     let err = client
-        .file_content(&Secret::new("invalid-key"), "933c5b5a-1c47-4cdd-84f6-f32526bd161b")
+        .file_content(
+            &Secret::new("invalid-key"),
+            "933c5b5a-1c47-4cdd-84f6-f32526bd161b",
+        )
         .await
         .unwrap_err();
-    assert!(matches!(err, app::server::mistral::MistralError::Unauthorized), "{err:?}");
+    assert!(
+        matches!(err, app::server::mistral::MistralError::Unauthorized),
+        "{err:?}"
+    );
     let err = client
         .file_content(&Secret::new("k"), "missing-933c5b5a")
         .await
@@ -622,7 +849,10 @@ db_test!(the_fake_refuses_bad_keys_and_unknown_files, |app| {
         "{err:?}"
     );
     let last = app.mistral.last_request().unwrap();
-    assert_eq!((last.method.as_str(), last.path.as_str()), ("GET", "/v1/files/missing-933c5b5a/content"));
+    assert_eq!(
+        (last.method.as_str(), last.path.as_str()),
+        ("GET", "/v1/files/missing-933c5b5a/content")
+    );
     assert_eq!(last.accept.as_deref(), Some("application/octet-stream"));
     assert_eq!(last.api_key.as_deref(), Some("k"));
 });

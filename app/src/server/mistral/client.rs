@@ -391,7 +391,11 @@ impl MistralClient {
         .await
     }
 
-    pub(super) async fn with_retry_loop<T, F, Fut>(&self, what: &str, mut op: F) -> Result<T, MistralError>
+    pub(super) async fn with_retry_loop<T, F, Fut>(
+        &self,
+        what: &str,
+        mut op: F,
+    ) -> Result<T, MistralError>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, Failure>>,

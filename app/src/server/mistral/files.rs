@@ -138,13 +138,18 @@ mod tests {
                             Response::new(Body::from_stream(futures::stream::iter(chunks)))
                         }
                         "huge" => {
-                            let mut r = Response::new(Body::from(vec![0u8; 16]));
+                            // A stream (no size of its own), so the
+                            // announced length is what goes out.
+                            // It never ends: the client must refuse on
+                            // the header alone.
+                            use futures::StreamExt;
+                            let piece = futures::stream::iter([Ok::<_, std::io::Error>(vec![0u8; 16])])
+                                .chain(futures::stream::pending());
+                            let mut r = Response::new(Body::from_stream(piece));
                             r.headers_mut().insert(
                                 "content-length",
                                 (MAX_FILE_CONTENT_BYTES + 1).to_string().parse().unwrap(),
                             );
-                            // Body shorter than announced: the client must
-                            // refuse before reading it.
                             r
                         }
                         "missing" => (
@@ -176,8 +181,11 @@ mod tests {
     async fn downloads_within_the_cap_and_refuses_past_it() {
         let hits = Arc::new(AtomicUsize::new(0));
         let client = serve(hits.clone()).await;
-        let key = Secret::new("k".into());
-        assert_eq!(client.file_content(&key, "abc").await.unwrap(), vec![1, 2, 3]);
+        let key = Secret::new("k");
+        assert_eq!(
+            client.file_content(&key, "abc").await.unwrap(),
+            vec![1, 2, 3]
+        );
         for id in ["big", "huge"] {
             let err = client.file_content(&key, id).await.unwrap_err();
             assert!(
@@ -194,7 +202,10 @@ mod tests {
         assert_eq!(hits.load(Ordering::SeqCst), 4);
         // An unsafe id never leaves the process.
         let err = client.file_content(&key, "../models").await.unwrap_err();
-        assert!(matches!(err, MistralError::InvalidResponse { .. }), "{err:?}");
+        assert!(
+            matches!(err, MistralError::InvalidResponse { .. }),
+            "{err:?}"
+        );
         assert_eq!(hits.load(Ordering::SeqCst), 4);
     }
 }

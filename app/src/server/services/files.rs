@@ -67,7 +67,12 @@ fn le16(b: &[u8], at: usize) -> Option<u32> {
 }
 
 fn le24(b: &[u8], at: usize) -> Option<u32> {
-    Some(u32::from_le_bytes([*b.get(at)?, *b.get(at + 1)?, *b.get(at + 2)?, 0]))
+    Some(u32::from_le_bytes([
+        *b.get(at)?,
+        *b.get(at + 1)?,
+        *b.get(at + 2)?,
+        0,
+    ]))
 }
 
 fn be32(b: &[u8], at: usize) -> Option<u32> {
@@ -182,9 +187,9 @@ pub fn clean_file_name(raw: &str, mime: &str) -> String {
         name = "file".into();
     }
     if let Some(ext) = extension(mime) {
-        let has = name
-            .rsplit_once('.')
-            .is_some_and(|(_, e)| e.eq_ignore_ascii_case(ext) || (ext == "jpg" && e.eq_ignore_ascii_case("jpeg")));
+        let has = name.rsplit_once('.').is_some_and(|(_, e)| {
+            e.eq_ignore_ascii_case(ext) || (ext == "jpg" && e.eq_ignore_ascii_case("jpeg"))
+        });
         if !has {
             name = name
                 .chars()
@@ -583,10 +588,7 @@ mod tests {
         );
         assert_eq!(clean_file_name("cat.PNG", "image/png"), "cat.PNG");
         assert_eq!(clean_file_name("photo.jpeg", "image/jpeg"), "photo.jpeg");
-        assert_eq!(
-            clean_file_name("../../etc/passwd", OCTET_STREAM),
-            "passwd"
-        );
+        assert_eq!(clean_file_name("../../etc/passwd", OCTET_STREAM), "passwd");
         assert_eq!(clean_file_name("a\\b\r\n\0c.txt", OCTET_STREAM), "bc.txt");
         assert_eq!(clean_file_name(" .hidden", OCTET_STREAM), "hidden");
         assert_eq!(clean_file_name("", "image/gif"), "file.gif");

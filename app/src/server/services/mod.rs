@@ -3,8 +3,8 @@
 //! caller's user id, and returns domain values or an [`AppError`](super::AppError).
 pub mod auth;
 pub mod blobs;
-pub mod files;
 pub mod chat;
+pub mod files;
 pub mod generation;
 pub mod google;
 pub mod rate_limit;
