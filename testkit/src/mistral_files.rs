@@ -92,13 +92,11 @@ pub fn generated_png(id: &str) -> Vec<u8> {
     ihdr.extend_from_slice(&PNG_HEIGHT.to_be_bytes());
     // 8 bits per sample, RGB, deflate, adaptive filtering, no interlace.
     ihdr.extend_from_slice(&[8, 2, 0, 0, 0]);
-    let mut raw = Vec::with_capacity((PNG_HEIGHT * (1 + PNG_WIDTH * 3)) as usize);
-    for _ in 0..PNG_HEIGHT {
-        raw.push(0); // filter: none
-        for _ in 0..PNG_WIDTH {
-            raw.extend_from_slice(&rgb);
-        }
-    }
+    // Each scanline: filter type 0 (none), then the pixels.
+    let row: Vec<u8> = std::iter::once(0)
+        .chain(rgb.iter().copied().cycle().take(PNG_WIDTH as usize * 3))
+        .collect();
+    let raw = row.repeat(PNG_HEIGHT as usize);
     let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
     chunk(&mut png, b"IHDR", &ihdr);
     chunk(&mut png, b"IDAT", &zlib_stored(&raw));
