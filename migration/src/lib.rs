@@ -9,6 +9,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261121_000001_init;
 mod m20261130_000002_share_snapshot;
 mod m20261130_000005_server_key_uses;
+mod m20261201_000007_attachment_image_meta;
 pub mod types;
 
 pub struct Migrator;
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000001_init::Migration),
             Box::new(m20261130_000002_share_snapshot::Migration),
             Box::new(m20261130_000005_server_key_uses::Migration),
+            Box::new(m20261201_000007_attachment_image_meta::Migration),
         ]
     }
 }

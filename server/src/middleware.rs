@@ -10,11 +10,16 @@ use std::time::Instant;
 use tracing::Instrument;
 
 /// The path as it may appear in logs: a share link (`/s/CODE`) is a
-/// password for its thread, so it is written as `/s/:code`. (Share codes
+/// password for its thread, so it is written as `/s/:code` (and a shared
+/// file's `/api/shared/CODE/…` as `/api/shared/:code/…`). (Share codes
 /// otherwise travel only in query strings and bodies, which are never logged.)
 pub fn loggable_path(path: &str) -> std::borrow::Cow<'_, str> {
     if path.starts_with("/s/") {
         std::borrow::Cow::Borrowed("/s/:code")
+    } else if let Some(rest) = path.strip_prefix("/api/shared/") {
+        // A shared thread's file: `/api/shared/CODE/files/ID`.
+        let tail = rest.split_once('/').map_or("", |(_, tail)| tail);
+        std::borrow::Cow::Owned(format!("/api/shared/:code/{tail}"))
     } else {
         std::borrow::Cow::Borrowed(path)
     }
@@ -282,6 +287,11 @@ mod tests {
         assert_eq!(loggable_path("/s/AbC123xyz/more"), "/s/:code");
         assert_eq!(loggable_path("/t/123"), "/t/123");
         assert_eq!(loggable_path("/api/thread"), "/api/thread");
+        assert_eq!(
+            loggable_path("/api/shared/AbC123xyz/files/f-1"),
+            "/api/shared/:code/files/f-1"
+        );
+        assert_eq!(loggable_path("/api/shared/AbC123xyz"), "/api/shared/:code/");
         assert_eq!(loggable_path("/settings"), "/settings");
     }
 

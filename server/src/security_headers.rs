@@ -32,6 +32,12 @@ const GOOGLE_GSI: &str = "https://accounts.google.com/gsi/";
 /// should one be opened as a document, it may load nothing and not be framed.
 pub const NON_HTML_POLICY: &str = "default-src 'none'; frame-ancestors 'none'";
 
+/// Stored files (`api::file_routes`): [`NON_HTML_POLICY`] plus `sandbox`, so
+/// a file opened as a document runs in an opaque origin even if a browser
+/// ignored its type. The only policy a handler may set itself: it is
+/// strictly stronger than the default.
+pub const FILE_POLICY: &str = "default-src 'none'; frame-ancestors 'none'; sandbox";
+
 /// Powerful features this app does not use are switched off for the page
 /// and every frame; the microphone stays available to this origin only
 /// (voice input). The camera is off until a feature needs it.
@@ -99,7 +105,8 @@ fn is_html(resp: &Response) -> bool {
 }
 
 /// Mints the page nonce, runs the request, then stamps the headers. Headers a
-/// handler set itself are replaced: no route may weaken the policy.
+/// handler set itself are replaced (but for [`FILE_POLICY`], which only adds
+/// to the default): no route may weaken the policy.
 pub async fn add_security_headers(
     State(state): State<AppState>,
     mut req: Request,
@@ -114,7 +121,13 @@ pub async fn add_security_headers(
         .google_client_id
         .as_deref()
         .is_some_and(|id| !id.trim().is_empty());
-    let policy = if is_html(&resp) {
+    let file_policy = resp
+        .headers()
+        .get(header::CONTENT_SECURITY_POLICY)
+        .is_some_and(|p| p == FILE_POLICY);
+    let policy = if file_policy {
+        HeaderValue::from_static(FILE_POLICY)
+    } else if is_html(&resp) {
         HeaderValue::from_str(&page_policy(&nonce, google_sign_in))
             // The nonce is base64url, always a valid header value; should
             // that ever change, the strict policy still protects the page

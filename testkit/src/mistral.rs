@@ -29,6 +29,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 #[path = "mistral_conversations.rs"]
 mod conversations;
 pub use conversations::{SEARCH_TEXT, SOURCES};
+/// `GET /v1/files/{id}/content` (generated images).
+#[path = "mistral_files.rs"]
+pub mod files;
 
 /// A failure the fake answers with instead of its normal behaviour.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -167,6 +170,7 @@ impl FakeMistral {
             .route("/v1/models", get(models))
             .route("/v1/chat/completions", post(chat))
             .route("/v1/conversations", post(conversations::conversations))
+            .route("/v1/files/{id}/content", get(files::content))
             .fallback(not_found)
             .layer(axum::middleware::map_response(add_mistral_headers))
             .with_state(fake.clone());

@@ -83,6 +83,10 @@ id_type! {
     /// A share link's row (not its code: the code is a secret, the id is not).
     ShareId
 }
+id_type! {
+    /// A stored file of a message (an `attachments` row).
+    FileId
+}
 
 /// The lookup form of an id (see the module docs).
 fn canonical(raw: &str) -> String {

@@ -48,6 +48,6 @@ pub mod kinds;
 pub mod limits;
 
 pub use events::StreamEvent;
-pub use ids::{MessageId, ShareId, ThreadId, UserId};
+pub use ids::{FileId, MessageId, ShareId, ThreadId, UserId};
 pub use input::{InputError, MessageText, ModelId, SearchText, ThreadContext, ThreadName};
 pub use kinds::{MessageStatus, Provider, Role, Theme, Tool};

@@ -17,6 +17,7 @@ use utoipa_axum::routes;
 
 pub mod auth_routes;
 pub mod chat_routes;
+pub mod file_routes;
 pub mod health;
 pub mod openapi;
 pub mod thread_routes;
@@ -81,6 +82,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(auth_routes::router())
         .merge(chat_routes::router())
         .merge(thread_routes::router())
+        .merge(file_routes::router())
 }
 
 /// JSON body extractor whose rejections are `{"error": "…"}` with the right

@@ -49,6 +49,7 @@ use utoipa::{PartialSchema, ToSchema};
         (name = "threads", description = "Conversations, shares and offline sync"),
         (name = "chat", description = "Sending messages and following answers as they are written"),
         (name = "settings", description = "The Mistral key, preferences and the model catalogue"),
+        (name = "files", description = "Files of messages (generated images): for their owner, and for readers of a share link"),
         (name = "probes", description = "Liveness, readiness and this document")
     ),
     components(schemas(ErrorBody))

@@ -291,6 +291,7 @@ db_test!(deleting_the_account_leaves_no_rows_behind, |app| {
                 size: Set(3),
                 extracted_text: Set(None),
                 created_at: Set(1),
+                ..Default::default()
             }
             .insert(&app.db)
             .await

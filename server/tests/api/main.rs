@@ -7,6 +7,7 @@ mod support;
 
 mod auth;
 mod chat;
+mod files;
 mod forms;
 mod google;
 mod health;

@@ -1404,6 +1404,7 @@ async fn add_attachment(app: &TestApp, user: &str, message: Option<&str>, sha: &
         size: Set(3),
         extracted_text: Set(None),
         created_at: Set(1),
+        ..Default::default()
     }
     .insert(&app.db)
     .await

@@ -9,7 +9,8 @@ pub struct Model {
     /// Null while uploaded but not yet sent with a message.
     pub message_id: Option<String>,
     pub blob_sha256: String,
-    /// file | image | generated_image
+    /// `generated` (made by a tool) or `upload` — the serde names of
+    /// [`crate::model::AttachmentKind`].
     pub kind: String,
     pub filename: String,
     pub mime: String,
@@ -17,6 +18,11 @@ pub struct Model {
     /// OCR or document text, when extracted.
     pub extracted_text: Option<String>,
     pub created_at: i64,
+    /// Pixels, for images whose header could be read.
+    pub width: Option<i32>,
+    pub height: Option<i32>,
+    /// What a generated image was made from.
+    pub prompt: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -110,7 +110,7 @@ impl Default for Timeouts {
 
 #[derive(Clone)]
 pub struct MistralClient {
-    http: reqwest::Client,
+    pub(super) http: reqwest::Client,
     /// Carries streamed answers (see `transport.rs`: no stall behind an
     /// upstream without TCP_NODELAY); `None` behind a proxy, when reqwest
     /// carries them too.
@@ -131,14 +131,14 @@ impl std::fmt::Debug for MistralClient {
 }
 
 /// How one attempt failed.
-enum Failure {
+pub(super) enum Failure {
     /// Worth another attempt (connect error, timeout, 5xx).
     Retry(String),
     /// Final (4xx, unreadable body).
     Fatal(MistralError),
 }
 
-fn correlation_id(headers: &HeaderMap) -> String {
+pub(super) fn correlation_id(headers: &HeaderMap) -> String {
     headers
         .get("mistral-correlation-id")
         .and_then(|v| v.to_str().ok())
@@ -190,7 +190,7 @@ fn describe_transport(e: &(dyn std::error::Error + 'static)) -> String {
 }
 
 /// A transport error, described without the URL's query or any header.
-fn describe(e: reqwest::Error) -> String {
+pub(super) fn describe(e: reqwest::Error) -> String {
     let kind = if e.is_timeout() {
         "timeout"
     } else if e.is_connect() {
@@ -367,7 +367,7 @@ impl MistralClient {
         self.timeouts.idle
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(super) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base_url)
     }
 
@@ -422,7 +422,11 @@ impl MistralClient {
         .await
     }
 
-    async fn with_retry_loop<T, F, Fut>(&self, what: &str, mut op: F) -> Result<T, MistralError>
+    pub(super) async fn with_retry_loop<T, F, Fut>(
+        &self,
+        what: &str,
+        mut op: F,
+    ) -> Result<T, MistralError>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, Failure>>,
@@ -462,7 +466,7 @@ fn encode(req: &ChatRequest, stream: bool) -> Result<Vec<u8>, MistralError> {
 
 /// How reading a body ended.
 #[derive(Debug, PartialEq, Eq)]
-enum BodyEnd {
+pub(super) enum BodyEnd {
     Complete,
     /// Stopped at the size cap.
     TooLarge,
@@ -474,7 +478,7 @@ enum BodyEnd {
 /// Reads at most `max` bytes of a body, until `within` has passed if given.
 /// What arrived is returned however reading ended, so an endless or
 /// trickling body costs a bounded amount of memory and time.
-async fn read_capped(
+pub(super) async fn read_capped(
     mut resp: reqwest::Response,
     max: usize,
     within: Option<Duration>,
@@ -506,7 +510,7 @@ async fn read_capped(
 
 /// Passes a 2xx response through; reads (bounded by [`MAX_ERROR_BODY_BYTES`]
 /// and `error_body`) and classifies anything else.
-async fn check_status(
+pub(super) async fn check_status(
     resp: reqwest::Response,
     error_body: Duration,
 ) -> Result<reqwest::Response, Failure> {

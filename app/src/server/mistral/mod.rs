@@ -10,6 +10,7 @@
 pub mod client;
 pub mod conversations;
 pub mod errors;
+pub mod files;
 pub mod sse;
 pub mod transport;
 pub mod types;

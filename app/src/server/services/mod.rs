@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod blobs;
 pub mod chat;
+pub mod files;
 pub mod generation;
 pub mod google;
 pub mod rate_limit;

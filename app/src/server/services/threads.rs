@@ -18,6 +18,7 @@ use crate::model::{
 use crate::server::crypto::random_url_token;
 use crate::server::db::now_ms;
 use crate::server::entities::{attachments, messages, shares, threads};
+use crate::server::services::files::{self, FileReader};
 use crate::server::{AppError, AppResult, AppState, FieldResult};
 use crate::vocab::{MessageId, MessageStatus, Role, ThreadId, UserId};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -46,7 +47,7 @@ const INSERT_CHUNK: usize = 100;
 /// come on the next page).
 pub const MAX_SHARED_PAGE_TEXT: usize = 400_000;
 /// Ids per `IN (…)` list.
-const IN_CHUNK: usize = 500;
+pub(crate) const IN_CHUNK: usize = 500;
 /// The `LIKE … ESCAPE` character used for name search (not `\`, whose
 /// meaning inside string literals differs between backends).
 const LIKE_ESCAPE: char = '!';
@@ -509,9 +510,11 @@ pub async fn get_thread(
             (rows, next)
         }
     };
+    let mut messages: Vec<MessageDto> = rows.into_iter().map(message_dto).collect();
+    files::fill_attachments(&state.db, &mut messages, &FileReader::Owner).await?;
     Ok(ThreadWithMessages {
         thread: owned_dto(&state.db, &thread).await?,
-        messages: rows.into_iter().map(message_dto).collect(),
+        messages,
         next_cursor,
     })
 }
@@ -572,6 +575,32 @@ fn shared_message_dto(m: messages::Model) -> MessageDto {
     }
 }
 
+/// The thread of the active share `code` and the ids of the branch it
+/// shows (root to the share's message), root first; `404 Shared thread not
+/// found` for unknown, revoked and expired codes. What a share reader may
+/// see (messages here, their files in `services::files`) is this branch.
+pub(crate) async fn shared_branch<C: ConnectionTrait>(
+    db: &C,
+    code: &ShareCode,
+) -> AppResult<(threads::Model, Vec<String>)> {
+    let share = shares::Entity::find()
+        .filter(shares::Column::Code.eq(code.as_str()))
+        .filter(active_share_condition(now_ms()))
+        .one(db)
+        .await?
+        .ok_or_else(shared_not_found)?;
+    let thread = threads::Entity::find_by_id(share.thread_id.clone())
+        .one(db)
+        .await?
+        .ok_or_else(shared_not_found)?;
+    let links = message_links(db, &thread.id).await?;
+    let ids = match &share.upto_message_id {
+        Some(leaf) => branch_to(&links, leaf),
+        None => default_branch(&links),
+    };
+    Ok((thread, ids))
+}
+
 /// A shared thread for anyone holding an active code: no owner, no system
 /// prompt, only the branch the owner shared (root to the share's message),
 /// without reasoning or error texts, and nothing added after the share.
@@ -582,21 +611,7 @@ pub async fn get_shared(
     code: &ShareCode,
     page: Option<&MessagePageQuery>,
 ) -> AppResult<SharedThreadView> {
-    let share = shares::Entity::find()
-        .filter(shares::Column::Code.eq(code.as_str()))
-        .filter(active_share_condition(now_ms()))
-        .one(&state.db)
-        .await?
-        .ok_or_else(shared_not_found)?;
-    let thread = threads::Entity::find_by_id(share.thread_id.clone())
-        .one(&state.db)
-        .await?
-        .ok_or_else(shared_not_found)?;
-    let links = message_links(&state.db, &thread.id).await?;
-    let mut ids = match &share.upto_message_id {
-        Some(leaf) => branch_to(&links, leaf),
-        None => default_branch(&links),
-    };
+    let (thread, mut ids) = shared_branch(&state.db, code).await?;
     let mut next_cursor = None;
     if let Some(page) = page {
         if let Some(c) = &page.before {
@@ -656,6 +671,13 @@ pub async fn get_shared(
         }),
         None => None,
     };
+    let mut messages: Vec<MessageDto> = rows
+        .into_iter()
+        // A failed answer has nothing to show once its error is hidden.
+        .filter(|m| !(m.role == Role::Assistant && m.text.is_empty()))
+        .map(shared_message_dto)
+        .collect();
+    files::fill_attachments(&state.db, &mut messages, &FileReader::Share(code)).await?;
     Ok(SharedThreadView {
         thread: SharedThreadDto {
             id: thread.id,
@@ -664,12 +686,7 @@ pub async fn get_shared(
             created_at: thread.created_at,
             updated_at: thread.updated_at,
         },
-        messages: rows
-            .into_iter()
-            // A failed answer has nothing to show once its error is hidden.
-            .filter(|m| !(m.role == Role::Assistant && m.text.is_empty()))
-            .map(shared_message_dto)
-            .collect(),
+        messages,
         next_cursor,
     })
 }
