@@ -101,3 +101,51 @@ test("the shortcut toggles search, and search is off for a new thread", async ({
   await expect(lastAnswer(page)).toContainText("You said: Plain.", { timeout: 20_000 });
   await expect(lastAnswer(page).getByTestId("sources")).toHaveCount(0);
 });
+
+test("make an image: progress, the picture inline, open, download, reload, share", async ({ page }, info) => {
+  await signUpWithKey(page, "image", info);
+  await page.goto("/");
+  await hydrated(page);
+  const toggle = page.getByTestId("image-toggle");
+  await toggle.click();
+  await expect(toggle).toHaveAttribute("aria-pressed", "true");
+  await page.getByTestId("composer-input").fill("Draw a cat [[fake:image]] [[fake:tool-ms=2500]]");
+  await page.getByTestId("composer-input").press("Enter");
+  await expect(page).toHaveURL(/\/t\/[0-9a-f-]{36}$/);
+  await expect(lastAnswer(page).getByTestId("tool-progress")).toHaveText("Creating an image…");
+  // A reload while the image is being made shows the same state.
+  await page.reload();
+  await hydrated(page);
+  const image = lastAnswer(page).getByTestId("attachment-image");
+  await expect(image).toBeVisible({ timeout: 20_000 });
+  await expect(lastAnswer(page)).toContainText("Here is your image.");
+  // The picture loaded from our server, at its size, with its prompt.
+  const size = await image.evaluate((img: HTMLImageElement) => [img.naturalWidth, img.naturalHeight, img.complete]);
+  expect(size).toEqual([64, 48, true]);
+  await expect(image).toHaveAttribute("alt", "A fake picture for the test");
+  const src = await image.getAttribute("src");
+  expect(src).toMatch(/^\/api\/files\/[0-9a-f-]{36}$/);
+  const open = lastAnswer(page).locator("a.attachment-open");
+  await expect(open).toHaveAttribute("href", src!);
+  await expect(open).toHaveAttribute("target", "_blank");
+  const file = await page.request.get(src!);
+  expect(file.status()).toBe(200);
+  expect(file.headers()["content-type"]).toBe("image/png");
+  expect(file.headers()["x-content-type-options"]).toBe("nosniff");
+  const download = lastAnswer(page).getByTestId("attachment-download");
+  await expect(download).toHaveAttribute("download", /\.png$/);
+  // No base64 in the page's text.
+  expect(await lastAnswer(page).innerText()).not.toContain("base64");
+  await noHorizontalOverflow(page);
+  await shot(page, info, "image-answer");
+
+  // The share page shows it through the share's own address.
+  const threadId = page.url().split("/t/")[1];
+  const shared = await page.request.post("/api/thread", { data: { action: "share", idThread: threadId } });
+  const code = (await shared.json()).shareCode;
+  await page.goto(`/s/${code}`);
+  await hydrated(page);
+  const sharedImage = lastAnswer(page).getByTestId("attachment-image");
+  await expect(sharedImage).toHaveAttribute("src", new RegExp(`^/api/shared/${code}/files/`));
+  expect(await sharedImage.evaluate((img: HTMLImageElement) => img.naturalWidth)).toBe(64);
+});

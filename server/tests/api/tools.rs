@@ -413,3 +413,215 @@ db_test!(a_model_without_tools_is_refused_with_a_sentence, |app| {
         .await;
     assert_eq!(ok.status, 201, "{:?}", ok.body);
 });
+
+/// The id Mistral gave the generated image: the last file the fake served.
+fn served_file_id(app: &TestApp) -> String {
+    let r = app
+        .mistral
+        .requests()
+        .into_iter()
+        .rev()
+        .find(|r| r.path.starts_with("/v1/files/"))
+        .expect("a file download");
+    r.path
+        .trim_start_matches("/v1/files/")
+        .trim_end_matches("/content")
+        .to_string()
+}
+
+async fn get_bytes(
+    app: &TestApp,
+    path: &str,
+    token: Option<&str>,
+) -> (u16, HeaderMapLite, Vec<u8>) {
+    let mut req = app.http.get(app.url(path));
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let resp = req.send().await.unwrap();
+    let status = resp.status().as_u16();
+    let ct = resp
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    (
+        status,
+        HeaderMapLite { content_type: ct },
+        resp.bytes().await.unwrap().to_vec(),
+    )
+}
+
+struct HeaderMapLite {
+    content_type: String,
+}
+
+db_test!(
+    an_image_answer_stores_the_picture_as_a_file_served_to_its_readers,
+    |app| {
+        let t = user_with_key(&app, "image@example.com").await;
+        let sent = app
+            .send_body(
+                &t,
+                json!({"text": "Draw a cat [[fake:image]]", "tools": ["image_generation"]}),
+            )
+            .await;
+        let (answer_id, thread_id) = (sent.answer_id(), sent.thread_id());
+        let answer = app.answer(&t, &answer_id).await;
+        assert_eq!(answer.done["status"], "done", "{:?}", answer.done);
+        assert_eq!(answer.text, "Here is your image.\n\n");
+        let req = last_conversation(&app);
+        assert_eq!(req.body["tools"], json!([{"type": "image_generation"}]));
+        // The file arrives as an event (or in the snapshot of a late reader).
+        let files: Vec<app::model::AttachmentDto> = answer
+            .typed()
+            .into_iter()
+            .flat_map(|e| match e {
+                StreamEvent::File { file } => vec![file],
+                StreamEvent::Snapshot { files, .. } => files,
+                _ => vec![],
+            })
+            .collect();
+        assert_eq!(files.len(), 1, "{files:?}");
+        let file = &files[0];
+        assert_eq!(file.mime, "image/png");
+        assert_eq!((file.width, file.height), (Some(64), Some(48)));
+        assert_eq!(file.prompt.as_deref(), Some("A fake picture for the test"));
+        assert_eq!(file.kind, app::model::AttachmentKind::Generated);
+        assert_eq!(file.url, format!("/api/files/{}", file.id));
+
+        // The owner gets the bytes Mistral made, typed from the bytes.
+        let mistral_id = served_file_id(&app);
+        let png = testkit::mistral::files::generated_png(&mistral_id);
+        let (status, head, body) = get_bytes(&app, &file.url, Some(&t)).await;
+        assert_eq!(status, 200);
+        assert_eq!(head.content_type, "image/png");
+        assert_eq!(body, png);
+        // Nobody else does.
+        let stranger = app.register("stranger-img@example.com").await;
+        assert_eq!(get_bytes(&app, &file.url, Some(&stranger)).await.0, 404);
+        assert_eq!(get_bytes(&app, &file.url, None).await.0, 401);
+
+        // Stored once, linked to the answer; the text holds no image data.
+        app.settled(&t, &answer_id, &thread_id).await;
+        assert_eq!(app.count("blobs").await, 1);
+        let api = app
+            .get(
+                &format!("/api/thread?idThread={thread_id}"),
+                Auth::Bearer(&t),
+            )
+            .await;
+        let msg = api.body["messages"][1].clone();
+        assert_eq!(msg["id"], answer_id.as_str());
+        assert_eq!(msg["attachments"][0]["id"], file.id.as_str());
+        assert_eq!(msg["attachments"][0]["kind"], "generated");
+        assert!(!msg["text"].as_str().unwrap().contains("data:"));
+        assert!(!api.body.to_string().contains("base64"));
+
+        // A reader after the end gets the file from the stored row.
+        let late = app.answer(&t, &answer_id).await;
+        let late_files: Vec<_> = late
+            .typed()
+            .into_iter()
+            .flat_map(|e| match e {
+                StreamEvent::Snapshot { files, .. } => files,
+                _ => vec![],
+            })
+            .collect();
+        assert_eq!(late_files.len(), 1);
+
+        // Readers of a share get it through a share-scoped address, until revoked.
+        let share = app
+            .post(
+                "/api/thread",
+                json!({"action": "share", "idThread": thread_id}),
+                Auth::Bearer(&t),
+            )
+            .await;
+        let code = share.body["shareCode"].as_str().unwrap().to_string();
+        let shared = app
+            .get(&format!("/api/thread?shareCode={code}"), Auth::None)
+            .await;
+        let shared_url = shared.body["messages"][1]["attachments"][0]["url"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert_eq!(shared_url, format!("/api/shared/{code}/files/{}", file.id));
+        let (status, _, body) = get_bytes(&app, &shared_url, None).await;
+        assert_eq!(status, 200);
+        assert_eq!(body, png);
+        let r = app
+            .post(
+                "/api/thread",
+                json!({"action": "unshare", "idThread": thread_id}),
+                Auth::Bearer(&t),
+            )
+            .await;
+        assert_eq!(r.status, 200);
+        assert_eq!(get_bytes(&app, &shared_url, None).await.0, 404);
+
+        // Regenerating makes a new picture in a sibling; the old one stays.
+        let regen = app
+            .post(
+                "/api/chat/regenerate",
+                json!({"messageId": answer_id, "tools": ["image_generation"]}),
+                Auth::Bearer(&t),
+            )
+            .await;
+        assert_eq!(regen.status, 201, "{:?}", regen.body);
+        let second = regen.body["assistantMessage"]["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        app.answer(&t, &second).await;
+        app.settled(&t, &second, &thread_id).await;
+        assert_eq!(app.count("attachments").await, 2);
+        assert_eq!(app.count("blobs").await, 2, "a different picture");
+        assert_eq!(get_bytes(&app, &file.url, Some(&t)).await.0, 200);
+
+        // Deleting the thread deletes its pictures.
+        let r = app
+            .post(
+                "/api/thread",
+                json!({"action": "delete", "idThread": thread_id}),
+                Auth::Bearer(&t),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        assert_eq!(app.count("blobs").await, 0);
+        assert_eq!(get_bytes(&app, &file.url, Some(&t)).await.0, 404);
+    }
+);
+
+db_test!(
+    an_image_that_cannot_be_fetched_is_said_on_the_answer,
+    |app| {
+        let t = user_with_key(&app, "imgfail@example.com").await;
+        let sent = app
+        .send_body(
+            &t,
+            json!({"text": "Draw [[fake:image]] [[fake:tool-ms=800]]", "tools": ["image_generation"]}),
+        )
+        .await;
+        let id = sent.answer_id();
+        app.upstream_received(1, |r| r.path == "/v1/conversations")
+            .await;
+        // The download that follows is refused.
+        app.mistral.fail(testkit::FakeFailure::Custom {
+            status: 404,
+            content_type: "application/json".into(),
+            body: "{\"detail\":\"File not found\"}".into(),
+        });
+        let answer = app.answer(&t, &id).await;
+        app.mistral.clear_failure();
+        assert_eq!(answer.done["status"], "done", "{:?}", answer.done);
+        assert_eq!(
+            answer.done["error"],
+            "The image could not be stored — regenerate the answer to try again"
+        );
+        assert_eq!(app.count("attachments").await, 0);
+        let stored = row(&app, &id).await;
+        assert_eq!(stored.text, "Here is your image.\n\n", "the text is kept");
+    }
+);

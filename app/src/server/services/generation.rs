@@ -552,6 +552,10 @@ impl Sources {
 
 #[derive(Default)]
 struct Answer {
+    /// What the running image tool was asked to draw.
+    image_prompt: Option<String>,
+    /// Why a file the answer made could not be stored.
+    file_error: Option<String>,
     text: String,
     /// Characters in `text` (where the next citation stands).
     chars: u32,
@@ -662,6 +666,56 @@ impl Answer {
     }
 }
 
+/// Longest prompt kept with a generated image.
+const IMAGE_PROMPT_CHARS: usize = 2_000;
+
+/// The prompt of an `image_generation` call (its arguments are JSON with a
+/// `prompt`; anything else: none).
+fn image_prompt(arguments: &str) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_str(arguments).ok()?;
+    let p = v.get("prompt")?.as_str()?.trim();
+    (!p.is_empty()).then(|| fit_column(p, IMAGE_PROMPT_CHARS))
+}
+
+/// Fetches a file a tool made from Mistral's Files API and stores it as an
+/// attachment of the answer; the sentence to show when that fails.
+async fn store_generated(
+    job: &GenerationJob,
+    file_id: &str,
+    file_name: &str,
+    file_type: &str,
+    answer: &Answer,
+) -> Result<crate::model::AttachmentDto, String> {
+    let failed = "The image could not be stored — regenerate the answer to try again";
+    let bytes = job
+        .client
+        .file_content(&job.key, file_id)
+        .await
+        .map_err(|e| {
+            tracing::warn!(error = %e, "could not fetch a generated file");
+            failed.to_string()
+        })?;
+    let name = match (file_name.trim(), file_type.trim()) {
+        ("", _) => "image".to_string(),
+        (n, "") => n.to_string(),
+        (n, t) if n.ends_with(&format!(".{t}")) => n.to_string(),
+        (n, t) => format!("{n}.{t}"),
+    };
+    super::files::add_generated_image(
+        &job.db,
+        &job.user_id,
+        &job.message_id,
+        &bytes,
+        &name,
+        answer.image_prompt.clone(),
+    )
+    .await
+    .map_err(|e| {
+        tracing::warn!(error = %e, "could not store a generated file");
+        failed.to_string()
+    })
+}
+
 /// The upstream event stream of a job: chat completions, or a conversation
 /// when tools are offered.
 async fn open_upstream(
@@ -759,10 +813,15 @@ async fn run(
                         last_flush = Instant::now();
                     }
                 }
-                Some(Ok(Upstream::ToolStarted { name, .. })) => g.push(StreamEvent::Tool {
-                    name: fit_column(&name, TOOL_NAME_CHARS),
-                    state: ToolState::Started,
-                }),
+                Some(Ok(Upstream::ToolStarted { name, arguments })) => {
+                    if name == Tool::ImageGeneration.as_str() {
+                        answer.image_prompt = image_prompt(&arguments);
+                    }
+                    g.push(StreamEvent::Tool {
+                        name: fit_column(&name, TOOL_NAME_CHARS),
+                        state: ToolState::Started,
+                    })
+                }
                 Some(Ok(Upstream::ToolDone { name })) => g.push(StreamEvent::Tool {
                     name: fit_column(&name, TOOL_NAME_CHARS),
                     state: ToolState::Done,
@@ -772,7 +831,20 @@ async fn run(
                         g.push(StreamEvent::Citation { source: cited });
                     }
                 }
-                Some(Ok(Upstream::File { .. })) => {}
+                Some(Ok(Upstream::File {
+                    file_id,
+                    file_name,
+                    file_type,
+                })) => {
+                    // The attachment row needs the answer's row.
+                    if !stored.wait().await {
+                        continue;
+                    }
+                    match store_generated(&job, &file_id, &file_name, &file_type, &answer).await {
+                        Ok(file) => g.push(StreamEvent::File { file }),
+                        Err(e) => answer.file_error = Some(e),
+                    }
+                }
                 Some(Ok(Upstream::Finish { reason })) => {
                     answer.finish_reason =
                         Some(fit_column(&reason, FINISH_REASON_CHARS)).filter(|r| !r.is_empty());
@@ -814,7 +886,8 @@ async fn run(
         }
     }
     let (status, error) = match outcome {
-        Outcome::Done => (MessageStatus::Done, None),
+        // A file that could not be stored is said on the message.
+        Outcome::Done => (MessageStatus::Done, answer.file_error.clone()),
         Outcome::Stopped => (MessageStatus::Stopped, None),
         Outcome::Interrupted(msg) => (MessageStatus::Interrupted, Some(msg)),
         Outcome::Failed(msg) => (MessageStatus::Error, Some(without_nul(&msg))),
@@ -969,7 +1042,7 @@ async fn follow_live(state: &AppState, g: &Generation, after: u64, tx: &mpsc::Se
                 Err(broadcast::error::RecvError::Lagged(_)) => {
                     // Too slow a reader: send the stored state instead.
                     if let Ok(Some(row)) = reload(state, g.message_id.as_str()).await {
-                        let _ = tx.send(snapshot_of_row(&row)).await;
+                        let _ = tx.send(snapshot_of_row(state, &row).await).await;
                     }
                 }
                 Err(_) => return,
@@ -993,7 +1066,7 @@ async fn follow_row(state: &AppState, mut row: messages::Model, tx: &mpsc::Sende
                 _ => return,
             }
         }
-        if tx.send(snapshot_of_row(&row)).await.is_err() {
+        if tx.send(snapshot_of_row(state, &row).await).await.is_err() {
             return;
         }
         if row.status.is_final() {
@@ -1022,8 +1095,18 @@ async fn follow_row(state: &AppState, mut row: messages::Model, tx: &mpsc::Sende
     }
 }
 
-/// The stored state of an answer, as one `snapshot`.
-fn snapshot_of_row(m: &messages::Model) -> Numbered {
+/// The stored state of an answer, as one `snapshot` (with its files, as
+/// its owner fetches them: only the owner watches a generation).
+async fn snapshot_of_row(state: &AppState, m: &messages::Model) -> Numbered {
+    let files = super::files::attachments_for(
+        &state.db,
+        std::slice::from_ref(&m.id),
+        &super::files::FileReader::Owner,
+    )
+    .await
+    .ok()
+    .and_then(|mut by| by.remove(&m.id))
+    .unwrap_or_default();
     Numbered {
         id: None,
         event: StreamEvent::Snapshot {
@@ -1032,7 +1115,7 @@ fn snapshot_of_row(m: &messages::Model) -> Numbered {
             status: m.status,
             tool: None,
             sources: super::threads::stored_sources(m),
-            files: vec![],
+            files,
         },
     }
 }
