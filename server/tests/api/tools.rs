@@ -414,6 +414,25 @@ db_test!(a_model_without_tools_is_refused_with_a_sentence, |app| {
     assert_eq!(ok.status, 201, "{:?}", ok.body);
 });
 
+/// The files a reader shows at the end: those of the last snapshot it got,
+/// then those of the `file` events after it.
+fn final_files(answer: &Answer) -> Vec<app::model::AttachmentDto> {
+    let typed = answer.typed();
+    let last = typed
+        .iter()
+        .rposition(|e| matches!(e, StreamEvent::Snapshot { .. }));
+    let mut files = match last.map(|i| &typed[i]) {
+        Some(StreamEvent::Snapshot { files, .. }) => files.clone(),
+        _ => vec![],
+    };
+    for e in &typed[last.map_or(0, |i| i + 1)..] {
+        if let StreamEvent::File { file } = e {
+            files.push(file.clone());
+        }
+    }
+    files
+}
+
 /// The id Mistral gave the generated image: the last file the fake served.
 fn served_file_id(app: &TestApp) -> String {
     let r = app
@@ -474,15 +493,7 @@ db_test!(
         let req = last_conversation(&app);
         assert_eq!(req.body["tools"], json!([{"type": "image_generation"}]));
         // The file arrives as an event (or in the snapshot of a late reader).
-        let files: Vec<app::model::AttachmentDto> = answer
-            .typed()
-            .into_iter()
-            .flat_map(|e| match e {
-                StreamEvent::File { file } => vec![file],
-                StreamEvent::Snapshot { files, .. } => files,
-                _ => vec![],
-            })
-            .collect();
+        let files = final_files(&answer);
         assert_eq!(files.len(), 1, "{files:?}");
         let file = &files[0];
         assert_eq!(file.mime, "image/png");
@@ -521,14 +532,7 @@ db_test!(
 
         // A reader after the end gets the file from the stored row.
         let late = app.answer(&t, &answer_id).await;
-        let late_files: Vec<_> = late
-            .typed()
-            .into_iter()
-            .flat_map(|e| match e {
-                StreamEvent::Snapshot { files, .. } => files,
-                _ => vec![],
-            })
-            .collect();
+        let late_files = final_files(&late);
         assert_eq!(late_files.len(), 1);
 
         // Readers of a share get it through a share-scoped address, until revoked.
