@@ -257,6 +257,12 @@ fn reserve(state: &AppState, user_id: &UserId) -> AppResult<Slot> {
     )
 }
 
+/// What the answer asks upstream: the chat, and the tools it may use.
+struct Asked {
+    request: ChatRequest,
+    tools: Vec<Tool>,
+}
+
 /// What a send, regenerate or edit writes, in one transaction.
 struct Writes {
     new_thread: Option<threads::Model>,
@@ -276,10 +282,10 @@ async fn store_and_start(
     permit: Slot,
     mut w: Writes,
     prefs: Prefs,
-    request: ChatRequest,
-    tools: Vec<Tool>,
+    asked: Asked,
     title: Option<TitleJob>,
 ) -> AppResult<SendResultDto> {
+    let Asked { request, tools } = asked;
     check_tools(state, &prefs.key, &request.model, &tools)?;
     // Charged before the upstream call, given back if the rows are not stored.
     let charge = match prefs.server_key {
@@ -488,8 +494,10 @@ pub async fn send(
         permit,
         writes,
         prefs,
-        request,
-        input.tools,
+        Asked {
+            request,
+            tools: input.tools,
+        },
         title,
     )
     .await
@@ -533,7 +541,8 @@ pub async fn regenerate(
         answer: answer_row(&thread, &parent, &model),
         thread,
     };
-    store_and_start(state, user_id, permit, writes, prefs, request, tools, None).await
+    let asked = Asked { request, tools };
+    store_and_start(state, user_id, permit, writes, prefs, asked, None).await
 }
 
 /// An edited question: a new user sibling of `message_id` and a new answer.
@@ -577,7 +586,8 @@ pub async fn edit(
         question: Some(question),
         thread,
     };
-    store_and_start(state, user_id, permit, writes, prefs, request, tools, None).await
+    let asked = Asked { request, tools };
+    store_and_start(state, user_id, permit, writes, prefs, asked, None).await
 }
 
 /// Stops a running generation of the caller; the partial answer is kept.
