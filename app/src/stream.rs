@@ -58,7 +58,7 @@ pub fn subscribe(
     let mut handlers = vec![];
     // One listener per event name the vocabulary knows; each parses its data
     // with the same type the server wrote it with.
-    for name in ["snapshot", "delta", "usage", "done", "html"] {
+    for name in StreamEvent::NAMES.iter().copied() {
         let f = on_update.clone();
         let src = source.clone();
         let cb =

@@ -140,6 +140,12 @@ enum Data<'a> {
 }
 
 impl StreamEvent {
+    /// Every event name, as a reader must listen for them (an
+    /// `EventSource` dispatches only the names it was told).
+    pub const NAMES: &'static [&'static str] = &[
+        "snapshot", "delta", "usage", "tool", "citation", "file", "done", "html",
+    ];
+
     /// The SSE `event:` name.
     pub fn name(&self) -> &'static str {
         match self {
@@ -404,6 +410,11 @@ mod tests {
     #[test]
     fn every_event_round_trips_through_the_wire_form() {
         for ev in all() {
+            assert!(
+                StreamEvent::NAMES.contains(&ev.name()),
+                "{} unlisted",
+                ev.name()
+            );
             let back = StreamEvent::from_wire(ev.name(), &ev.data_json()).unwrap();
             assert_eq!(back, Some(ev));
         }
