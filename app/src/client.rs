@@ -168,6 +168,290 @@ pub fn copy_text(text: &str) {
     let _ = text;
 }
 
+/// The body of an API error: `{"error": "sentence"}`.
+#[derive(serde::Deserialize)]
+struct ErrorBody {
+    error: String,
+}
+
+/// The sentence to show for a failed `/api/*` answer: the server's own, or
+/// a fixed one for an answer that is not ours. A 401 (the session ended)
+/// also sends the browser to the login page.
+pub fn api_error_sentence(status: u16, body: &str) -> String {
+    if status == 401 {
+        go_to_login();
+    }
+    if status == 0 {
+        return UNREACHABLE.to_string();
+    }
+    serde_json::from_str::<ErrorBody>(body)
+        .map(|b| b.error)
+        .unwrap_or_else(|_| format!("The server answered {status} — please try again"))
+}
+
+/// DELETEs `url`; `Ok` for any 2xx.
+pub async fn delete(url: &str) -> Result<(), String> {
+    #[cfg(feature = "hydrate")]
+    {
+        let resp = gloo_net::http::Request::delete(url)
+            .send()
+            .await
+            .map_err(|_| UNREACHABLE.to_string())?;
+        if resp.ok() {
+            return Ok(());
+        }
+        let body = resp.text().await.unwrap_or_default();
+        Err(api_error_sentence(resp.status(), &body))
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        let _ = url;
+        Err("only available in the browser".into())
+    }
+}
+
+/// Saves `text` as a file called `name` (a Blob URL followed by a link with
+/// `download`; browser only).
+pub fn download_text(name: &str, text: &str) {
+    #[cfg(feature = "hydrate")]
+    {
+        use leptos::prelude::{document, set_timeout};
+        use wasm_bindgen::JsCast;
+        let parts = js_sys::Array::of1(&wasm_bindgen::JsValue::from_str(text));
+        let Ok(blob) = web_sys::Blob::new_with_str_sequence(&parts) else {
+            return;
+        };
+        let Ok(url) = web_sys::Url::create_object_url_with_blob(&blob) else {
+            return;
+        };
+        if let Ok(a) = document().create_element("a") {
+            let a: web_sys::HtmlAnchorElement = a.unchecked_into();
+            a.set_href(&url);
+            a.set_download(name);
+            a.click();
+        }
+        // The download has started by then; the URL only holds memory.
+        set_timeout(
+            move || {
+                let _ = web_sys::Url::revoke_object_url(&url);
+            },
+            std::time::Duration::from_secs(30),
+        );
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = (name, text);
+}
+
+/// Files and uploads in the browser: the `File`s of a file picker, a paste
+/// or a drop, and their upload with `XMLHttpRequest` (whose upload progress
+/// `fetch` does not report). Bound here with `wasm-bindgen` rather than
+/// through more `web-sys` features: these few members are all the UI uses.
+#[cfg(feature = "hydrate")]
+pub mod files {
+    use super::{api_error_sentence, GARBLED, UNREACHABLE};
+    use crate::model::{AttachmentKind, FileTextDto, FileUsageDto, SeenAs, UploadedFileDto};
+    use wasm_bindgen::prelude::*;
+    use wasm_bindgen::JsCast;
+
+    #[wasm_bindgen]
+    extern "C" {
+        /// A file the person chose, pasted or dropped.
+        #[wasm_bindgen(extends = web_sys::Blob, extends = js_sys::Object)]
+        #[derive(Debug, Clone)]
+        pub type File;
+        #[wasm_bindgen(method, getter, structural)]
+        pub fn name(this: &File) -> String;
+
+        /// `XMLHttpRequest`.
+        #[wasm_bindgen(extends = web_sys::EventTarget, extends = js_sys::Object, js_name = XMLHttpRequest)]
+        #[derive(Debug, Clone)]
+        pub type Xhr;
+        #[wasm_bindgen(catch, constructor, js_class = "XMLHttpRequest")]
+        fn new() -> Result<Xhr, JsValue>;
+        #[wasm_bindgen(catch, method, structural, js_class = "XMLHttpRequest")]
+        fn open(this: &Xhr, method: &str, url: &str) -> Result<(), JsValue>;
+        #[wasm_bindgen(catch, method, structural, js_class = "XMLHttpRequest")]
+        fn send(this: &Xhr, body: &web_sys::FormData) -> Result<(), JsValue>;
+        #[wasm_bindgen(catch, method, getter, structural, js_class = "XMLHttpRequest")]
+        fn upload(this: &Xhr) -> Result<web_sys::EventTarget, JsValue>;
+        #[wasm_bindgen(method, getter, structural, js_class = "XMLHttpRequest")]
+        fn status(this: &Xhr) -> u16;
+        #[wasm_bindgen(catch, method, getter, structural, js_class = "XMLHttpRequest", js_name = responseText)]
+        fn response_text(this: &Xhr) -> Result<Option<String>, JsValue>;
+        #[wasm_bindgen(method, structural, js_class = "XMLHttpRequest")]
+        pub fn abort(this: &Xhr);
+    }
+
+    /// `holder.a.b…` (e.g. `event.dataTransfer.files`), or `undefined`.
+    fn path(holder: &JsValue, keys: &[&str]) -> JsValue {
+        let mut at = holder.clone();
+        for k in keys {
+            if at.is_undefined() || at.is_null() {
+                return JsValue::UNDEFINED;
+            }
+            at = js_sys::Reflect::get(&at, &JsValue::from_str(k)).unwrap_or(JsValue::UNDEFINED);
+        }
+        at
+    }
+
+    /// The files of a `FileList` found at `holder.keys…`:
+    /// `(input, ["files"])`, `(drop, ["dataTransfer", "files"])`,
+    /// `(paste, ["clipboardData", "files"])`.
+    pub fn files_at(holder: &JsValue, keys: &[&str]) -> Vec<File> {
+        let list = path(holder, keys);
+        if list.is_undefined() || list.is_null() {
+            return vec![];
+        }
+        js_sys::Array::from(&list)
+            .iter()
+            .map(|f| f.unchecked_into::<File>())
+            .collect()
+    }
+
+    /// Whether a drag carries files (not text or a link).
+    pub fn drag_has_files(ev: &JsValue) -> bool {
+        let types = path(ev, &["dataTransfer", "types"]);
+        if types.is_undefined() || types.is_null() {
+            return false;
+        }
+        js_sys::Array::from(&types)
+            .iter()
+            .any(|t| t.as_string().as_deref() == Some("Files"))
+    }
+
+    /// Sends `file` as the multipart part `file` to `url`. `started` gets
+    /// the request (to abort it); `progress` gets (bytes sent, bytes in
+    /// all) as they go. The answer is the stored file, or the server's
+    /// sentence (an aborted or failed request: the fixed "can't reach").
+    pub async fn upload(
+        url: &str,
+        file: &File,
+        started: impl FnOnce(Xhr),
+        mut progress: impl FnMut(u64, u64) + 'static,
+    ) -> Result<UploadedFileDto, String> {
+        let could_not = |_| "The upload could not start — please try again".to_string();
+        let xhr = Xhr::new().map_err(could_not)?;
+        let form = web_sys::FormData::new().map_err(could_not)?;
+        form.append_with_blob_and_filename("file", file, &file.name())
+            .map_err(could_not)?;
+        xhr.open("POST", url).map_err(could_not)?;
+        let on_progress =
+            Closure::<dyn FnMut(web_sys::ProgressEvent)>::new(move |ev: web_sys::ProgressEvent| {
+                if ev.length_computable() {
+                    progress(ev.loaded() as u64, ev.total() as u64);
+                }
+            });
+        if let Ok(target) = xhr.upload() {
+            let _ = target
+                .add_event_listener_with_callback("progress", on_progress.as_ref().unchecked_ref());
+        }
+        // `loadend` follows success, failure and abort alike.
+        let done = js_sys::Promise::new(&mut |resolve, _| {
+            let _ = xhr.add_event_listener_with_callback("loadend", &resolve);
+        });
+        xhr.send(&form).map_err(could_not)?;
+        started(xhr.clone());
+        let _ = wasm_bindgen_futures::JsFuture::from(done).await;
+        // No progress event comes after `loadend`.
+        drop(on_progress);
+        let status = xhr.status();
+        let body = xhr.response_text().ok().flatten().unwrap_or_default();
+        if !(200..300).contains(&status) {
+            return Err(api_error_sentence(status, &body));
+        }
+        uploaded(&parse(&body)).ok_or_else(|| GARBLED.to_string())
+    }
+
+    fn uploaded(v: &JsValue) -> Option<UploadedFileDto> {
+        let number = |k: &str| field(v, k).as_f64();
+        let dim = |k: &str| number(k).map(|n| n as u32);
+        Some(UploadedFileDto {
+            id: string(v, "id")?,
+            name: string(v, "name")?,
+            mime: string(v, "mime")?,
+            size: number("size")? as i64,
+            sha256: string(v, "sha256").unwrap_or_default(),
+            kind: AttachmentKind::Upload,
+            url: string(v, "url")?,
+            width: dim("width"),
+            height: dim("height"),
+        })
+    }
+
+    // The answers below are read with the browser's own JSON parser: a
+    // `serde` reader per type would add its code to the WASM for three
+    // small shapes (`crate::model` keeps the types, and the field names).
+
+    fn parse(body: &str) -> JsValue {
+        js_sys::JSON::parse(body).unwrap_or(JsValue::UNDEFINED)
+    }
+
+    fn field(v: &JsValue, key: &str) -> JsValue {
+        path(v, &[key])
+    }
+
+    fn string(v: &JsValue, key: &str) -> Option<String> {
+        field(v, key).as_string()
+    }
+
+    /// The body of a successful GET of `url`, or the API's sentence.
+    async fn get(url: &str) -> Result<JsValue, String> {
+        let resp = gloo_net::http::Request::get(url)
+            .send()
+            .await
+            .map_err(|_| UNREACHABLE.to_string())?;
+        let body = resp.text().await.unwrap_or_default();
+        if resp.ok() {
+            Ok(parse(&body))
+        } else {
+            Err(api_error_sentence(resp.status(), &body))
+        }
+    }
+
+    /// `GET /api/files/usage`: the upload limits (`None` when unknown).
+    pub async fn usage() -> Option<FileUsageDto> {
+        let v = get("/api/files/usage").await.ok()?;
+        let n = |k: &str| field(&v, k).as_f64().map(|n| n as u64);
+        Some(FileUsageDto {
+            used_bytes: n("usedBytes").unwrap_or_default(),
+            quota_bytes: n("quotaBytes").unwrap_or(u64::MAX),
+            max_file_bytes: n("maxFileBytes")?,
+            max_files_per_message: n("maxFilesPerMessage")? as u32,
+            max_message_bytes: n("maxMessageBytes")?,
+        })
+    }
+
+    /// `GET /api/files/{id}/text`: what the model reads of a file.
+    pub async fn text(id: &str) -> Result<FileTextDto, String> {
+        let v = get(&format!("/api/files/{}/text", super::url_component(id))).await?;
+        let list = |k: &str| {
+            let a = field(&v, k);
+            if a.is_object() {
+                js_sys::Array::from(&a).iter().collect::<Vec<_>>()
+            } else {
+                vec![]
+            }
+        };
+        Ok(FileTextDto {
+            id: id.to_string(),
+            name: string(&v, "name").unwrap_or_default(),
+            as_: if string(&v, "as").as_deref() == Some("pages") {
+                SeenAs::Pages
+            } else {
+                SeenAs::Text
+            },
+            pages: list("pages")
+                .iter()
+                .map(|p| p.as_string().unwrap_or_default())
+                .collect(),
+            page_tokens: list("pageTokens")
+                .iter()
+                .map(|t| t.as_f64().unwrap_or_default() as u64)
+                .collect(),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

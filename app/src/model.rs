@@ -158,6 +158,133 @@ pub struct AttachmentDto {
     /// What the image was made from (generated images).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt: Option<String>,
+    /// What the model received of it when the message was sent (uploads).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seen: Option<SeenDto>,
+}
+
+/// How a file reached the model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum SeenAs {
+    /// Its text, in the message.
+    Text,
+    /// The markdown OCR read from its pages, with page markers.
+    Pages,
+    /// The image itself (a vision model).
+    Image,
+}
+
+/// Exactly what the model received of one attachment: never cut silently.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct SeenDto {
+    #[serde(rename = "as")]
+    pub as_: SeenAs,
+    /// Pages sent (1-based, inclusive), for documents: `[1, 40]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pages: Option<[u32; 2]>,
+    /// Pages the document has.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total_pages: Option<u32>,
+    /// Characters sent, and how many the text has.
+    pub chars: u64,
+    pub total_chars: u64,
+    /// Estimated tokens sent.
+    pub tokens: u64,
+}
+
+impl SeenDto {
+    /// Whether the model saw all of the file.
+    pub fn complete(&self) -> bool {
+        self.chars >= self.total_chars
+    }
+
+    /// "all 12 pages", "pages 1–40 of 120", "8,000 of 50,000 characters", "the image".
+    pub fn describe(&self) -> String {
+        match (self.as_, self.pages, self.total_pages) {
+            (SeenAs::Image, _, _) => "the image".into(),
+            (_, _, Some(0)) => "no text".into(),
+            (_, Some([a, b]), Some(t)) if a == 1 && b == t && self.complete() => match t {
+                1 => "its page".into(),
+                _ => format!("all {t} pages"),
+            },
+            (_, Some([a, b]), Some(t)) => format!("pages {a}–{b} of {t}"),
+            (_, None, Some(t)) => format!("none of its {t} pages"),
+            _ if self.complete() => format!("all {} characters", group(self.total_chars)),
+            _ => format!(
+                "{} of {} characters",
+                group(self.chars),
+                group(self.total_chars)
+            ),
+        }
+    }
+}
+
+/// 12345 → "12,345".
+pub fn group(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A file just uploaded (not yet sent with a message).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct UploadedFileDto {
+    pub id: String,
+    /// The file name as stored (no path; the extension of its type).
+    pub name: String,
+    /// Detected from the bytes.
+    pub mime: String,
+    pub size: i64,
+    /// SHA-256 of the bytes, hex.
+    pub sha256: String,
+    pub kind: AttachmentKind,
+    pub url: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub width: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub height: Option<u32>,
+}
+
+/// The text the model would receive of a file: a text file's text (one
+/// "page"), or what OCR read from each page of a document or image.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct FileTextDto {
+    pub id: String,
+    pub name: String,
+    /// `text` (the file's own text) or `pages` (read by OCR).
+    #[serde(rename = "as")]
+    pub as_: SeenAs,
+    /// Markdown (or text) of each page.
+    pub pages: Vec<String>,
+    /// Estimated tokens of each page as it would be sent.
+    pub page_tokens: Vec<u64>,
+}
+
+/// What the caller's uploaded files take, against the quota.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct FileUsageDto {
+    pub used_bytes: u64,
+    pub quota_bytes: u64,
+    /// The limits the composer shows before an upload.
+    pub max_file_bytes: u64,
+    pub max_files_per_message: u32,
+    pub max_message_bytes: u64,
 }
 
 #[cfg(feature = "ssr")]
@@ -280,6 +407,34 @@ pub struct SyncMessageDto {
     pub parent_id: Option<String>,
     /// Unix milliseconds: becomes the message's `createdAt`.
     pub date: i64,
+    /// Files written inline by the reference client: stored like uploads,
+    /// once their bytes match the `sha256` they claim.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<SyncAttachmentDto>,
+}
+
+/// A file inline in a synced message (the reference client's shape).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct SyncAttachmentDto {
+    pub file_name: String,
+    /// The client's claim; the type is detected from the bytes.
+    #[serde(default)]
+    pub file_type: Option<String>,
+    /// `image` or `file` in the reference client; not trusted either.
+    #[serde(default, rename = "type")]
+    pub kind: Option<String>,
+    pub data: SyncAttachmentData,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct SyncAttachmentData {
+    /// SHA-256 of the bytes, hex.
+    pub sha256: String,
+    /// `data:<mime>;base64,<bytes>`.
+    pub data: String,
 }
 
 /// A message `sync` refused, and why.

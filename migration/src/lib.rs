@@ -10,6 +10,7 @@ mod m20261121_000001_init;
 mod m20261130_000002_share_snapshot;
 mod m20261130_000005_server_key_uses;
 mod m20261201_000007_attachment_image_meta;
+mod m20261202_000008_files_ocr;
 pub mod types;
 
 pub struct Migrator;
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000002_share_snapshot::Migration),
             Box::new(m20261130_000005_server_key_uses::Migration),
             Box::new(m20261201_000007_attachment_image_meta::Migration),
+            Box::new(m20261202_000008_files_ocr::Migration),
         ]
     }
 }

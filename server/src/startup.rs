@@ -50,6 +50,14 @@ pub fn spawn_session_purge(state: AppState, every: Duration) -> tokio::task::Joi
                 Ok(n) => tracing::info!(purged = n, "deleted expired and idle sessions"),
                 Err(e) => tracing::warn!(error = %e, "session purge failed; retrying next hour"),
             }
+            // Uploads never sent within a day go too (each upload also
+            // sweeps, so a busy server never waits for this).
+            let now = app::server::db::now_ms();
+            match app::server::services::uploads::sweep_unsent(&state.db, now).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(removed = n, "removed uploads never sent"),
+                Err(e) => tracing::warn!(error = %e, "upload sweep failed; retrying next hour"),
+            }
         }
     })
 }

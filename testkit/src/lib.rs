@@ -9,6 +9,7 @@
 //! must never call the real services, and speaks raw JSON rather than the
 //! product's types so that it stays an independent witness of the wire format.
 pub mod mistral;
+pub mod pdf;
 pub mod sse;
 
 pub use mistral::{FakeFailure, FakeMistral, FakeMistralConfig, Nagle, RecordedRequest};

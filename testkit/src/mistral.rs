@@ -32,6 +32,9 @@ pub use conversations::{SEARCH_TEXT, SOURCES};
 /// `GET /v1/files/{id}/content` (generated images).
 #[path = "mistral_files.rs"]
 pub mod files;
+/// `POST /v1/files` (uploads) and `POST /v1/ocr`.
+#[path = "mistral_ocr.rs"]
+pub mod ocr;
 
 /// A failure the fake answers with instead of its normal behaviour.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -112,7 +115,8 @@ pub struct RecordedRequest {
 }
 
 impl RecordedRequest {
-    /// `(role, text)` of every message in a chat request (text chunks joined).
+    /// `(role, text)` of every message in a chat request (text chunks joined;
+    /// image and document chunks are left out, see [`Self::image_urls`]).
     pub fn messages(&self) -> Vec<(String, String)> {
         self.body["messages"]
             .as_array()
@@ -126,6 +130,23 @@ impl RecordedRequest {
             })
             .unwrap_or_default()
     }
+
+    /// The URL of every `image_url` chunk in the messages of a chat request,
+    /// in order (`"image_url":"…"` or `"image_url":{"url":"…"}`).
+    pub fn image_urls(&self) -> Vec<String> {
+        self.body["messages"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|m| m["content"].as_array())
+            .flatten()
+            .filter(|c| c["type"] == "image_url")
+            .filter_map(|c| match &c["image_url"] {
+                Value::String(url) => Some(url.clone()),
+                other => other["url"].as_str().map(str::to_string),
+            })
+            .collect()
+    }
 }
 
 #[derive(Clone)]
@@ -134,6 +155,8 @@ pub struct FakeMistral {
     pub base_url: String,
     pub config: Arc<Mutex<FakeMistralConfig>>,
     recorded: Arc<Mutex<Vec<RecordedRequest>>>,
+    /// Files uploaded through `POST /v1/files`, by id.
+    files: Arc<Mutex<std::collections::HashMap<String, ocr::UploadedFile>>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -165,12 +188,15 @@ impl FakeMistral {
             base_url: format!("http://{}", listener.local_addr()?),
             config: Arc::new(Mutex::new(FakeMistralConfig::default())),
             recorded: Arc::new(Mutex::new(Vec::new())),
+            files: Arc::new(Mutex::new(std::collections::HashMap::new())),
         };
         let router = Router::new()
             .route("/v1/models", get(models))
             .route("/v1/chat/completions", post(chat))
             .route("/v1/conversations", post(conversations::conversations))
             .route("/v1/files/{id}/content", get(files::content))
+            .route("/v1/files", ocr::upload_route())
+            .route("/v1/ocr", ocr::ocr_route())
             .fallback(not_found)
             .layer(axum::middleware::map_response(add_mistral_headers))
             .with_state(fake.clone());

@@ -2,6 +2,10 @@
 //! streamed by `GET /api/generations/{id}/events` (see `crate::stream`).
 //! Messages come back with their HTML ([`MessageDto::rendered`]): the
 //! browser has no markdown renderer.
+// A server function's arguments are its wire fields (the browser posts
+// them as a form), so send and edit take one argument per field; the macro
+// copies no item attribute onto the browser's stub, hence the module-wide allow.
+#![allow(clippy::too_many_arguments)]
 use super::ApiError;
 use crate::model::{MessageDto, SendResultDto};
 use leptos::prelude::*;
@@ -14,6 +18,8 @@ pub async fn send_message(
     model: Option<String>,
     think: bool,
     #[server(default)] tools: Vec<String>,
+    #[server(default)] attachments: Vec<String>,
+    #[server(default)] images_as_text: bool,
 ) -> Result<SendResultDto, ApiError> {
     use crate::server::services::chat;
     let (state, me) = super::require_caller().await?;
@@ -24,7 +30,8 @@ pub async fn send_message(
         model.as_deref(),
         think,
         Some(&tools),
-    )?;
+    )?
+    .with_files(chat::asked_files(Some(&attachments), images_as_text));
     chat::send(&state, me.id(), input)
         .await
         .map(SendResultDto::rendered)
@@ -63,6 +70,8 @@ pub async fn edit_message(
     model: Option<String>,
     think: bool,
     #[server(default)] tools: Vec<String>,
+    #[server(default)] attachments: Option<Vec<String>>,
+    #[server(default)] images_as_text: bool,
 ) -> Result<SendResultDto, ApiError> {
     use crate::server::services::chat;
     use crate::server::FieldResult;
@@ -79,6 +88,7 @@ pub async fn edit_message(
         model,
         think,
         tools,
+        chat::asked_files(attachments.as_deref(), images_as_text),
     )
     .await
     .map(SendResultDto::rendered)

@@ -30,6 +30,10 @@ pub enum ErrorKind {
     NotFound,
     Conflict,
     TooLarge,
+    /// A file of a type the product does not take.
+    UnsupportedType,
+    /// Well-formed input that cannot be processed (e.g. a corrupt file).
+    Unprocessable,
     /// A limit was reached; waiting helps.
     TooMany,
     /// The server is at capacity; waiting helps.
@@ -56,6 +60,8 @@ impl ErrorKind {
             Self::NotFound => 404,
             Self::Conflict => 409,
             Self::TooLarge => 413,
+            Self::UnsupportedType => 415,
+            Self::Unprocessable => 422,
             Self::TooMany => 429,
             Self::Unavailable => 503,
             Self::NotImplemented => 501,

@@ -1,7 +1,7 @@
 //! Settings server functions: the Mistral key (write-only, checked with
 //! Mistral before it is stored), preferences and the model catalogue.
 use super::ApiError;
-use crate::model::{ModelInfoDto, SettingsDto};
+use crate::model::{FileUsageDto, ModelInfoDto, SettingsDto};
 use leptos::prelude::*;
 
 /// The answer when Mistral refuses a key being saved (it is not saved); the
@@ -14,6 +14,15 @@ pub struct SavedKey {
     pub settings: SettingsDto,
     /// `false` when Mistral could not be reached or was not asked (`force`).
     pub checked: bool,
+}
+
+/// What the caller's files take against the storage quota.
+#[server(prefix = "/rpc", endpoint = "file_usage")]
+pub async fn file_usage() -> Result<FileUsageDto, ApiError> {
+    let (state, me) = super::require_caller().await?;
+    crate::server::services::uploads::usage(&state, me.id())
+        .await
+        .map_err(ApiError::from)
 }
 
 #[server(prefix = "/rpc", endpoint = "get_settings")]

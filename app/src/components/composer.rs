@@ -1,10 +1,14 @@
 //! The composer: an auto-growing text box (Enter sends, Shift+Enter adds a
 //! line, never during IME composition), the model picker from the user's fast
-//! list, the Think toggle for reasoning models, and Send / Stop.
+//! list, the Think toggle for reasoning models, files (see
+//! [`super::attach`]: the paperclip, paste, drop, chips), and Send / Stop.
 //!
 //! Typed text is never lost: the box keeps it until the page reports that the
 //! server accepted the message ([`SendRequest::settle`]), and a draft per
 //! thread is kept in the browser's local storage so it survives a reload.
+//! Attached files stay the same way (not across a reload: an upload never
+//! sent is removed by the server after a day).
+use super::attach::{FileTray, ACCEPT};
 use crate::api::settings::{get_settings, list_models};
 use crate::model::{model_can_think, model_has_tools, ModelInfoDto, SettingsDto};
 use crate::vocab::Tool;
@@ -18,6 +22,10 @@ pub struct SendRequest {
     pub think: bool,
     /// Built-in tools for this message (`web_search`, …).
     pub tools: Vec<String>,
+    /// Ids of the uploaded files sent with it, in order.
+    pub attachments: Vec<String>,
+    /// Its images go as their text to a model that cannot see them.
+    pub images_as_text: bool,
     /// The page calls this once: `true` when the server accepted the message
     /// (the box and the draft are cleared), `false` when it did not (the text
     /// stays, ready to retry).
@@ -162,6 +170,8 @@ pub fn Composer(
     // (remembered per thread).
     let tools = RwSignal::new(Vec::<Tool>::new());
     let area = NodeRef::<leptos::html::Textarea>::new();
+    let tray = FileTray::new();
+    tray.listen_for_drops();
 
     let model = Memo::new(move |_| {
         chosen_model
@@ -194,6 +204,14 @@ pub fn Composer(
                 .is_some_and(|s| !s.has_key && !s.server_key_available)
         })
     });
+
+    tray.draw(model, text, choices);
+    // One handler for the paperclip, the chips and the vision warning.
+    let files_clicked = move |ev: leptos::ev::MouseEvent| {
+        if let Some(other) = tray.clicked(&ev) {
+            chosen_model.set(Some(other));
+        }
+    };
 
     let grow = move || {
         if let Some(el) = area.get_untracked() {
@@ -235,12 +253,17 @@ pub fn Composer(
     let on = move |tool: Tool| move || tools.with(|l| l.contains(&tool)).to_string();
     let send = move || {
         let t = text.get_untracked();
-        if t.trim().is_empty() || streaming.get_untracked() || pending.get_untracked() {
+        if t.trim().is_empty()
+            || streaming.get_untracked()
+            || pending.get_untracked()
+            || tray.uploading_now()
+        {
             return;
         }
         pending.set(true);
         let scope = draft_scope.get_untracked();
         let sent = t.clone();
+        let (attachments, sent_chips) = tray.for_send();
         on_send.run(SendRequest {
             text: t,
             model: model.get_untracked(),
@@ -250,8 +273,13 @@ pub fn Composer(
             } else {
                 vec![]
             },
+            attachments,
+            images_as_text: tray.images_as_text.get_untracked(),
             settle: Callback::new(move |accepted: bool| {
                 pending.set(false);
+                if accepted {
+                    tray.clear_sent(&sent_chips);
+                }
                 // Keep what was typed after pressing Send, if anything.
                 if accepted && text.get_untracked() == sent {
                     set_text.set(String::new());
@@ -267,12 +295,23 @@ pub fn Composer(
                     "No Mistral API key yet. " <a href="/settings/models">"Add your key in Settings → Models"</a> " to get answers."
                 </p>
             </Show>
+            <div class="vision-slot" node_ref=tray.warning on:click=files_clicked></div>
             <form
                 class="composer"
                 data-testid="composer"
                 on:submit=move |ev| { ev.prevent_default(); send(); }
             >
+                <ul class="chips" aria-label="Attached files" data-testid="attachment-chips"
+                    node_ref=tray.list on:click=files_clicked></ul>
                 <label for="composer-input" class="visually-hidden">"Message"</label>
+                // The paperclip sits beside the text (the form is a grid), not
+                // in the bar below: on a phone that row has no room left. Its
+                // picture is the stylesheet's.
+                <input type="file" multiple accept=ACCEPT hidden data-testid="attach-input"
+                    node_ref=tray.input on:change=move |_| tray.picked() />
+                <button type="button" class="btn-icon attach-button" data-testid="attach" data-action="attach"
+                    aria-label="Attach files" title="Attach files — or paste or drop them here"
+                    on:click=files_clicked></button>
                 <textarea
                     id="composer-input"
                     data-testid="composer-input"
@@ -285,6 +324,7 @@ pub fn Composer(
                         save_draft(&draft_scope.get_untracked(), &value);
                         set_text.set(value);
                     }
+                    on:paste=move |ev| tray.on_paste(ev)
                     on:keydown=move |ev: leptos::ev::KeyboardEvent| {
                         if ev.is_composing() || ev.key_code() == 229 { return; }
                         if ev.key() == "Enter" && !ev.shift_key() {
@@ -332,8 +372,8 @@ pub fn Composer(
                         when=move || streaming.get()
                         fallback=move || view! {
                             <button type="submit" class="btn btn-primary" data-testid="send" aria-label="Send message"
-                                aria-busy=move || pending.get().to_string()
-                                disabled=move || pending.get() || text.with(|t| t.trim().is_empty())>
+                                aria-busy=move || (pending.get() || tray.uploading()).to_string()
+                                disabled=move || pending.get() || tray.uploading() || text.with(|t| t.trim().is_empty())>
                                 "Send"
                             </button>
                         }

@@ -6,8 +6,9 @@
 //! renderer (`crate::markdown`, server-side), the only HTML the UI injects:
 //! it escapes everything the model or the user wrote. In a user's message a
 //! single newline is a line break.
+use super::dialog::Dialog;
 use super::stream_body::{HtmlPatch, StreamBody};
-use crate::model::{AttachmentDto, MessageDto, SourceDto};
+use crate::model::{AttachmentDto, AttachmentKind, FileTextDto, MessageDto, SeenAs, SourceDto};
 use crate::vocab::{MessageStatus, Role};
 use leptos::prelude::*;
 use std::collections::HashMap;
@@ -404,22 +405,36 @@ fn Sources(msg: UiMessage) -> impl IntoView {
     }
 }
 
-/// The files of a message: generated images inline at their size, each
-/// opening full size and downloadable.
+/// The files of a message: generated images inline at their size, uploads
+/// as a thumbnail (images) or a file chip with name and size, each opening
+/// full size and downloadable; for uploads, what the model saw of the file
+/// and, for documents and images, their text as OCR read it.
 #[component]
 fn Attachments(msg: UiMessage) -> impl IntoView {
-    move || {
+    // The file whose text is shown: (id, name).
+    let reading = RwSignal::new(Option::<(String, String)>::None);
+    view! {
+        {move || {
         let files = msg.files.get();
         (!files.is_empty()).then(|| {
             view! {
                 <div class="attachments" data-testid="attachments">
                     {files.into_iter().map(|f| {
                         let image = f.mime.starts_with("image/");
-                        let alt = f.prompt.clone().unwrap_or_else(|| "Generated image".to_string());
+                        let upload = f.kind == AttachmentKind::Upload;
+                        let alt = f.prompt.clone().unwrap_or_else(|| if upload { f.name.clone() } else { "Generated image".to_string() });
                         let caption = f.prompt.clone();
                         let download = download_name(&f);
+                        // Its owner reads its text (a share's reader has no such route).
+                        let extract = (upload
+                            && !f.mime.starts_with("text/")
+                            && f.url == format!("/api/files/{}", f.id))
+                        .then(|| (f.id.clone(), f.name.clone()));
+                        let incomplete = f.seen.as_ref().is_some_and(|s| !s.complete());
+                        let no_seen = f.seen.is_none();
+                        let seen_text = f.seen.as_ref().map(|s| format!("Model saw: {}", s.describe())).unwrap_or_default();
                         view! {
-                            <figure class="attachment" data-testid="attachment" data-kind=format!("{:?}", f.kind).to_lowercase()>
+                            <figure class="attachment" class:attachment-upload=upload data-testid="attachment" data-kind=format!("{:?}", f.kind).to_lowercase()>
                                 {image.then(|| view! {
                                     <a href=f.url.clone() target="_blank" rel="noopener" class="attachment-open" aria-label="Open the image full size">
                                         <img src=f.url.clone() alt=alt.clone()
@@ -430,6 +445,17 @@ fn Attachments(msg: UiMessage) -> impl IntoView {
                                 })}
                                 <figcaption>
                                     {caption.map(|c| view! { <span class="attachment-prompt">{c}</span> })}
+                                    {upload.then(|| view! {
+                                        <span class="attachment-file">
+                                            <a href=f.url.clone() target="_blank" rel="noopener" class="attachment-name" data-testid="attachment-name">{f.name.clone()}</a>
+                                            <span class="attachment-size">{crate::components::attach::size_label(f.size.max(0) as u64)}</span>
+                                        </span>
+                                        <button type="button" class="btn btn-ghost btn-small" data-testid="extract-text" hidden=extract.is_none()
+                                            on:click=move |_| if let Some(file) = extract.clone() { reading.set(Some(file)) }>"Extract text"</button>
+                                        <p class="attachment-seen" class:incomplete=incomplete data-testid="attachment-seen" hidden=no_seen>
+                                            {seen_text}
+                                        </p>
+                                    })}
                                     <a href=f.url.clone() download=download class="btn btn-ghost btn-small" data-testid="attachment-download">"Download"</a>
                                 </figcaption>
                             </figure>
@@ -438,7 +464,90 @@ fn Attachments(msg: UiMessage) -> impl IntoView {
                 </div>
             }
         })
+        }}
+        {move || reading.get().map(|(id, name)| view! {
+            <ExtractDialog id name on_close=Callback::new(move |_| reading.set(None)) />
+        })}
     }
+}
+
+/// The text OCR read from a file (markdown, shown as plain text: never as
+/// HTML), with Copy and a download as `<file>.md`. What arrives is written
+/// into the dialog with DOM calls (one view shape for its three states).
+#[component]
+fn ExtractDialog(id: String, name: String, on_close: Callback<()>) -> impl IntoView {
+    let text = StoredValue::new(String::new());
+    let body = NodeRef::<leptos::html::Div>::new();
+    #[cfg(feature = "hydrate")]
+    Effect::new(move |prev: Option<()>| {
+        if prev.is_some() {
+            return;
+        }
+        let id = id.clone();
+        leptos::task::spawn_local(async move {
+            let got = crate::client::files::text(&id).await;
+            let Some(el) = body.get_untracked() else {
+                return;
+            };
+            let Ok(out) = document().create_element(if got.is_ok() { "pre" } else { "p" }) else {
+                return;
+            };
+            match got {
+                Ok(t) => {
+                    let t = joined_pages(&t);
+                    out.set_class_name("extract-text");
+                    let _ = out.set_attribute("data-testid", "extract-output");
+                    let _ = out.set_attribute("tabindex", "0");
+                    out.set_text_content(Some(&t));
+                    text.set_value(t);
+                }
+                Err(e) => {
+                    out.set_class_name("form-error");
+                    let _ = out.set_attribute("role", "alert");
+                    out.set_text_content(Some(&e));
+                }
+            }
+            el.set_text_content(None);
+            let _ = el.append_child(&out);
+        });
+    });
+    #[cfg(not(feature = "hydrate"))]
+    let _ = id;
+    let file_name = format!("{name}.md");
+    view! {
+        <Dialog labelled_by="extract-title" test_id="extract-dialog" on_close>
+            <h2 id="extract-title" class="extract-title">{format!("Text of {name}")}</h2>
+            <div class="extract-body" data-testid="extract-body" node_ref=body>
+                <p class="muted" role="status">"Reading the text… this can take a few seconds."</p>
+            </div>
+            <div class="row">
+                <button type="button" class="btn btn-ghost" on:click=move |_| on_close.run(())>"Close"</button>
+                <button type="button" class="btn" data-testid="extract-copy"
+                    on:click=move |_| text.with_value(|t| if !t.is_empty() { crate::client::copy_text(t) })>"Copy"</button>
+                <button type="button" class="btn btn-primary" data-testid="extract-download"
+                    on:click=move |_| text.with_value(|t| if !t.is_empty() { crate::client::download_text(&file_name, t) })>
+                    "Download .md"
+                </button>
+            </div>
+        </Dialog>
+    }
+}
+
+/// A file's text as one markdown document: pages read by OCR under a
+/// marker each (as the model gets them), a text file as it is.
+pub fn joined_pages(t: &FileTextDto) -> String {
+    if t.as_ != SeenAs::Pages || t.pages.len() < 2 {
+        return t.pages.concat();
+    }
+    let mut out = String::new();
+    for (i, p) in t.pages.iter().enumerate() {
+        if i > 0 {
+            out.push_str("\n\n");
+        }
+        out.push_str(&format!("--- Page {} ---\n\n", i + 1));
+        out.push_str(p);
+    }
+    out
 }
 
 /// A file name for saving an attachment: its own name with an extension
@@ -533,6 +642,7 @@ mod tests {
             width: None,
             height: None,
             prompt: None,
+            seen: None,
         };
         assert_eq!(download_name(&f), "image_generated_0.png");
         let named = AttachmentDto {

@@ -1,4 +1,5 @@
 //! Reusable views shared by several pages.
+pub mod attach;
 pub mod composer;
 pub mod dialog;
 pub mod fast_config;

@@ -39,12 +39,24 @@ pub fn HomePage() -> impl IntoView {
         let context = draft_context.get_untracked();
         let tools = req.tools.clone();
         leptos::task::spawn_local(async move {
+            let files = (req.attachments, req.images_as_text);
             let sent = match context {
                 None => {
-                    send_message(None, None, req.text, Some(req.model), req.think, req.tools).await
+                    send_message(
+                        None,
+                        None,
+                        req.text,
+                        Some(req.model),
+                        req.think,
+                        req.tools,
+                        files.0,
+                        files.1,
+                    )
+                    .await
                 }
                 Some(context) => {
-                    start_with_context(req.text, req.model, context, req.think, req.tools).await
+                    start_with_context(req.text, req.model, context, req.think, req.tools, files)
+                        .await
                 }
             };
             match sent {
@@ -91,6 +103,8 @@ pub fn HomePage() -> impl IntoView {
                                 model: default_model.get_untracked(),
                                 think: false,
                                 tools: vec![],
+                                attachments: vec![],
+                                images_as_text: false,
                                 settle: Callback::new(|_| {}),
                             }) }>
                             {ex.clone()}
@@ -138,11 +152,24 @@ async fn start_with_context(
     context: String,
     think: bool,
     tools: Vec<String>,
+    (attachments, images_as_text): (Vec<String>, bool),
 ) -> Result<SendResultDto, crate::api::ApiError> {
     let thread = create_thread(None).await?;
     let id = thread.id;
     let sent = match configure_thread(id.clone(), Some(model.clone()), context).await {
-        Ok(_) => send_message(Some(id.clone()), None, text, Some(model), think, tools).await,
+        Ok(_) => {
+            send_message(
+                Some(id.clone()),
+                None,
+                text,
+                Some(model),
+                think,
+                tools,
+                attachments,
+                images_as_text,
+            )
+            .await
+        }
         Err(e) => Err(e),
     };
     if sent.is_err() {

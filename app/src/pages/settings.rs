@@ -26,6 +26,36 @@ pub fn AccountSettingsPage() -> impl IntoView {
     }
 }
 
+/// Settings → Account: what the person's files take of their quota.
+#[component]
+fn Storage() -> impl IntoView {
+    use crate::components::attach::size_label;
+    let usage = Resource::new(|| (), |_| crate::api::settings::file_usage());
+    view! {
+        <div class="storage" data-testid="storage">
+            <h2>"Files"</h2>
+            <Suspense fallback=|| ()>
+                {move || Suspend::new(async move {
+                    usage.await.ok().map(|u| {
+                        let text = format!(
+                            "{} of {} used by your files (up to {} per file, {} files per message)",
+                            size_label(u.used_bytes),
+                            size_label(u.quota_bytes),
+                            size_label(u.max_file_bytes),
+                            u.max_files_per_message
+                        );
+                        view! {
+                            <meter min="0" max=u.quota_bytes.to_string() value=u.used_bytes.to_string()
+                                aria-label="Storage used"></meter>
+                            <p class="muted" data-testid="storage-used">{text}</p>
+                        }
+                    })
+                })}
+            </Suspense>
+        </div>
+    }
+}
+
 #[component]
 fn AccountDetails(user: UserDto) -> impl IntoView {
     let expected = expected_confirmation(&user.provider, user.email.as_deref());
@@ -57,6 +87,7 @@ fn AccountDetails(user: UserDto) -> impl IntoView {
             <dt>"Sign-in method"</dt>
             <dd>{provider}</dd>
         </dl>
+        <Storage />
         <div class="sessions">
             <h2>"Sessions"</h2>
             <p class="muted">

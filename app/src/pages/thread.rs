@@ -539,6 +539,8 @@ fn ThreadView(
                 Some(req.model),
                 req.think,
                 req.tools,
+                req.attachments,
+                req.images_as_text,
             )
             .await
             {
@@ -568,7 +570,8 @@ fn ThreadView(
         edit: Callback::new(move |(id, text): (String, String)| {
             let tools = tool_names(&saved_tools(&conv.thread_id.get_value()));
             leptos::task::spawn_local(async move {
-                match edit_message(id, text, None, false, tools).await {
+                // No list: the edited question keeps the files it had.
+                match edit_message(id, text, None, false, tools, None, false).await {
                     Ok(r) => conv.started(r),
                     Err(e) => {
                         toasts.error("Could not send the edited message", &server_fn_message(&e))

@@ -78,6 +78,18 @@ pub struct Config {
     /// Longest wait between two upstream events (`GENERATION_IDLE_TIMEOUT_SECS`,
     /// default 300: reasoning models can think quietly for minutes).
     pub generation_idle_timeout_secs: u64,
+    /// Largest uploaded file, bytes (`MAX_UPLOAD_MB`, default 20).
+    pub max_upload_bytes: u64,
+    /// Most files sent with one message (`MAX_ATTACHMENTS`, default 10).
+    pub max_attachments: usize,
+    /// Most bytes of files sent with one message (`MAX_MESSAGE_FILES_MB`,
+    /// default 50).
+    pub max_message_files_bytes: u64,
+    /// What one user may keep in uploaded files, bytes
+    /// (`USER_STORAGE_QUOTA_MB`, default 1024).
+    pub user_storage_quota_bytes: u64,
+    /// The model that reads documents and images (`OCR_MODEL`).
+    pub ocr_model: String,
 }
 
 /// An IP network (`10.0.0.0/8`, `::1/128`); a bare address is a /32 or /128.
@@ -140,6 +152,11 @@ fn err(var: &'static str, message: impl Into<String>) -> ConfigError {
         message: message.into(),
     }
 }
+
+/// One megabyte, as the limits count it.
+pub const MB: u64 = 1024 * 1024;
+/// The model that reads documents unless `OCR_MODEL` names another.
+pub const DEFAULT_OCR_MODEL: &str = "mistral-ocr-latest";
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/mistralchat.db?mode=rwc";
 
@@ -366,6 +383,41 @@ impl Config {
                 1..=86_400,
                 "a number of seconds (1-86400)",
             )?,
+            max_upload_bytes: parse_count::<u64>(
+                "MAX_UPLOAD_MB",
+                get("MAX_UPLOAD_MB"),
+                20,
+                1..=512,
+                "a number of megabytes (1-512)",
+            )? * MB,
+            max_attachments: parse_count(
+                "MAX_ATTACHMENTS",
+                get("MAX_ATTACHMENTS"),
+                10,
+                1..=100,
+                "a number of files (1-100)",
+            )?,
+            max_message_files_bytes: parse_count::<u64>(
+                "MAX_MESSAGE_FILES_MB",
+                get("MAX_MESSAGE_FILES_MB"),
+                50,
+                1..=10_000,
+                "a number of megabytes (1-10000)",
+            )? * MB,
+            user_storage_quota_bytes: parse_count::<u64>(
+                "USER_STORAGE_QUOTA_MB",
+                get("USER_STORAGE_QUOTA_MB"),
+                1024,
+                1..=10_000_000,
+                "a number of megabytes (1-10000000)",
+            )? * MB,
+            ocr_model: match get("OCR_MODEL").map(|v| v.trim().to_string()) {
+                None => DEFAULT_OCR_MODEL.to_string(),
+                Some(v) => match crate::vocab::ModelId::parse(&v) {
+                    Ok(Some(m)) => m.into_string(),
+                    _ => return Err(err("OCR_MODEL", format!("expected a model id, got {v:?}"))),
+                },
+            },
         })
     }
 
@@ -418,6 +470,11 @@ mod tests {
         assert_eq!(c.session_idle_days, 7);
         assert_eq!(c.max_generations_per_user, 3);
         assert_eq!(c.server_key_daily_requests, 0);
+        assert_eq!(c.max_upload_bytes, 20 * MB);
+        assert_eq!(c.max_attachments, 10);
+        assert_eq!(c.max_message_files_bytes, 50 * MB);
+        assert_eq!(c.user_storage_quota_bytes, 1024 * MB);
+        assert_eq!(c.ocr_model, DEFAULT_OCR_MODEL);
         assert_eq!(c.generation_idle_timeout_secs, 300);
     }
 

@@ -25,6 +25,12 @@ pub enum AppError {
     Conflict(String),
     #[error("{0}")]
     PayloadTooLarge(String),
+    /// 415: the sentence names the supported types.
+    #[error("{0}")]
+    UnsupportedType(String),
+    /// 422: well-formed but unusable input, e.g. a corrupt file.
+    #[error("{0}")]
+    Unprocessable(String),
     #[error("{message}")]
     TooManyRequests {
         message: String,
@@ -70,6 +76,8 @@ impl AppError {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
@@ -114,6 +122,8 @@ impl AppError {
             Self::NotFound(_) => ErrorKind::NotFound,
             Self::Conflict(_) => ErrorKind::Conflict,
             Self::PayloadTooLarge(_) => ErrorKind::TooLarge,
+            Self::UnsupportedType(_) => ErrorKind::UnsupportedType,
+            Self::Unprocessable(_) => ErrorKind::Unprocessable,
             Self::TooManyRequests { .. } => ErrorKind::TooMany,
             Self::Unavailable { .. } => ErrorKind::Unavailable,
             Self::NotImplemented(_) => ErrorKind::NotImplemented,

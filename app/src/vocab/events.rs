@@ -388,6 +388,7 @@ mod tests {
                     width: Some(2),
                     height: Some(1),
                     prompt: Some("a cat".into()),
+                    seen: None,
                 },
             },
             StreamEvent::Snapshot {

@@ -32,3 +32,28 @@ pub const MAX_ID_LEN: usize = 64;
 pub fn is_reasoning_family(model: &str) -> bool {
     model.starts_with("magistral")
 }
+
+/// Room left for the answer when a history is fitted to a model's context.
+pub const ANSWER_BUDGET_TOKENS: u64 = 4_000;
+/// A model's context when the catalogue does not say.
+pub const FALLBACK_CONTEXT_TOKENS: u64 = 32_000;
+
+/// The tokens a text costs, estimated (about three characters a token, plus
+/// a message's overhead): the server fits histories and files with it, the
+/// composer's meter shows the same figure.
+pub fn estimate_tokens(text: &str) -> u64 {
+    (text.chars().count() as u64).div_ceil(3) + 4
+}
+
+/// The tokens an image costs a vision model, estimated: 16×16-pixel patches
+/// of the image scaled to fit 1024×1024 (1,000 when its size is unknown).
+pub fn image_tokens(width: Option<u32>, height: Option<u32>) -> u64 {
+    match (width, height) {
+        (Some(w), Some(h)) if w > 0 && h > 0 => {
+            let scale = (1024.0 / w.max(h) as f64).min(1.0);
+            let side = |px: u32| ((px as f64 * scale) / 16.0).ceil().max(1.0) as u64;
+            side(w) * side(h) + side(h)
+        }
+        _ => 1_000,
+    }
+}

@@ -53,6 +53,14 @@ struct SendBody {
     /// (absent: none).
     #[schema(value_type = Option<Vec<app::vocab::Tool>>)]
     tools: Option<Vec<String>>,
+    /// Files uploaded with `POST /api/files`, sent with the message (at most
+    /// `MAX_ATTACHMENTS`; someone else's id answers 404).
+    #[schema(max_items = 100)]
+    attachments: Option<Vec<String>>,
+    /// Send images as their OCR text when the model cannot see images
+    /// (otherwise such a send is a 400 saying so).
+    #[serde(default)]
+    images_as_text: bool,
 }
 
 /// Send a message and start the answer.
@@ -64,7 +72,9 @@ struct SendBody {
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 201, description = "The question is stored and the answer is being written (follow it at `/api/generations/{id}/events`)", body = SendResultDto),
-        (status = 404, description = "No such thread or parent message (or not yours)", body = super::openapi::ErrorBody),
+        (status = 404, description = "No such thread, parent message or file (or not yours)", body = super::openapi::ErrorBody),
+        (status = 413, description = "More files, or more bytes of files, than one message may carry", body = super::openapi::ErrorBody),
+        (status = 422, description = "An attached document could not be read", body = super::openapi::ErrorBody),
         (status = 429, description = "Too many answers being written for this user, the daily budget of the operator's key is spent, or Mistral is rate-limiting the key", body = super::openapi::ErrorBody),
         (status = 502, description = "Mistral refused or failed the request", body = super::openapi::ErrorBody),
         (status = 503, description = "The server is writing as many answers as it can", body = super::openapi::ErrorBody)
@@ -82,7 +92,11 @@ async fn send(
         b.model.as_deref(),
         b.think,
         b.tools.as_deref(),
-    )?;
+    )?
+    .with_files(chat::asked_files(
+        b.attachments.as_deref(),
+        b.images_as_text,
+    ));
     Ok((
         StatusCode::CREATED,
         Json(chat::send(&state, me.id(), input).await?),
@@ -157,6 +171,14 @@ struct EditBody {
     /// (absent: none).
     #[schema(value_type = Option<Vec<app::vocab::Tool>>)]
     tools: Option<Vec<String>>,
+    /// Files uploaded with `POST /api/files`, sent with the edited message (absent: keep the files of the message edited; at most
+    /// `MAX_ATTACHMENTS`; someone else's id answers 404).
+    #[schema(max_items = 100)]
+    attachments: Option<Vec<String>>,
+    /// Send images as their OCR text when the model cannot see images
+    /// (otherwise such a send is a 400 saying so).
+    #[serde(default)]
+    images_as_text: bool,
 }
 
 /// Edit a question: a new branch with the new text and its answer.
@@ -168,7 +190,9 @@ struct EditBody {
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 201, description = "The edited question is stored and its answer is being written", body = SendResultDto),
-        (status = 404, description = "No such message (or not yours)", body = super::openapi::ErrorBody),
+        (status = 404, description = "No such message or file (or not yours)", body = super::openapi::ErrorBody),
+        (status = 413, description = "More files, or more bytes of files, than one message may carry", body = super::openapi::ErrorBody),
+        (status = 422, description = "An attached document could not be read", body = super::openapi::ErrorBody),
         (status = 429, description = "Too many answers being written, budget spent, or rate-limited upstream", body = super::openapi::ErrorBody),
         (status = 502, description = "Mistral refused or failed the request", body = super::openapi::ErrorBody),
         (status = 503, description = "The server is writing as many answers as it can", body = super::openapi::ErrorBody)
@@ -190,6 +214,7 @@ async fn edit(
         model,
         b.think,
         tools,
+        chat::asked_files(b.attachments.as_deref(), b.images_as_text),
     )
     .await?;
     Ok((StatusCode::CREATED, Json(r)))

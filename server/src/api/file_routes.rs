@@ -19,21 +19,145 @@
 //! no page guard: files go out as stored with an exact `Content-Length`.
 use super::Caller;
 use crate::security_headers::FILE_POLICY;
+use app::model::{FileTextDto, FileUsageDto, UploadedFileDto};
 use app::server::services::files::{self, FileRef};
 use app::server::services::threads::ShareCode;
+use app::server::services::uploads::{self, Incoming};
 use app::server::{AppError, AppResult, AppState};
 use app::vocab::FileId;
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::{DefaultBodyLimit, Multipart, Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::Json;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(get_file))
+        // The upload enforces its own limits while the file streams in
+        // (`MAX_UPLOAD_MB`), instead of the router's 10 MB for JSON bodies.
+        .routes(routes!(upload))
+        .layer(DefaultBodyLimit::disable())
+        .routes(routes!(get_file, delete_file))
+        .routes(routes!(file_text))
+        .routes(routes!(usage))
         .routes(routes!(get_shared_file))
+}
+
+/// `multipart/form-data` with one part named `file`.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+struct UploadForm {
+    /// The file's bytes; its name is taken from the part's `filename`.
+    #[schema(value_type = String, format = Binary)]
+    file: Vec<u8>,
+}
+
+/// Upload a file to send with a message (`attachments` of `POST /api/chat`).
+/// Its type is detected from its bytes; the same bytes are stored once. A
+/// file not sent within 24 hours is removed.
+#[utoipa::path(
+    post,
+    path = "/api/files",
+    tag = "files",
+    request_body(content = UploadForm, content_type = "multipart/form-data"),
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 201, description = "Stored", body = UploadedFileDto),
+        (status = 400, description = "No `file` part, an empty file, or a malformed form", body = super::openapi::ErrorBody),
+        (status = 413, description = "Larger than the limit per file, or over the storage quota", body = super::openapi::ErrorBody),
+        (status = 415, description = "A type that is not supported (the sentence lists the supported ones)", body = super::openapi::ErrorBody)
+    )
+)]
+async fn upload(
+    State(state): State<AppState>,
+    Caller(me): Caller,
+    mut form: Multipart,
+) -> AppResult<(StatusCode, Json<UploadedFileDto>)> {
+    let bad_form = |e: axum::extract::multipart::MultipartError| {
+        AppError::bad_request(format!(
+            "file: the upload could not be read ({})",
+            e.body_text()
+        ))
+    };
+    while let Some(mut field) = form.next_field().await.map_err(bad_form)? {
+        if field.name() != Some("file") {
+            continue;
+        }
+        let name = field.file_name().unwrap_or("file").to_string();
+        let mut incoming = Incoming::new(state.config.max_upload_bytes);
+        while let Some(piece) = field.chunk().await.map_err(bad_form)? {
+            incoming.push(&piece)?;
+        }
+        let stored = uploads::finish_upload(&state, me.id(), &name, incoming).await?;
+        return Ok((StatusCode::CREATED, Json(stored)));
+    }
+    Err(AppError::bad_request(
+        "file: send the file as a multipart part named \"file\"",
+    ))
+}
+
+/// Remove a file uploaded but not sent (a chip removed from the composer).
+#[utoipa::path(
+    delete,
+    path = "/api/files/{id}",
+    tag = "files",
+    params(("id" = String, Path, description = "The file's id")),
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 404, description = "No such file (or not yours)", body = super::openapi::ErrorBody),
+        (status = 409, description = "The file was sent with a message; it goes with its thread", body = super::openapi::ErrorBody)
+    )
+)]
+async fn delete_file(
+    State(state): State<AppState>,
+    Caller(me): Caller,
+    Path(id): Path<String>,
+) -> AppResult<StatusCode> {
+    uploads::delete_unsent(&state, me.id(), &FileId::new(&id)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// What the model reads of a file: a text file's text, or the markdown OCR
+/// reads from each page of a document or image (read once per file, with
+/// the caller's Mistral key), with each page's token estimate.
+#[utoipa::path(
+    get,
+    path = "/api/files/{id}/text",
+    tag = "files",
+    params(("id" = String, Path, description = "The file's id")),
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "The text, page by page", body = FileTextDto),
+        (status = 400, description = "No Mistral key to read it with", body = super::openapi::ErrorBody),
+        (status = 404, description = "No such file (or not yours)", body = super::openapi::ErrorBody),
+        (status = 422, description = "The file could not be read (e.g. a corrupt document)", body = super::openapi::ErrorBody),
+        (status = 429, description = "Mistral is rate-limiting the key", body = super::openapi::ErrorBody),
+        (status = 502, description = "Mistral failed", body = super::openapi::ErrorBody)
+    )
+)]
+async fn file_text(
+    State(state): State<AppState>,
+    Caller(me): Caller,
+    Path(id): Path<String>,
+) -> AppResult<Json<FileTextDto>> {
+    Ok(Json(
+        uploads::text_of(&state, me.id(), &FileId::new(&id)).await?,
+    ))
+}
+
+/// What the caller's files take against the quota, and the upload limits.
+#[utoipa::path(
+    get,
+    path = "/api/files/usage",
+    tag = "files",
+    security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, description = "Storage used and limits", body = FileUsageDto))
+)]
+async fn usage(State(state): State<AppState>, Caller(me): Caller) -> AppResult<Json<FileUsageDto>> {
+    Ok(Json(uploads::usage(&state, me.id()).await?))
 }
 
 /// Files never change under their id (a new file is a new id).

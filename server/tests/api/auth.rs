@@ -290,6 +290,7 @@ db_test!(deleting_the_account_leaves_no_rows_behind, |app| {
                 mime: Set("text/plain".into()),
                 size: Set(3),
                 extracted_text: Set(None),
+                seen: Set(None),
                 created_at: Set(1),
                 ..Default::default()
             }

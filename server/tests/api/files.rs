@@ -366,6 +366,7 @@ db_test!(share_readers_get_the_shared_branch_files_only, |app| {
         mime: Set("image/png".into()),
         size: Set(1),
         extracted_text: Set(None),
+        seen: Set(None),
         created_at: Set(1),
         ..Default::default()
     }
@@ -582,6 +583,7 @@ async fn raw_file(
         mime: Set(claimed.into()),
         size: Set(bytes.len() as i64),
         extracted_text: Set(None),
+        seen: Set(None),
         created_at: Set(1),
         ..Default::default()
     }

@@ -24,3 +24,4 @@ mod settings;
 mod static_files;
 mod threads;
 mod tools;
+mod uploads;

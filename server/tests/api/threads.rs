@@ -1403,6 +1403,7 @@ async fn add_attachment(app: &TestApp, user: &str, message: Option<&str>, sha: &
         mime: Set("text/plain".into()),
         size: Set(3),
         extracted_text: Set(None),
+        seen: Set(None),
         created_at: Set(1),
         ..Default::default()
     }

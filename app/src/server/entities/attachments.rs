@@ -23,6 +23,9 @@ pub struct Model {
     pub height: Option<i32>,
     /// What a generated image was made from.
     pub prompt: Option<String>,
+    /// What the model received of the file when its message was sent (JSON
+    /// of [`crate::model::SeenDto`]).
+    pub seen: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -6,6 +6,7 @@ pub mod access_tokens;
 pub mod attachments;
 pub mod blobs;
 pub mod messages;
+pub mod ocr_results;
 pub mod server_key_uses;
 pub mod shares;
 pub mod threads;

@@ -11,6 +11,7 @@ pub mod client;
 pub mod conversations;
 pub mod errors;
 pub mod files;
+pub mod ocr;
 pub mod sse;
 pub mod transport;
 pub mod types;

@@ -17,14 +17,17 @@ use super::threads::{
     branch_to, find_owned, message_dto, message_links, thread_dto, DEFAULT_THREAD_NAME,
 };
 use super::titles::{first_line_name, TitleJob};
+use super::uploads::{self, Part, Vision};
 use crate::model::{MessageDto, SendResultDto};
 use crate::server::config::Secret;
 use crate::server::db::now_ms;
-use crate::server::entities::{messages, threads};
+use crate::server::entities::{attachments, messages, threads};
 use crate::server::mistral::{ChatRequest, Message, PromptMode, ReasoningEffort, Timeouts};
 use crate::server::{AppError, AppResult, AppState, FieldResult};
 use crate::vocab::limits::is_reasoning_family;
-use crate::vocab::{MessageId, MessageStatus, MessageText, ModelId, Role, ThreadId, Tool, UserId};
+use crate::vocab::{
+    FileId, MessageId, MessageStatus, MessageText, ModelId, Role, ThreadId, Tool, UserId,
+};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, TransactionTrait,
@@ -33,10 +36,7 @@ use std::collections::HashMap;
 use tokio::sync::oneshot;
 
 pub use crate::vocab::limits::DEFAULT_MODEL;
-/// Without a catalogue entry, assume a modest context window.
-const FALLBACK_CONTEXT_TOKENS: u64 = 32_000;
-/// Room left for the answer when trimming the history.
-const ANSWER_BUDGET_TOKENS: u64 = 4_000;
+use crate::vocab::limits::{estimate_tokens, ANSWER_BUDGET_TOKENS, FALLBACK_CONTEXT_TOKENS};
 /// Longest branch read for a history (older turns are trimmed anyway).
 const MAX_BRANCH: usize = 2_000;
 
@@ -54,6 +54,27 @@ pub struct SendInput {
     pub think: bool,
     /// Built-in tools the model may use (none: a plain chat completion).
     pub tools: Vec<Tool>,
+    /// Files sent with the message.
+    pub files: Files,
+}
+
+/// The files a question is sent with.
+#[derive(Debug, Clone, Default)]
+pub struct Files {
+    /// The caller's file ids, in order; `None` (an edit) keeps the files of
+    /// the question edited.
+    pub ids: Option<Vec<FileId>>,
+    /// Images go as their OCR text to a model that cannot see them (else
+    /// such a send is refused with a sentence).
+    pub images_as_text: bool,
+}
+
+/// The files a client named (`attachments`), and how images may go.
+pub fn asked_files(ids: Option<&[String]>, images_as_text: bool) -> Files {
+    Files {
+        ids: ids.map(|ids| ids.iter().map(FileId::new).collect()),
+        images_as_text,
+    }
 }
 
 impl SendInput {
@@ -74,7 +95,14 @@ impl SendInput {
             model: asked_model(model)?,
             think,
             tools: asked_tools(tools)?,
+            files: Files::default(),
         })
+    }
+
+    /// With the files named by the client.
+    pub fn with_files(mut self, files: Files) -> Self {
+        self.files = files;
+        self
     }
 }
 
@@ -164,17 +192,16 @@ async fn branch(
     Ok(rows)
 }
 
-fn estimate_tokens(text: &str) -> u64 {
-    (text.chars().count() as u64).div_ceil(3) + 4
-}
-
 /// The upstream messages for a branch: system context, then the turns,
 /// dropping the oldest turns until the estimate fits `context_tokens`.
 pub fn build_history(
     context: &str,
     turns: &[messages::Model],
+    files: &HashMap<String, Vec<Part>>,
     context_tokens: u64,
 ) -> Vec<Message> {
+    let no_files: Vec<Part> = vec![];
+    let files_of = |m: &messages::Model| files.get(&m.id).unwrap_or(&no_files);
     let mut msgs: Vec<Message> = turns
         .iter()
         .filter(|m| !(m.role == Role::Assistant && m.text.is_empty()))
@@ -183,13 +210,28 @@ pub fn build_history(
                 m.thinking.clone().unwrap_or_default(),
                 m.text.clone(),
             ),
-            Role::User => Message::user(m.text.clone()),
+            Role::User => match files_of(m).as_slice() {
+                [] => Message::user(m.text.clone()),
+                parts if parts.iter().all(|p| p.image.is_none()) => {
+                    match uploads::user_content(&m.text, parts).pop() {
+                        Some(crate::server::mistral::ContentChunk::Text { text }) => {
+                            Message::user(text)
+                        }
+                        _ => Message::user(m.text.clone()),
+                    }
+                }
+                parts => Message::user_chunks(uploads::user_content(&m.text, parts)),
+            },
         })
         .collect();
     let mut sizes: Vec<u64> = turns
         .iter()
         .filter(|m| !(m.role == Role::Assistant && m.text.is_empty()))
-        .map(|m| estimate_tokens(&m.text) + m.thinking.as_deref().map(estimate_tokens).unwrap_or(0))
+        .map(|m| {
+            estimate_tokens(&m.text)
+                + m.thinking.as_deref().map(estimate_tokens).unwrap_or(0)
+                + files_of(m).iter().map(Part::tokens).sum::<u64>()
+        })
         .collect();
     let budget = context_tokens
         .saturating_sub(ANSWER_BUDGET_TOKENS)
@@ -269,6 +311,9 @@ struct Writes {
     question: Option<messages::Model>,
     answer: messages::Model,
     thread: threads::Model,
+    /// The question's files and what the model gets of each.
+    files: Vec<attachments::Model>,
+    parts: Vec<Part>,
 }
 
 /// Starts generating `answer` (the upstream request goes out at once), then
@@ -333,7 +378,9 @@ async fn store_and_start(
                 .await?;
         }
         if let Some(q) = w.question.clone() {
+            let qid = q.id.clone();
             q.into_insert().insert(&txn).await?;
+            uploads::link(&txn, &qid, &w.files, &w.parts).await?;
         }
         w.answer.clone().into_insert().insert(&txn).await?;
         txn.commit().await?;
@@ -343,9 +390,19 @@ async fn store_and_start(
     match result {
         Ok(()) => {
             let _ = stored_tx.send(());
+            let mut user_message: Vec<MessageDto> =
+                w.question.map(message_dto).into_iter().collect();
+            if !w.files.is_empty() {
+                super::files::fill_attachments(
+                    &state.db,
+                    &mut user_message,
+                    &super::files::FileReader::Owner,
+                )
+                .await?;
+            }
             Ok(SendResultDto {
                 thread: thread_dto(&w.thread, false),
-                user_message: w.question.map(message_dto),
+                user_message: user_message.pop(),
                 assistant_message: message_dto(w.answer),
             })
         }
@@ -360,21 +417,64 @@ async fn store_and_start(
     }
 }
 
+/// The files of a question not stored yet (a send or an edit).
+struct NewFiles<'a> {
+    rows: &'a [attachments::Model],
+    images_as_text: bool,
+}
+
 /// The upstream request for an answer to the branch `turns` (root first,
-/// ending with the question).
-fn answer_request(
+/// ending with the question), with the files of its questions: those sent
+/// before exactly as they went then, the new question's fitted into what
+/// the model's context leaves (and recorded in the returned parts).
+async fn answer_request(
     state: &AppState,
     key: &Secret,
     thread: &threads::Model,
     turns: &[messages::Model],
     model: &str,
     think: bool,
-) -> ChatRequest {
+    new_files: Option<NewFiles<'_>>,
+) -> AppResult<(ChatRequest, Vec<Part>)> {
     let ctx_tokens =
         settings::cached_context_length(state, key, model).unwrap_or(FALLBACK_CONTEXT_TOKENS);
+    let sees_images = settings::cached_vision(state, key, model).unwrap_or(true);
+    let stored: Vec<String> = turns
+        .iter()
+        .filter(|m| m.role == Role::User)
+        .map(|m| m.id.clone())
+        .collect();
+    let mut by_message: HashMap<String, Vec<attachments::Model>> = HashMap::new();
+    for r in uploads::rows_of_messages(&state.db, &stored).await? {
+        if let Some(m) = r.message_id.clone() {
+            by_message.entry(m).or_default().push(r);
+        }
+    }
+    let mut files: HashMap<String, Vec<Part>> = HashMap::new();
+    for (message_id, rows) in by_message {
+        let parts = uploads::parts_as_sent(state, key, &rows, sees_images).await?;
+        files.insert(message_id, parts);
+    }
+    let mut new_parts = vec![];
+    if let (Some(new), Some(question)) = (new_files, turns.last()) {
+        if !new.rows.is_empty() {
+            let vision = match (sees_images, new.images_as_text) {
+                (true, _) => Vision::Sees,
+                (false, true) => Vision::Ocr,
+                (false, false) => Vision::Refuse,
+            };
+            let budget = ctx_tokens
+                .saturating_sub(ANSWER_BUDGET_TOKENS)
+                .saturating_sub(estimate_tokens(&thread.context))
+                .saturating_sub(estimate_tokens(&question.text));
+            new_parts =
+                uploads::parts_for_send(state, key, model, new.rows, vision, budget).await?;
+            files.insert(question.id.clone(), new_parts.clone());
+        }
+    }
     let mut request = ChatRequest::new(
         model.to_string(),
-        build_history(&thread.context, turns, ctx_tokens),
+        build_history(&thread.context, turns, &files, ctx_tokens),
     );
     if think {
         if is_reasoning_family(model) {
@@ -383,7 +483,7 @@ fn answer_request(
             request.reasoning_effort = Some(ReasoningEffort::High);
         }
     }
-    request
+    Ok((request, new_parts))
 }
 
 /// A new streaming answer row to `parent`, created just after it.
@@ -411,6 +511,10 @@ pub async fn send(
     let permit = reserve(state, user_id)?;
     // Fails before storing anything when there is no key to answer with.
     let prefs = prefs(state, user_id).await?;
+    let files = match &input.files.ids {
+        Some(ids) => uploads::for_message(state, user_id, ids).await?,
+        None => vec![],
+    };
     let now = now_ms();
     // The message answered: the one asked for (its thread must be the one
     // named, if any), else the newest of the thread; a new thread has none.
@@ -466,7 +570,20 @@ pub async fn send(
         question_at,
     );
     turns.push(question.clone());
-    let request = answer_request(state, &prefs.key, &thread, &turns, &model, input.think);
+    let new_files = NewFiles {
+        rows: &files,
+        images_as_text: input.files.images_as_text,
+    };
+    let (request, parts) = answer_request(
+        state,
+        &prefs.key,
+        &thread,
+        &turns,
+        &model,
+        input.think,
+        Some(new_files),
+    )
+    .await?;
     let answer = answer_row(&thread, &question, &model);
     // A thread created empty and never named (the new-chat page makes one to
     // hold the model and context chosen before the first question) is named
@@ -487,6 +604,8 @@ pub async fn send(
         question: Some(question),
         answer,
         thread,
+        files,
+        parts,
     };
     store_and_start(
         state,
@@ -534,18 +653,22 @@ pub async fn regenerate(
         .filter(|p| p.id == parent_id)
         .cloned()
         .ok_or_else(|| AppError::not_found("Message"))?;
-    let request = answer_request(state, &prefs.key, &thread, &turns, &model, think);
+    let (request, _) =
+        answer_request(state, &prefs.key, &thread, &turns, &model, think, None).await?;
     let writes = Writes {
         new_thread: None,
         question: None,
         answer: answer_row(&thread, &parent, &model),
         thread,
+        files: vec![],
+        parts: vec![],
     };
     let asked = Asked { request, tools };
     store_and_start(state, user_id, permit, writes, prefs, asked, None).await
 }
 
 /// An edited question: a new user sibling of `message_id` and a new answer.
+#[allow(clippy::too_many_arguments)]
 pub async fn edit(
     state: &AppState,
     user_id: &UserId,
@@ -554,6 +677,7 @@ pub async fn edit(
     model: Option<ModelId>,
     think: bool,
     tools: Vec<Tool>,
+    files: Files,
 ) -> AppResult<SendResultDto> {
     let text = text.into_string();
     let asked = model;
@@ -565,6 +689,11 @@ pub async fn edit(
     }
     let permit = reserve(state, user_id)?;
     let prefs = prefs(state, user_id).await?;
+    // Without a list, the edited question keeps the files of the old one.
+    let rows = match &files.ids {
+        Some(ids) => uploads::for_message(state, user_id, ids).await?,
+        None => uploads::rows_of_messages(&state.db, std::slice::from_ref(&old.id)).await?,
+    };
     let model = pick_model(asked, &thread, &prefs);
     let mut turns = branch(state, &thread.id, old.parent_id.as_deref()).await?;
     let at = turns
@@ -579,12 +708,27 @@ pub async fn edit(
         at.max(old.created_at + 1),
     );
     turns.push(question.clone());
-    let request = answer_request(state, &prefs.key, &thread, &turns, &model, think);
+    let new_files = NewFiles {
+        rows: &rows,
+        images_as_text: files.images_as_text,
+    };
+    let (request, parts) = answer_request(
+        state,
+        &prefs.key,
+        &thread,
+        &turns,
+        &model,
+        think,
+        Some(new_files),
+    )
+    .await?;
     let writes = Writes {
         new_thread: None,
         answer: answer_row(&thread, &question, &model),
         question: Some(question),
         thread,
+        files: rows,
+        parts,
     };
     let asked = Asked { request, tools };
     store_and_start(state, user_id, permit, writes, prefs, asked, None).await

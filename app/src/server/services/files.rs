@@ -224,6 +224,17 @@ pub async fn store_blob<C: ConnectionTrait>(
     }
     let sha = sha256_hex(bytes);
     let mime = sniff(bytes).mime;
+    store_blob_owned(db, bytes.to_vec(), sha.clone()).await?;
+    Ok((sha, mime))
+}
+
+/// [`store_blob`] for bytes the caller hands over with their SHA-256 (hex),
+/// already computed while they arrived: the bytes are not copied again.
+pub async fn store_blob_owned<C: ConnectionTrait>(
+    db: &C,
+    bytes: Vec<u8>,
+    sha: String,
+) -> AppResult<()> {
     let exists = blobs::Entity::find_by_id(sha.clone())
         .select_only()
         .column(blobs::Column::Sha256)
@@ -232,13 +243,13 @@ pub async fn store_blob<C: ConnectionTrait>(
         .await?
         .is_some();
     if exists {
-        return Ok((sha, mime));
+        return Ok(());
     }
     let row = blobs::ActiveModel {
-        sha256: Set(sha.clone()),
+        sha256: Set(sha),
         size: Set(bytes.len() as i64),
-        mime: Set(mime.to_string()),
-        data: Set(bytes.to_vec()),
+        mime: Set(sniff(&bytes).mime.to_string()),
+        data: Set(bytes),
         created_at: Set(now_ms()),
     };
     match blobs::Entity::insert(row)
@@ -246,8 +257,8 @@ pub async fn store_blob<C: ConnectionTrait>(
         .exec_without_returning(db)
         .await
     {
-        Ok(_) => Ok((sha, mime)),
-        Err(e) if is_unique_violation(&e) => Ok((sha, mime)),
+        Ok(_) => Ok(()),
+        Err(e) if is_unique_violation(&e) => Ok(()),
         Err(e) => Err(e.into()),
     }
 }
@@ -282,6 +293,7 @@ pub async fn add_generated_image<C: ConnectionTrait>(
         mime: Set(mime.into()),
         size: Set(bytes.len() as i64),
         extracted_text: Set(None),
+        seen: Set(None),
         created_at: Set(now_ms()),
         width: Set(dims.width.and_then(|w| i32::try_from(w).ok())),
         height: Set(dims.height.and_then(|h| i32::try_from(h).ok())),
@@ -338,6 +350,7 @@ fn attachment_dto(a: attachments::Model, reader: &FileReader<'_>) -> AttachmentD
         width: a.width.and_then(|w| u32::try_from(w).ok()),
         height: a.height.and_then(|h| u32::try_from(h).ok()),
         prompt: a.prompt,
+        seen: a.seen.as_deref().and_then(|s| serde_json::from_str(s).ok()),
     }
 }
 

@@ -12,6 +12,7 @@ pub mod rendered;
 pub mod settings;
 pub mod threads;
 pub mod titles;
+pub mod uploads;
 
 use crate::server::entities::messages;
 use crate::server::AppState;

@@ -373,6 +373,12 @@ pub fn cached_function_calling(state: &AppState, key: &Secret, model: &str) -> O
     cached_card(state, key, model, |m| m.function_calling)
 }
 
+/// Whether `model` can see images, from the cached catalogue of `key`
+/// (`None` when not known yet).
+pub fn cached_vision(state: &AppState, key: &Secret, model: &str) -> Option<bool> {
+    cached_card(state, key, model, |m| m.vision)
+}
+
 fn cached_card<T>(
     state: &AppState,
     key: &Secret,

@@ -885,9 +885,66 @@ struct Candidate {
     text: String,
     thinking: Option<String>,
     date: i64,
+    files: Vec<SyncFile>,
 }
 
-fn check_sync_message(m: SyncMessageDto) -> Result<Candidate, SyncRejection> {
+/// An inline file of a synced message, checked: bytes matching their hash,
+/// of a supported type, within the limit per file.
+struct SyncFile {
+    name: String,
+    mime: &'static str,
+    sha256: String,
+    bytes: Vec<u8>,
+}
+
+fn check_sync_file(
+    a: &crate::model::SyncAttachmentDto,
+    max_bytes: u64,
+) -> Result<SyncFile, String> {
+    let name = &a.file_name;
+    let b64 = a
+        .data
+        .data
+        .split_once(";base64,")
+        .filter(|(head, _)| head.starts_with("data:"))
+        .map(|(_, b)| b)
+        .ok_or_else(|| format!("attachments: {name}: data must be a base64 data: URI"))?;
+    if (b64.len() as u64) / 4 * 3 > max_bytes + 3 {
+        return Err(format!(
+            "attachments: {name}: larger than the {} MB limit per file",
+            max_bytes / crate::server::config::MB
+        ));
+    }
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(b64.trim())
+        .map_err(|_| format!("attachments: {name}: data is not valid base64"))?;
+    if bytes.len() as u64 > max_bytes {
+        return Err(format!(
+            "attachments: {name}: larger than the {} MB limit per file",
+            max_bytes / crate::server::config::MB
+        ));
+    }
+    let sha256 = crate::server::crypto::sha256_hex(&bytes);
+    if !sha256.eq_ignore_ascii_case(a.data.sha256.trim()) {
+        return Err(format!(
+            "attachments: {name}: sha256 does not match the bytes"
+        ));
+    }
+    let (mime, _) = super::uploads::classify(&bytes).ok_or_else(|| {
+        format!(
+            "attachments: {name}: unsupported type — send {}",
+            super::uploads::SUPPORTED
+        )
+    })?;
+    Ok(SyncFile {
+        name: name.clone(),
+        mime,
+        sha256,
+        bytes,
+    })
+}
+
+fn check_sync_message(m: SyncMessageDto, max_file_bytes: u64) -> Result<Candidate, SyncRejection> {
     let reject = |reason: String| SyncRejection {
         id_message: m.id_message.clone(),
         reason,
@@ -919,7 +976,14 @@ fn check_sync_message(m: SyncMessageDto) -> Result<Candidate, SyncRejection> {
                 .ok_or_else(|| reject("parentId: not a message of this thread".into()))?,
         ),
     };
+    let files = m
+        .attachments
+        .iter()
+        .map(|a| check_sync_file(a, max_file_bytes))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(reject)?;
     Ok(Candidate {
+        files,
         thread_id: Some(ThreadId::new(&m.id_thread))
             .filter(ThreadId::is_plausible)
             .map(ThreadId::into_string),
@@ -931,6 +995,54 @@ fn check_sync_message(m: SyncMessageDto) -> Result<Candidate, SyncRejection> {
         thinking: m.thinking,
         date: m.date,
     })
+}
+
+/// Stores the inline files of synced messages (once per content) as the
+/// messages' attachments, within the caller's storage quota (413).
+async fn store_sync_files<C: ConnectionTrait>(
+    state: &AppState,
+    user_id: &UserId,
+    txn: &C,
+    files_of: Vec<(String, Vec<SyncFile>)>,
+) -> AppResult<()> {
+    if files_of.iter().all(|(_, f)| f.is_empty()) {
+        return Ok(());
+    }
+    let mut used = super::uploads::used_bytes(txn, user_id).await?;
+    let quota = state.config.user_storage_quota_bytes;
+    let now = now_ms();
+    for (message_id, files) in files_of {
+        for (i, f) in files.into_iter().enumerate() {
+            used += f.bytes.len() as u64;
+            if used > quota {
+                return Err(AppError::PayloadTooLarge(
+                    "attachments: these files do not fit in your storage quota".into(),
+                ));
+            }
+            let dims = files::sniff(&f.bytes);
+            let size = f.bytes.len() as i64;
+            files::store_blob_owned(txn, f.bytes, f.sha256.clone()).await?;
+            attachments::ActiveModel {
+                id: Set(crate::vocab::FileId::generate().to_string()),
+                user_id: Set(user_id.to_string()),
+                message_id: Set(Some(message_id.clone())),
+                blob_sha256: Set(f.sha256),
+                kind: Set("upload".into()),
+                filename: Set(files::clean_file_name(&f.name, f.mime)),
+                mime: Set(f.mime.into()),
+                size: Set(size),
+                extracted_text: Set(None),
+                created_at: Set(now + i as i64),
+                width: Set(dims.width.and_then(|w| i32::try_from(w).ok())),
+                height: Set(dims.height.and_then(|h| i32::try_from(h).ok())),
+                prompt: Set(None),
+                seen: Set(None),
+            }
+            .insert(txn)
+            .await?;
+        }
+    }
+    Ok(())
 }
 
 /// Uploads messages written offline into the caller's threads. Idempotent:
@@ -951,7 +1063,7 @@ pub async fn sync_messages(
     let mut rejected = Vec::new();
     let mut candidates = Vec::with_capacity(batch.len());
     for m in batch {
-        match check_sync_message(m) {
+        match check_sync_message(m, state.config.max_upload_bytes) {
             Ok(c) => candidates.push(c),
             Err(r) => rejected.push(r),
         }
@@ -1001,6 +1113,7 @@ pub async fn sync_messages(
     let mut in_batch: HashMap<String, String> = HashMap::new();
     let mut to_insert = Vec::new();
     let mut touched: HashSet<String> = HashSet::new();
+    let mut files_of: Vec<(String, Vec<SyncFile>)> = Vec::new();
     for c in candidates {
         let reject = |reason: &str| SyncRejection {
             id_message: c.raw_id.clone(),
@@ -1040,6 +1153,7 @@ pub async fn sync_messages(
         );
         row.id = c.id;
         row.thinking = c.thinking;
+        files_of.push((row.id.clone(), c.files));
         to_insert.push(row.into_insert());
     }
 
@@ -1063,6 +1177,7 @@ pub async fn sync_messages(
                 });
             }
         }
+        store_sync_files(state, user_id, &txn, files_of).await?;
         let touched: Vec<String> = touched.into_iter().collect();
         for chunk in touched.chunks(IN_CHUNK) {
             threads::Entity::update_many()
