@@ -517,9 +517,16 @@ fn ThreadView(
             });
         }
     };
-    // Esc stops the answer being written.
+    // Esc stops the answer being written — unless it is closing a dialog
+    // (share, Extract text): this listener runs before the dialog's.
     let esc = window_event_listener(leptos::ev::keydown, move |ev| {
-        if ev.key() == "Escape" && !ev.shift_key() && list.sharing.get_untracked().is_none() {
+        let dialog_open = list.sharing.get_untracked().is_some()
+            || document()
+                .query_selector("[aria-modal='true']")
+                .ok()
+                .flatten()
+                .is_some();
+        if ev.key() == "Escape" && !ev.shift_key() && !dialog_open {
             stop();
         }
     });
