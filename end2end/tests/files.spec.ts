@@ -128,6 +128,11 @@ test("attach by picker: progress, meter, send a PDF and an image, what the model
   await expect(lastUserMessage(page).getByTestId("attachment-seen").first()).toHaveText("Model saw: all 3 pages");
   await noHorizontalOverflow(page);
   await shot(page, info, "files-message");
+
+  // Settings → Account says what the files take.
+  await page.goto("/settings/account");
+  await hydrated(page);
+  await expect(page.getByTestId("storage-used")).toContainText(/\d+ KB of 1024 MB used by your files/);
   expect(violations).toEqual([]);
 });
 

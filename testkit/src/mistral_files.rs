@@ -21,7 +21,8 @@ use serde_json::Value;
 pub const PNG_WIDTH: u32 = 64;
 pub const PNG_HEIGHT: u32 = 48;
 
-fn crc32(bytes: &[u8]) -> u32 {
+/// CRC-32 (IEEE), as PNG chunks carry it.
+pub(crate) fn crc32(bytes: &[u8]) -> u32 {
     let mut crc = 0xFFFF_FFFFu32;
     for &b in bytes {
         crc ^= u32::from(b);

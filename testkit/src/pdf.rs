@@ -511,20 +511,7 @@ pub fn pdf_page_texts(pdf: &[u8]) -> Result<Vec<String>, String> {
 /// The marker the fake OCR looks for in images (`mistral_ocr` module).
 pub const OCR_TEXT_MARKER: &str = "OCRTEXT:";
 
-fn crc32(bytes: &[u8]) -> u32 {
-    let mut crc = 0xFFFF_FFFFu32;
-    for &b in bytes {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
-            crc = if crc & 1 != 0 {
-                (crc >> 1) ^ 0xEDB8_8320
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
-}
+use crate::mistral::files::crc32;
 
 /// A valid 64×48 PNG (one colour, see
 /// [`generated_png`](crate::mistral::files::generated_png)) with a `tEXt`

@@ -5,7 +5,7 @@
 //! that do not fit their columns.
 use crate::chat::{id_in, row, user_with_key};
 use crate::support::*;
-use app::server::config::{Config, Secret};
+use app::server::config::Secret;
 use app::server::entities::messages;
 use app::vocab::MessageId;
 use sea_orm::sea_query::Expr;
@@ -15,28 +15,6 @@ use std::time::{Duration, Instant};
 use testkit::mistral::FakeFailure;
 
 const SERVER_KEY: &str = "sk-operator-key-5678";
-
-/// Like `db_test!`, with the configuration changed first.
-macro_rules! db_test_with {
-    ($name:ident, |$c:ident| $tweak:block, |$app:ident| $body:block) => {
-        mod $name {
-            #[allow(unused_imports)]
-            use super::*;
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                if let Some($app) = TestApp::spawn_with(Backend::Sqlite, |$c: &mut Config| $tweak).await $body
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn mysql() {
-                if let Some($app) = TestApp::spawn_with(Backend::MySql, |$c: &mut Config| $tweak).await $body
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                if let Some($app) = TestApp::spawn_with(Backend::Postgres, |$c: &mut Config| $tweak).await $body
-            }
-        }
-    };
-}
 
 /// Polls the row until its status is not `not` (at most `within`).
 async fn wait_status(app: &TestApp, id: &str, not: &str, within: Duration) -> messages::Model {

@@ -521,6 +521,28 @@ macro_rules! db_test {
     };
 }
 
+/// Like `db_test!`, with the configuration changed first.
+macro_rules! db_test_with {
+    ($name:ident, |$c:ident| $tweak:block, |$app:ident| $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                if let Some($app) = $crate::support::TestApp::spawn_with($crate::support::Backend::Sqlite, |$c: &mut app::server::config::Config| $tweak).await $body
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn mysql() {
+                if let Some($app) = $crate::support::TestApp::spawn_with($crate::support::Backend::MySql, |$c: &mut app::server::config::Config| $tweak).await $body
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if let Some($app) = $crate::support::TestApp::spawn_with($crate::support::Backend::Postgres, |$c: &mut app::server::config::Config| $tweak).await $body
+            }
+        }
+    };
+}
+
 /// One server-sent event as the browser's `EventSource` dispatches it
 /// (framed by [`testkit::sse::SseParser`], which follows the WHATWG rules).
 #[derive(Debug, Clone, PartialEq)]

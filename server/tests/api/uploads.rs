@@ -8,35 +8,12 @@
 //! Mistral, which records them.
 use crate::chat::user_with_key;
 use crate::support::*;
-use app::server::config::Config;
 use app::server::config::MB;
 use app::server::entities::attachments;
 use app::server::services::uploads;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{json, Value};
 use testkit::pdf::{pdf_with_pages, png_with_text};
-
-/// Like `db_test!`, with the configuration changed first.
-macro_rules! db_test_with {
-    ($name:ident, |$c:ident| $tweak:block, |$app:ident| $body:block) => {
-        mod $name {
-            #[allow(unused_imports)]
-            use super::*;
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                if let Some($app) = TestApp::spawn_with(Backend::Sqlite, |$c: &mut Config| $tweak).await $body
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn mysql() {
-                if let Some($app) = TestApp::spawn_with(Backend::MySql, |$c: &mut Config| $tweak).await $body
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                if let Some($app) = TestApp::spawn_with(Backend::Postgres, |$c: &mut Config| $tweak).await $body
-            }
-        }
-    };
-}
 
 /// `POST /api/files` with one `file` part.
 async fn upload(app: &TestApp, token: &str, name: &str, bytes: Vec<u8>) -> Resp {
@@ -97,6 +74,22 @@ fn last_chat(app: &TestApp) -> testkit::mistral::RecordedRequest {
         .rev()
         .find(|r| r.path == "/v1/chat/completions" && r.body["stream"] == true)
         .expect("a chat request")
+}
+
+/// Deletes `thread` (the user's only one with files) and checks that no
+/// attachment, blob or OCR reading is left.
+async fn delete_leaves_no_file(app: &TestApp, t: &str, thread: &str) {
+    let r = app
+        .post(
+            "/api/thread",
+            json!({"action": "delete", "idThread": thread}),
+            Auth::Bearer(t),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    for table in ["attachments", "blobs", "ocr_results"] {
+        assert_eq!(app.count(table).await, 0, "{table}");
+    }
 }
 
 /// Loads the catalogue, so the server knows which models see images.
@@ -310,17 +303,7 @@ db_test!(a_document_is_read_once_and_sent_with_page_markers, |app| {
     assert_eq!(requests_to(&app, "/v1/ocr"), 1);
     // Deleting the chat takes the files, their blobs and what OCR read.
     assert_eq!(app.count("ocr_results").await, 1);
-    let r = app
-        .post(
-            "/api/thread",
-            json!({"action": "delete", "idThread": thread}),
-            Auth::Bearer(&t),
-        )
-        .await;
-    assert_eq!(r.status, 200, "{:?}", r.body);
-    assert_eq!(app.count("attachments").await, 0);
-    assert_eq!(app.count("blobs").await, 0);
-    assert_eq!(app.count("ocr_results").await, 0);
+    delete_leaves_no_file(&app, &t, &thread).await;
 });
 
 db_test!(images_go_to_vision_models_and_blind_models_say_so, |app| {
@@ -552,17 +535,7 @@ db_test!(edits_keep_or_drop_files_and_deletion_removes_them, |app| {
     assert_eq!(app.count("attachments").await, 2);
     assert_eq!(app.count("blobs").await, 1);
     // Deleting the thread takes its files and their blob.
-    let r = app
-        .post(
-            "/api/thread",
-            json!({"action": "delete", "idThread": thread}),
-            Auth::Bearer(&t),
-        )
-        .await;
-    assert_eq!(r.status, 200, "{:?}", r.body);
-    assert_eq!(app.count("attachments").await, 0);
-    assert_eq!(app.count("blobs").await, 0);
-    assert_eq!(app.count("ocr_results").await, 0);
+    delete_leaves_no_file(&app, &t, &thread).await;
 });
 
 db_test!(uploads_never_sent_are_removed_after_a_day, |app| {
@@ -690,4 +663,64 @@ db_test!(sync_accepts_the_reference_clients_inline_files, |app| {
         .await
         .unwrap();
     assert_eq!(got.bytes().await.unwrap().to_vec(), png);
+});
+
+db_test_with!(
+    a_message_carries_a_limited_number_and_size_of_files,
+    |c| {
+        c.max_attachments = 2;
+        c.max_message_files_bytes = MB;
+    },
+    |app| {
+        let t = user_with_key(&app, "many@example.com").await;
+        let mut ids = vec![];
+        for i in 0..3 {
+            ids.push(
+                upload_ok(
+                    &app,
+                    &t,
+                    &format!("{i}.txt"),
+                    format!("file {i}\n").into_bytes(),
+                )
+                .await,
+            );
+        }
+        let sent = app
+            .send_body(&t, json!({"text": "three", "attachments": ids}))
+            .await;
+        assert_eq!(sent.status, 413, "{:?}", sent.body);
+        assert!(sent.error().contains("at most 2 files"), "{}", sent.error());
+        let big = upload_ok(&app, &t, "a.txt", "a".repeat(600 * 1024).into_bytes()).await;
+        let big2 = upload_ok(&app, &t, "b.txt", "b".repeat(600 * 1024).into_bytes()).await;
+        let sent = app
+            .send_body(&t, json!({"text": "two big", "attachments": [big, big2]}))
+            .await;
+        assert_eq!(sent.status, 413, "{:?}", sent.body);
+        assert!(sent.error().contains("1 MB together"), "{}", sent.error());
+        assert_eq!(app.count("messages").await, 0);
+    }
+);
+
+db_test!(deleting_the_account_takes_every_file, |app| {
+    let t = user_with_key(&app, "gone@example.com").await;
+    let f = upload_ok(&app, &t, "doc.pdf", pdf_with_pages(&["one", "two"])).await;
+    upload_ok(&app, &t, "unsent.txt", b"never sent".to_vec()).await;
+    let sent = app
+        .send_body(&t, json!({"text": "read", "attachments": [f]}))
+        .await;
+    app.answer(&t, &sent.answer_id()).await;
+    assert_eq!(app.count("ocr_results").await, 1);
+    let r = app
+        .request(
+            reqwest::Method::DELETE,
+            "/api/auth/delete",
+            Some(json!({"confirm": "gone@example.com"})),
+            Auth::Bearer(&t),
+            &[],
+        )
+        .await;
+    assert!(r.status == 200 || r.status == 204, "{:?}", r.body);
+    for table in ["attachments", "blobs", "ocr_results"] {
+        assert_eq!(app.count(table).await, 0, "{table}");
+    }
 });

@@ -398,24 +398,10 @@ impl MistralClient {
                 let resp = check_status(resp, error_body).await?;
                 let corr = correlation_id(resp.headers());
                 // The request timeout bounds the time; this bounds the size.
-                let (bytes, end) = read_capped(resp, MAX_JSON_BODY_BYTES, None).await;
-                match end {
-                    BodyEnd::Complete => {}
-                    // Nothing was shown to anyone yet, so a broken body is retried.
-                    BodyEnd::Broken(detail) => return Err(Failure::Retry(detail)),
-                    BodyEnd::TimedOut => return Err(Failure::Retry("timeout: body".into())),
-                    BodyEnd::TooLarge => {
-                        return Err(Failure::Fatal(MistralError::InvalidResponse {
-                            detail: format!("response larger than {MAX_JSON_BODY_BYTES} bytes"),
-                        }))
+                read_json::<T>(resp, MAX_JSON_BODY_BYTES).await.inspect_err(|f| {
+                    if let Failure::Fatal(MistralError::InvalidResponse { detail }) = f {
+                        tracing::warn!(path, correlation_id = %corr, error = %detail, "unreadable mistral response");
                     }
-                }
-                let text = String::from_utf8_lossy(&bytes);
-                serde_json::from_str::<T>(&text).map_err(|e| {
-                    tracing::warn!(path, correlation_id = %corr, error = %e, "unreadable mistral response");
-                    Failure::Fatal(MistralError::InvalidResponse {
-                        detail: e.to_string(),
-                    })
                 })
             }
         })
@@ -473,6 +459,31 @@ pub(super) enum BodyEnd {
     /// Stopped at the deadline.
     TimedOut,
     Broken(String),
+}
+
+/// Reads a 2xx JSON body of at most `max` bytes: a body cut short is worth
+/// another attempt (nothing was shown to anyone yet), a larger or
+/// unreadable one is final.
+pub(super) async fn read_json<T: serde::de::DeserializeOwned>(
+    resp: reqwest::Response,
+    max: usize,
+) -> Result<T, Failure> {
+    let (bytes, end) = read_capped(resp, max, None).await;
+    match end {
+        BodyEnd::Complete => {}
+        BodyEnd::Broken(detail) => return Err(Failure::Retry(detail)),
+        BodyEnd::TimedOut => return Err(Failure::Retry("timeout: body".into())),
+        BodyEnd::TooLarge => {
+            return Err(Failure::Fatal(MistralError::InvalidResponse {
+                detail: format!("response larger than {max} bytes"),
+            }))
+        }
+    }
+    serde_json::from_str::<T>(&String::from_utf8_lossy(&bytes)).map_err(|e| {
+        Failure::Fatal(MistralError::InvalidResponse {
+            detail: e.to_string(),
+        })
+    })
 }
 
 /// Reads at most `max` bytes of a body, until `within` has passed if given.

@@ -9,7 +9,7 @@
 //! the same bytes), error bodies bounded and mapped by
 //! [`MistralError::from_status`]. OCR can take a while on a long document,
 //! so its timeout is [`OCR_TIMEOUT`], not the JSON endpoints' one.
-use super::client::{check_status, describe, read_capped, BodyEnd, Failure, MistralClient};
+use super::client::{check_status, describe, read_json, Failure, MistralClient};
 use super::errors::MistralError;
 use super::files::is_url_safe_file_id;
 use crate::server::config::Secret;
@@ -87,29 +87,6 @@ fn no_key(key: &Secret) -> Result<(), MistralError> {
         true => Err(MistralError::Unauthorized),
         false => Ok(()),
     }
-}
-
-/// Reads a 2xx JSON body of at most `max` bytes.
-async fn read_json<T: serde::de::DeserializeOwned>(
-    resp: reqwest::Response,
-    max: usize,
-) -> Result<T, Failure> {
-    let (bytes, end) = read_capped(resp, max, None).await;
-    match end {
-        BodyEnd::Complete => {}
-        BodyEnd::Broken(detail) => return Err(Failure::Retry(detail)),
-        BodyEnd::TimedOut => return Err(Failure::Retry("timeout: body".into())),
-        BodyEnd::TooLarge => {
-            return Err(Failure::Fatal(MistralError::InvalidResponse {
-                detail: format!("response larger than {max} bytes"),
-            }))
-        }
-    }
-    serde_json::from_slice::<T>(&bytes).map_err(|e| {
-        Failure::Fatal(MistralError::InvalidResponse {
-            detail: e.to_string(),
-        })
-    })
 }
 
 impl MistralClient {

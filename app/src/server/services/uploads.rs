@@ -587,19 +587,13 @@ pub fn fit_text(name: &str, got: &Extracted, fit: Fit<'_>) -> Part {
                 ));
             }
             block.push_str("</file>");
-            let tokens = estimate_tokens(&block);
-            Part {
-                block: Some(block),
-                image: None,
-                seen: SeenDto {
-                    as_: SeenAs::Pages,
-                    pages: (take > 0).then_some([1, take as u32]),
-                    total_pages: Some(n as u32),
-                    chars,
-                    total_chars,
-                    tokens,
-                },
-            }
+            text_part(
+                block,
+                SeenAs::Pages,
+                (take > 0).then_some([1, take as u32]),
+                Some(n as u32),
+                (chars, total_chars),
+            )
         }
         _ => {
             let text = got.pages.concat();
@@ -628,20 +622,36 @@ pub fn fit_text(name: &str, got: &Extracted, fit: Fit<'_>) -> Part {
                 ));
             }
             block.push_str("</file>");
-            let tokens = estimate_tokens(&block);
-            Part {
-                block: Some(block),
-                image: None,
-                seen: SeenDto {
-                    as_: SeenAs::Text,
-                    pages: None,
-                    total_pages: None,
-                    chars: keep_chars as u64,
-                    total_chars,
-                    tokens,
-                },
-            }
+            text_part(
+                block,
+                SeenAs::Text,
+                None,
+                None,
+                (keep_chars as u64, total_chars),
+            )
         }
+    }
+}
+
+/// A `<file>` block and its record: `chars` of `total` characters sent.
+fn text_part(
+    block: String,
+    as_: SeenAs,
+    pages: Option<[u32; 2]>,
+    total_pages: Option<u32>,
+    (chars, total_chars): (u64, u64),
+) -> Part {
+    Part {
+        seen: SeenDto {
+            as_,
+            pages,
+            total_pages,
+            chars,
+            total_chars,
+            tokens: estimate_tokens(&block),
+        },
+        block: Some(block),
+        image: None,
     }
 }
 
