@@ -126,12 +126,13 @@ pub fn leptos_options() -> Result<leptos::config::LeptosOptions, StartupError> {
 /// Everything `main` does, returning a printable error instead of panicking.
 pub async fn run_from_env() -> Result<(), StartupError> {
     let _ = dotenvy::dotenv();
-    let config = Config::from_lookup(|k| std::env::var(k).ok())?;
+    let mut config = Config::from_lookup(|k| std::env::var(k).ok())?;
     init_logging(config.log_format);
     let secret = resolve_secret(&config)?;
     let leptos_options = crate::static_files::check_site(leptos_options()?);
     let addr: SocketAddr = leptos_options.site_addr;
     let db = db::open(&config.database_url).await?;
+    db::fit_upload_limit(&db, &mut config).await;
     let state = AppState::new(db, config, &secret, leptos_options);
     app::server::services::generation_recovery(&state).await;
     // Before the port opens: a SIGTERM sent as soon as the port answers

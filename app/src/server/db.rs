@@ -71,6 +71,49 @@ pub async fn open(url: &str) -> Result<DatabaseConnection, DbInitError> {
     Ok(db)
 }
 
+/// Room left in one MySQL packet beside a blob's bytes (the statement, the
+/// other columns, the protocol).
+const PACKET_ROOM: u64 = 1024 * 1024;
+
+/// The largest blob one insert can carry: MySQL/MariaDB refuse a statement
+/// larger than `max_allowed_packet` (16 MiB by default on MariaDB 10.11);
+/// SQLite and PostgreSQL have no such limit here (`None`).
+pub async fn largest_blob(db: &DatabaseConnection) -> Option<u64> {
+    use sea_orm::{ConnectionTrait, DatabaseBackend, Statement};
+    if db.get_database_backend() != DatabaseBackend::MySql {
+        return None;
+    }
+    let row = db
+        .query_one_raw(Statement::from_string(
+            DatabaseBackend::MySql,
+            "SELECT @@max_allowed_packet AS packet",
+        ))
+        .await
+        .ok()??;
+    let packet = row
+        .try_get::<i64>("", "packet")
+        .ok()
+        .or_else(|| row.try_get::<u64>("", "packet").ok().map(|p| p as i64))?;
+    Some((packet.max(0) as u64).saturating_sub(PACKET_ROOM))
+}
+
+/// Lowers `MAX_UPLOAD_MB` to what the database can store in one insert, with
+/// one warning telling the operator how to raise it: an upload the database
+/// would refuse is a 413 naming the real limit, never a 500.
+pub async fn fit_upload_limit(db: &DatabaseConnection, config: &mut crate::server::config::Config) {
+    if let Some(most) = largest_blob(db).await {
+        if config.max_upload_bytes > most {
+            tracing::warn!(
+                configured = config.max_upload_bytes,
+                effective = most,
+                "MAX_UPLOAD_MB is larger than the database's max_allowed_packet allows; \
+                 uploads are limited to what it can store (raise max_allowed_packet to lift this)"
+            );
+            config.max_upload_bytes = most;
+        }
+    }
+}
+
 pub async fn ping(db: &DatabaseConnection) -> bool {
     db.ping().await.is_ok()
 }

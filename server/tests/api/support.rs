@@ -341,6 +341,7 @@ impl TestApp {
         config.google_jwks_url = format!("{}/oauth2/v3/certs", google.base);
         tweak(&mut config);
         let database = db::open(&test_db.url).await.expect("open test database");
+        db::fit_upload_limit(&database, &mut config).await;
         let state = AppState::new(
             database.clone(),
             config,

@@ -724,3 +724,19 @@ db_test!(deleting_the_account_takes_every_file, |app| {
         assert_eq!(app.count(table).await, 0, "{table}");
     }
 });
+
+db_test!(the_largest_file_allowed_is_stored_on_every_backend, |app| {
+    // On MariaDB the limit follows `max_allowed_packet` (16 MiB by default):
+    // a file the database could not store is a 413 naming the limit, never
+    // a 500.
+    let t = app.register("largest@example.com").await;
+    let limits = app.get("/api/files/usage", Auth::Bearer(&t)).await;
+    let most = limits.body["maxFileBytes"].as_u64().unwrap();
+    assert!(most <= 20 * MB, "{most}");
+    let r = upload(&app, &t, "max.txt", vec![b'a'; most as usize]).await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    assert_eq!(r.body["size"], most);
+    let r = upload(&app, &t, "over.txt", vec![b'b'; most as usize + 1]).await;
+    assert_eq!(r.status, 413, "{:?}", r.body);
+    assert!(r.error().contains("limit per file"), "{}", r.error());
+});
