@@ -477,7 +477,9 @@ mod tests {
 
 /// A user's settings as the UI sees them. The API key itself never leaves the
 /// server: only whether one is set and its last four characters.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+// Not `Eq` (`voice_speed` is a float). The voice members have serde
+// defaults, so an answer from a server older than them still reads.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct SettingsDto {
@@ -493,6 +495,124 @@ pub struct SettingsDto {
     /// with it and the operator set a daily budget; `None` otherwise.
     #[serde(default)]
     pub server_key_budget: Option<ServerKeyBudgetDto>,
+    /// The voice answers are read in (an id from `GET /api/voices`);
+    /// null: the provider's default voice.
+    #[serde(default)]
+    pub voice_id: Option<String>,
+    /// The two-letter language the user speaks (`en`, `fr`…), passed to
+    /// transcription (and to the operator's TTS provider); null: detected
+    /// from the audio.
+    #[serde(default)]
+    pub voice_language: Option<String>,
+    /// How fast answers are played, 0.5–2.0 (default 1.0).
+    #[serde(default = "default_voice_speed")]
+    #[cfg_attr(feature = "ssr", schema(minimum = 0.5, maximum = 2.0))]
+    pub voice_speed: f64,
+    /// How long a silence ends a spoken turn, in milliseconds: 200–3000
+    /// (default 800).
+    #[serde(default = "default_voice_silence_ms")]
+    #[cfg_attr(feature = "ssr", schema(minimum = 200, maximum = 3000))]
+    pub voice_silence_ms: u32,
+    /// Speaking while an answer is read interrupts it (default true).
+    #[serde(default = "default_voice_barge_in")]
+    pub voice_barge_in: bool,
+}
+
+/// Playback speed of spoken answers unless the user chose another.
+pub const DEFAULT_VOICE_SPEED: f64 = 1.0;
+pub const MIN_VOICE_SPEED: f64 = 0.5;
+pub const MAX_VOICE_SPEED: f64 = 2.0;
+/// Silence that ends a spoken turn unless the user chose another, ms.
+pub const DEFAULT_VOICE_SILENCE_MS: u32 = 800;
+pub const MIN_VOICE_SILENCE_MS: u32 = 200;
+pub const MAX_VOICE_SILENCE_MS: u32 = 3000;
+
+fn default_voice_speed() -> f64 {
+    DEFAULT_VOICE_SPEED
+}
+
+fn default_voice_silence_ms() -> u32 {
+    DEFAULT_VOICE_SILENCE_MS
+}
+
+fn default_voice_barge_in() -> bool {
+    true
+}
+
+impl Default for SettingsDto {
+    fn default() -> Self {
+        Self {
+            has_key: false,
+            key_last4: None,
+            server_key_available: false,
+            default_model: None,
+            default_context: String::new(),
+            fast_models: vec![],
+            theme: Theme::default(),
+            server_key_budget: None,
+            voice_id: None,
+            voice_language: None,
+            voice_speed: DEFAULT_VOICE_SPEED,
+            voice_silence_ms: DEFAULT_VOICE_SILENCE_MS,
+            voice_barge_in: true,
+        }
+    }
+}
+
+/// `POST /api/transcribe`: what was said.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct TranscriptionDto {
+    pub text: String,
+    /// The language Mistral heard or was told (two letters), when it says.
+    pub language: Option<String>,
+}
+
+/// One voice answers can be read in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct VoiceDto {
+    /// What `voice` of `POST /api/tts` and `voiceId` of the settings take.
+    pub id: String,
+    pub name: String,
+    /// Two-letter codes of the languages it speaks (may be empty).
+    pub languages: Vec<String>,
+    /// `male`, `female`… when the provider says.
+    pub gender: Option<String>,
+}
+
+/// `GET /api/voices`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct VoiceListDto {
+    pub voices: Vec<VoiceDto>,
+}
+
+/// Who reads answers aloud.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum SpeechProvider {
+    /// Mistral's `/v1/audio/speech`, with the user's key.
+    Mistral,
+    /// The operator's text-to-speech provider (`TTS_API_BASE`), with the
+    /// operator's key.
+    Tts,
+}
+
+/// `POST /api/tts` with `{"validate": true}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct TtsValidationDto {
+    /// Whether the provider accepts the key speech would be made with (the
+    /// user's Mistral key, or the operator's key of the TTS provider);
+    /// `false` too when there is no key at all.
+    pub ok: bool,
+    pub provider: SpeechProvider,
 }
 
 /// Answers started today (UTC) with the operator's key, out of the daily limit.

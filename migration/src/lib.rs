@@ -11,6 +11,7 @@ mod m20261130_000002_share_snapshot;
 mod m20261130_000005_server_key_uses;
 mod m20261201_000007_attachment_image_meta;
 mod m20261202_000008_files_ocr;
+mod m20261203_000009_voice_settings;
 pub mod types;
 
 pub struct Migrator;
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000005_server_key_uses::Migration),
             Box::new(m20261201_000007_attachment_image_meta::Migration),
             Box::new(m20261202_000008_files_ocr::Migration),
+            Box::new(m20261203_000009_voice_settings::Migration),
         ]
     }
 }

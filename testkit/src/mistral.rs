@@ -3,7 +3,9 @@
 //! `GET /v1/models`, `POST /v1/chat/completions` as JSON and as SSE (role
 //! chunk, one chunk per token, final chunk with `finish_reason` and `usage`,
 //! `data: [DONE]`), thinking chunks for reasoning requests, Mistral's error
-//! bodies and its strict request validation (unknown fields → 422).
+//! bodies and its strict request validation (unknown fields → 422); files
+//! and OCR (`ocr`), audio — transcription, speech, voices — and a fake of
+//! the reference project's TTS provider on the same server (`audio`).
 //!
 //! Owns only the fake's behaviour, its knobs ([`FakeMistralConfig`]) and the
 //! log of requests it received. It must not be used by production code paths
@@ -29,6 +31,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 #[path = "mistral_conversations.rs"]
 mod conversations;
 pub use conversations::{SEARCH_TEXT, SOURCES};
+/// `/v1/audio/transcriptions`, `/v1/audio/speech`, `/v1/audio/voices`, and
+/// the reference TTS provider's `/tts/generate` and `/tts/validate`.
+#[path = "mistral_audio.rs"]
+pub mod audio;
 /// `GET /v1/files/{id}/content` (generated images).
 #[path = "mistral_files.rs"]
 pub mod files;
@@ -100,6 +106,9 @@ pub struct FakeMistralConfig {
     pub failure: Option<FakeFailure>,
     /// …for this many more requests (`None` → every request).
     pub failure_remaining: Option<u32>,
+    /// Keys the fake TTS provider (`/tts/*`) accepts as `api_key`. `None` →
+    /// any non-empty key that does not start with `invalid`.
+    pub tts_provider_keys: Option<HashSet<String>>,
 }
 
 /// One request as the fake received it.
@@ -157,6 +166,8 @@ pub struct FakeMistral {
     recorded: Arc<Mutex<Vec<RecordedRequest>>>,
     /// Files uploaded through `POST /v1/files`, by id.
     files: Arc<Mutex<std::collections::HashMap<String, ocr::UploadedFile>>>,
+    /// Transcription requests, whole (`audio::ReceivedAudio`).
+    audio: Arc<Mutex<Vec<audio::ReceivedAudio>>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -189,6 +200,7 @@ impl FakeMistral {
             config: Arc::new(Mutex::new(FakeMistralConfig::default())),
             recorded: Arc::new(Mutex::new(Vec::new())),
             files: Arc::new(Mutex::new(std::collections::HashMap::new())),
+            audio: Arc::new(Mutex::new(Vec::new())),
         };
         let router = Router::new()
             .route("/v1/models", get(models))
@@ -197,6 +209,11 @@ impl FakeMistral {
             .route("/v1/files/{id}/content", get(files::content))
             .route("/v1/files", ocr::upload_route())
             .route("/v1/ocr", ocr::ocr_route())
+            .route("/v1/audio/transcriptions", audio::transcriptions_route())
+            .route("/v1/audio/speech", post(audio::speech))
+            .route("/v1/audio/voices", get(audio::voices))
+            .route("/tts/generate", post(audio::tts_generate))
+            .route("/tts/validate", post(audio::tts_validate))
             .fallback(not_found)
             .layer(axum::middleware::map_response(add_mistral_headers))
             .with_state(fake.clone());

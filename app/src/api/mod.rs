@@ -7,6 +7,7 @@ pub mod chat;
 pub mod error;
 pub mod settings;
 pub mod threads;
+pub mod voice;
 
 pub use error::{ApiError, ErrorKind};
 

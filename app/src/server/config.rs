@@ -47,8 +47,22 @@ pub struct Config {
     pub google_client_id: Option<String>,
     pub google_tokeninfo_url: String,
     pub google_jwks_url: String,
+    /// The operator's text-to-speech provider (`TTS_API_BASE`, with
+    /// `TTS_API_KEY`): when both are set, `POST /api/tts` speaks through it
+    /// (`/tts/generate`, `/tts/validate`) instead of Mistral. Set together or
+    /// not at all.
     pub tts_api_base: Option<String>,
     pub tts_api_key: Option<Secret>,
+    /// Largest recording `POST /api/transcribe` takes, bytes
+    /// (`MAX_AUDIO_MB`, default 25).
+    pub max_audio_bytes: u64,
+    /// Longest text `POST /api/tts` reads aloud, characters
+    /// (`MAX_TTS_CHARS`, default 4000).
+    pub max_tts_chars: usize,
+    /// The model that transcribes recordings (`TRANSCRIBE_MODEL`).
+    pub transcribe_model: String,
+    /// The model that reads answers aloud (`TTS_MODEL`).
+    pub tts_model: String,
     pub log_format: LogFormat,
     pub session_ttl_days: i64,
     /// The cheap model that names new threads after their first exchange;
@@ -157,6 +171,10 @@ fn err(var: &'static str, message: impl Into<String>) -> ConfigError {
 pub const MB: u64 = 1024 * 1024;
 /// The model that reads documents unless `OCR_MODEL` names another.
 pub const DEFAULT_OCR_MODEL: &str = "mistral-ocr-latest";
+/// The model that transcribes recordings unless `TRANSCRIBE_MODEL` names another.
+pub const DEFAULT_TRANSCRIBE_MODEL: &str = "voxtral-mini-latest";
+/// The model that reads answers aloud unless `TTS_MODEL` names another.
+pub const DEFAULT_TTS_MODEL: &str = "voxtral-mini-tts-latest";
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/mistralchat.db?mode=rwc";
 
@@ -292,6 +310,32 @@ impl Config {
         let opt_url = |var: &'static str| -> Result<Option<String>, ConfigError> {
             get(var).map(|v| parse_base_url(var, &v)).transpose()
         };
+        let model = |var: &'static str, default: &str| -> Result<String, ConfigError> {
+            match get(var).map(|v| v.trim().to_string()) {
+                None => Ok(default.to_string()),
+                Some(v) => match crate::vocab::ModelId::parse(&v) {
+                    Ok(Some(m)) => Ok(m.into_string()),
+                    _ => Err(err(var, format!("expected a model id, got {v:?}"))),
+                },
+            }
+        };
+        // The provider is used only with both: one without the other is a
+        // mistake to report, not a silent fallback to Mistral.
+        let tts_api_base = opt_url("TTS_API_BASE")?;
+        let tts_api_key = get("TTS_API_KEY").map(|k| Secret::new(k.trim()));
+        match (&tts_api_base, &tts_api_key) {
+            (Some(_), None) => return Err(err(
+                "TTS_API_KEY",
+                "must be set with TTS_API_BASE (or unset TTS_API_BASE to speak through Mistral)",
+            )),
+            (None, Some(_)) => {
+                return Err(err(
+                    "TTS_API_BASE",
+                    "must be set with TTS_API_KEY (or unset TTS_API_KEY to speak through Mistral)",
+                ))
+            }
+            _ => {}
+        }
         Ok(Config {
             database_url,
             public_url,
@@ -317,8 +361,24 @@ impl Config {
                 &get("GOOGLE_JWKS_URL")
                     .unwrap_or_else(|| "https://www.googleapis.com/oauth2/v3/certs".into()),
             )?,
-            tts_api_base: opt_url("TTS_API_BASE")?,
-            tts_api_key: get("TTS_API_KEY").map(Secret::new),
+            tts_api_base,
+            tts_api_key,
+            max_audio_bytes: parse_count::<u64>(
+                "MAX_AUDIO_MB",
+                get("MAX_AUDIO_MB"),
+                25,
+                1..=512,
+                "a number of megabytes (1-512)",
+            )? * MB,
+            max_tts_chars: parse_count(
+                "MAX_TTS_CHARS",
+                get("MAX_TTS_CHARS"),
+                4000,
+                1..=100_000,
+                "a number of characters (1-100000)",
+            )?,
+            transcribe_model: model("TRANSCRIBE_MODEL", DEFAULT_TRANSCRIBE_MODEL)?,
+            tts_model: model("TTS_MODEL", DEFAULT_TTS_MODEL)?,
             log_format,
             session_ttl_days,
             title_model,
@@ -411,13 +471,7 @@ impl Config {
                 1..=10_000_000,
                 "a number of megabytes (1-10000000)",
             )? * MB,
-            ocr_model: match get("OCR_MODEL").map(|v| v.trim().to_string()) {
-                None => DEFAULT_OCR_MODEL.to_string(),
-                Some(v) => match crate::vocab::ModelId::parse(&v) {
-                    Ok(Some(m)) => m.into_string(),
-                    _ => return Err(err("OCR_MODEL", format!("expected a model id, got {v:?}"))),
-                },
-            },
+            ocr_model: model("OCR_MODEL", DEFAULT_OCR_MODEL)?,
         })
     }
 
@@ -476,6 +530,52 @@ mod tests {
         assert_eq!(c.user_storage_quota_bytes, 1024 * MB);
         assert_eq!(c.ocr_model, DEFAULT_OCR_MODEL);
         assert_eq!(c.generation_idle_timeout_secs, 300);
+        assert_eq!(c.max_audio_bytes, 25 * MB);
+        assert_eq!(c.max_tts_chars, 4000);
+        assert_eq!(c.transcribe_model, "voxtral-mini-latest");
+        assert_eq!(c.tts_model, "voxtral-mini-tts-latest");
+        assert!(c.tts_api_base.is_none() && c.tts_api_key.is_none());
+    }
+
+    #[test]
+    fn voice_settings_parse_and_name_the_variable() {
+        let c = cfg(&[
+            ("TTS_API_BASE", "https://tts.example.com/"),
+            ("TTS_API_KEY", "tts-operator-secret"),
+            ("MAX_AUDIO_MB", "5"),
+            ("MAX_TTS_CHARS", "300"),
+            ("TRANSCRIBE_MODEL", "voxtral-small-latest"),
+            ("TTS_MODEL", "voxtral-mini-tts-2603"),
+        ])
+        .unwrap();
+        assert_eq!(c.tts_api_base.as_deref(), Some("https://tts.example.com"));
+        assert_eq!(
+            c.tts_api_key.as_ref().map(Secret::expose),
+            Some("tts-operator-secret")
+        );
+        assert!(!format!("{c:?}").contains("tts-operator-secret"));
+        assert_eq!(c.max_audio_bytes, 5 * MB);
+        assert_eq!(c.max_tts_chars, 300);
+        assert_eq!(c.transcribe_model, "voxtral-small-latest");
+        assert_eq!(c.tts_model, "voxtral-mini-tts-2603");
+        for (pairs, var) in [
+            (
+                vec![("TTS_API_BASE", "https://tts.example.com")],
+                "TTS_API_KEY",
+            ),
+            (vec![("TTS_API_KEY", "k")], "TTS_API_BASE"),
+            (
+                vec![("TTS_API_BASE", "file:///etc"), ("TTS_API_KEY", "k")],
+                "TTS_API_BASE",
+            ),
+            (vec![("MAX_AUDIO_MB", "0")], "MAX_AUDIO_MB"),
+            (vec![("MAX_AUDIO_MB", "lots")], "MAX_AUDIO_MB"),
+            (vec![("MAX_TTS_CHARS", "0")], "MAX_TTS_CHARS"),
+            (vec![("TRANSCRIBE_MODEL", "two words")], "TRANSCRIBE_MODEL"),
+            (vec![("TTS_MODEL", "a b")], "TTS_MODEL"),
+        ] {
+            assert_eq!(cfg(&pairs).unwrap_err().var, var, "{pairs:?}");
+        }
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub mod error;
 pub mod mistral;
 pub mod services;
 pub mod state;
+pub mod tts;
 
 pub use error::{AppError, AppResult, FieldResult};
 pub use state::AppState;

@@ -349,6 +349,23 @@ struct PrefsBody {
     default_context: Option<String>,
     fast_models: Option<Vec<String>>,
     theme: Option<String>,
+    /// The voice answers are read in (an id of `GET /api/voices`); `null`
+    /// (or blank) clears it: the provider's default voice.
+    #[serde(default, with = "double_option")]
+    #[schema(value_type = Option<String>, max_length = 100)]
+    voice_id: Option<Option<String>>,
+    /// The two-letter language the user speaks; `null` (or blank): detected.
+    #[serde(default, with = "double_option")]
+    #[schema(value_type = Option<String>, pattern = "^[A-Za-z]{2}$")]
+    voice_language: Option<Option<String>>,
+    /// Playback speed of spoken answers.
+    #[schema(minimum = 0.5, maximum = 2.0)]
+    voice_speed: Option<f64>,
+    /// Silence that ends a spoken turn, in milliseconds.
+    #[schema(minimum = 200, maximum = 3000)]
+    voice_silence_ms: Option<i64>,
+    /// Speaking while an answer is read interrupts it.
+    voice_barge_in: Option<bool>,
 }
 
 mod double_option {
@@ -360,7 +377,9 @@ mod double_option {
     }
 }
 
-/// Change preferences: default model and system prompt, fast models, theme.
+/// Change preferences: default model and system prompt, fast models,
+/// theme, voice (voice, language, speed, end-of-turn silence, barge-in).
+/// Nothing is saved when any member is refused.
 #[utoipa::path(
     put,
     path = "/api/settings",
@@ -374,11 +393,18 @@ async fn put_settings(
     Caller(me): Caller,
     ApiJson(b): ApiJson<PrefsBody>,
 ) -> AppResult<Json<SettingsDto>> {
-    let prefs = settings::Preferences::from_client(
+    let mut prefs = settings::Preferences::from_client(
         b.default_model.as_ref().map(Option::as_deref),
         b.default_context.as_deref(),
         b.fast_models.as_deref(),
         b.theme.as_deref(),
+    )?;
+    prefs.voice = settings::VoicePreferences::from_client(
+        b.voice_id.as_ref().map(Option::as_deref),
+        b.voice_language.as_ref().map(Option::as_deref),
+        b.voice_speed,
+        b.voice_silence_ms,
+        b.voice_barge_in,
     )?;
     Ok(Json(
         settings::update_preferences(&state, me.id(), prefs).await?,

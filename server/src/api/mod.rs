@@ -21,6 +21,7 @@ pub mod file_routes;
 pub mod health;
 pub mod openapi;
 pub mod thread_routes;
+pub mod voice_routes;
 
 pub fn router() -> Router<AppState> {
     routes()
@@ -83,6 +84,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(chat_routes::router())
         .merge(thread_routes::router())
         .merge(file_routes::router())
+        .merge(voice_routes::router())
 }
 
 /// JSON body extractor whose rejections are `{"error": "…"}` with the right

@@ -50,6 +50,7 @@ use utoipa::{PartialSchema, ToSchema};
         (name = "chat", description = "Sending messages and following answers as they are written"),
         (name = "settings", description = "The Mistral key, preferences and the model catalogue"),
         (name = "files", description = "Files of messages (generated images): for their owner, and for readers of a share link"),
+        (name = "voice", description = "Speech to text, text to speech and the voices answers can be read in"),
         (name = "probes", description = "Liveness, readiness and this document")
     ),
     components(schemas(ErrorBody))

@@ -212,6 +212,7 @@ db_test!(deleting_the_account_leaves_no_rows_behind, |app| {
         fast_models: Set(None),
         theme: Set(None),
         updated_at: Set(1),
+        ..Default::default()
     }
     .insert(&app.db)
     .await

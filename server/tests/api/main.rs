@@ -25,3 +25,4 @@ mod static_files;
 mod threads;
 mod tools;
 mod uploads;
+mod voice;

@@ -1,5 +1,7 @@
-//! Runs the fake upstreams (currently the fake Mistral API) as a process, for
-//! browser tests and benchmarks that point `MISTRAL_API_BASE` at it.
+//! Runs the fake upstreams (the fake Mistral API, and on the same port the
+//! fake of the reference TTS provider) as a process, for browser tests and
+//! benchmarks that point `MISTRAL_API_BASE` (or `TTS_API_BASE`, with any
+//! `TTS_API_KEY` not starting with `invalid`) at it.
 //!
 //! ```text
 //! cargo run -p testkit --bin fake_upstreams -- [--addr 127.0.0.1:3900] [--token-delay-ms 0]
@@ -7,7 +9,8 @@
 //!     [--stall-after-tokens K --stall-ms N] [--finish-reason TEXT] [--no-nodelay]
 //! ```
 //!
-//! Prints `MISTRAL_API_BASE=http://…` once listening and runs until killed.
+//! Prints `MISTRAL_API_BASE=http://…` and `TTS_API_BASE=http://…` once
+//! listening and runs until killed.
 //! `--no-nodelay` leaves Nagle's algorithm on for accepted sockets (an
 //! upstream or proxy that does not set TCP_NODELAY).
 //! Owns argument parsing only; the behaviour lives in `testkit::mistral`. It must
@@ -113,6 +116,7 @@ async fn main() -> ExitCode {
         fake.set_valid_keys(args.valid_keys.clone());
     }
     println!("MISTRAL_API_BASE={}", fake.base_url);
+    println!("TTS_API_BASE={}", fake.base_url);
     let _ = std::io::stdout().flush();
     let _ = tokio::signal::ctrl_c().await;
     ExitCode::SUCCESS

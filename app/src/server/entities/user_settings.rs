@@ -1,7 +1,8 @@
 use crate::vocab::Theme;
 use sea_orm::entity::prelude::*;
 
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+// Not `Eq`: `voice_speed` is a float.
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "user_settings")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
@@ -14,6 +15,17 @@ pub struct Model {
     /// JSON array of model ids, in the user's order.
     pub fast_models: Option<String>,
     pub theme: Option<Theme>,
+    /// The voice answers are read in (a Mistral voice id); null: the
+    /// provider's default voice.
+    pub voice_id: Option<String>,
+    /// The two-letter language the user speaks; null: detected.
+    pub voice_language: Option<String>,
+    /// Playback speed, 0.5–2.0; null: 1.0.
+    pub voice_speed: Option<f64>,
+    /// Silence that ends a spoken turn, ms; null: the default.
+    pub voice_silence_ms: Option<i32>,
+    /// Speaking over an answer interrupts it; null: yes.
+    pub voice_barge_in: Option<bool>,
     pub updated_at: i64,
 }
 

@@ -190,7 +190,7 @@ fn describe_transport(e: &(dyn std::error::Error + 'static)) -> String {
 }
 
 /// A transport error, described without the URL's query or any header.
-pub(super) fn describe(e: reqwest::Error) -> String {
+pub(crate) fn describe(e: reqwest::Error) -> String {
     let kind = if e.is_timeout() {
         "timeout"
     } else if e.is_connect() {
@@ -299,7 +299,7 @@ impl MistralClient {
             return Err(MistralError::Unauthorized);
         }
         let url = self.url(path);
-        self.with_retry_loop("chat_stream", || {
+        self.with_retry_loop(path, || {
             let first_byte = self.timeouts.first_byte;
             let error_body = self.timeouts.error_body;
             let sent = self.send_stream_request(&url, key, &body);
@@ -371,7 +371,7 @@ impl MistralClient {
         format!("{}{path}", self.base_url)
     }
 
-    async fn json_call<T: serde::de::DeserializeOwned>(
+    pub(super) async fn json_call<T: serde::de::DeserializeOwned>(
         &self,
         key: &Secret,
         method: reqwest::Method,
@@ -452,7 +452,7 @@ fn encode(req: &ChatRequest, stream: bool) -> Result<Vec<u8>, MistralError> {
 
 /// How reading a body ended.
 #[derive(Debug, PartialEq, Eq)]
-pub(super) enum BodyEnd {
+pub(crate) enum BodyEnd {
     Complete,
     /// Stopped at the size cap.
     TooLarge,
@@ -489,7 +489,7 @@ pub(super) async fn read_json<T: serde::de::DeserializeOwned>(
 /// Reads at most `max` bytes of a body, until `within` has passed if given.
 /// What arrived is returned however reading ended, so an endless or
 /// trickling body costs a bounded amount of memory and time.
-pub(super) async fn read_capped(
+pub(crate) async fn read_capped(
     mut resp: reqwest::Response,
     max: usize,
     within: Option<Duration>,
@@ -551,18 +551,20 @@ pub(super) async fn check_status(
     Err(Failure::Fatal(err))
 }
 
-/// Turns the SSE events of one kind of stream into [`StreamEvent`]s.
+/// Turns the SSE events of one kind of stream into items: [`StreamEvent`]s
+/// for answers, audio bytes for speech (`audio.rs`).
 pub(super) trait Decoder: Send + 'static {
+    type Item: Send + 'static;
     /// Decodes one event into `out`; `false` once the stream is over (a
     /// terminal event, or an error pushed), when nothing more is read.
     fn decode(
         &mut self,
         ev: SseEvent,
-        out: &mut VecDeque<Result<StreamEvent, MistralError>>,
+        out: &mut VecDeque<Result<Self::Item, MistralError>>,
     ) -> bool;
-    /// The body ended without a terminal event: `Ok` when the answer is
-    /// complete anyway, else why it is not.
-    fn at_end(&self) -> Result<(), String>;
+    /// The body ended without a terminal event: `Ok` (with a last item to
+    /// yield, if any) when the stream is complete anyway, else why it is not.
+    fn at_end(&self) -> Result<Option<Self::Item>, String>;
 }
 
 /// The chat-completions stream (§1.5): `data:` chunks, then `[DONE]`.
@@ -576,6 +578,8 @@ fn interrupted(detail: String) -> Result<StreamEvent, MistralError> {
 }
 
 impl Decoder for ChatDecoder {
+    type Item = StreamEvent;
+
     fn decode(
         &mut self,
         ev: SseEvent,
@@ -621,19 +625,19 @@ impl Decoder for ChatDecoder {
         true
     }
 
-    fn at_end(&self) -> Result<(), String> {
+    fn at_end(&self) -> Result<Option<StreamEvent>, String> {
         // A finish_reason but no [DONE]: the answer is complete.
         match self.saw_finish {
-            true => Ok(()),
+            true => Ok(Some(StreamEvent::Done)),
             false => Err("stream ended without [DONE]".into()),
         }
     }
 }
 
-struct StreamState<S, D> {
+struct StreamState<S, D: Decoder> {
     body: Pin<Box<S>>,
     parser: SseParser,
-    pending: VecDeque<Result<StreamEvent, MistralError>>,
+    pending: VecDeque<Result<D::Item, MistralError>>,
     /// No further reads: a terminal event, an error, or end of body handled.
     ended: bool,
     decoder: D,
@@ -642,7 +646,8 @@ struct StreamState<S, D> {
 
 impl<S, D: Decoder> StreamState<S, D> {
     fn interrupt(&mut self, detail: String) {
-        self.pending.push_back(interrupted(detail));
+        self.pending
+            .push_back(Err(MistralError::Interrupted { detail }));
         self.ended = true;
     }
 
@@ -678,7 +683,7 @@ pub(super) fn decode_events<S, B, E, D>(
     body: S,
     idle: Duration,
     decoder: D,
-) -> impl Stream<Item = Result<StreamEvent, MistralError>> + Send + 'static
+) -> impl Stream<Item = Result<D::Item, MistralError>> + Send + 'static
 where
     S: Stream<Item = Result<B, E>> + Send + 'static,
     B: AsRef<[u8]>,
@@ -716,8 +721,8 @@ where
                     st.handle(evs);
                     if !st.ended {
                         match st.decoder.at_end() {
-                            Ok(()) => {
-                                st.pending.push_back(Ok(StreamEvent::Done));
+                            Ok(last) => {
+                                st.pending.extend(last.map(Ok));
                                 st.ended = true;
                             }
                             Err(detail) => st.interrupt(detail),

@@ -307,6 +307,8 @@ impl ConversationDecoder {
 }
 
 impl Decoder for ConversationDecoder {
+    type Item = StreamEvent;
+
     fn decode(
         &mut self,
         ev: SseEvent,
@@ -362,7 +364,7 @@ impl Decoder for ConversationDecoder {
         true
     }
 
-    fn at_end(&self) -> Result<(), String> {
+    fn at_end(&self) -> Result<Option<StreamEvent>, String> {
         Err("stream ended without conversation.response.done".into())
     }
 }

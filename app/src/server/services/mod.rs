@@ -13,6 +13,7 @@ pub mod settings;
 pub mod threads;
 pub mod titles;
 pub mod uploads;
+pub mod voice;
 
 use crate::server::entities::messages;
 use crate::server::AppState;

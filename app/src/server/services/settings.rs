@@ -1,17 +1,23 @@
 //! Per-user settings: the Mistral API key (sealed, write-only, checked with
 //! Mistral before it is stored: a refused key is not saved unless the user
 //! insists, an unreachable Mistral does not block saving), default model
-//! and context for new threads, the fast model list and the theme; plus the
+//! and context for new threads, the fast model list, the theme and the voice
+//! preferences (voice, language, speed, end-of-turn silence, barge-in;
+//! checked by [`VoicePreferences::from_client`]); plus the
 //! model catalogue, cached per key for a few minutes; plus the daily budget of
 //! answers a user may start with the operator's key
 //! (`SERVER_KEY_DAILY_REQUESTS`), counted from `server_key_uses` rows so every
 //! replica and every restart agree.
-use crate::model::{ModelInfoDto, ServerKeyBudgetDto, SettingsDto};
+use crate::model::{
+    ModelInfoDto, ServerKeyBudgetDto, SettingsDto, DEFAULT_VOICE_SILENCE_MS, DEFAULT_VOICE_SPEED,
+    MAX_VOICE_SILENCE_MS, MAX_VOICE_SPEED, MIN_VOICE_SILENCE_MS, MIN_VOICE_SPEED,
+};
 use crate::server::config::Secret;
 use crate::server::crypto::sha256_hex;
 use crate::server::db::now_ms;
 use crate::server::entities::{server_key_uses, user_settings};
 use crate::server::mistral::{MistralError, ModelCard};
+use crate::server::services::voice::{LanguageCode, VoiceId};
 use crate::server::{AppError, AppResult, AppState, FieldResult};
 use crate::vocab::{ModelId, Theme, ThreadContext, UserId};
 use sea_orm::{
@@ -46,6 +52,11 @@ fn row_to_dto(
         default_context: None,
         fast_models: None,
         theme: None,
+        voice_id: None,
+        voice_language: None,
+        voice_speed: None,
+        voice_silence_ms: None,
+        voice_barge_in: None,
         updated_at: 0,
     });
     SettingsDto {
@@ -61,6 +72,14 @@ fn row_to_dto(
             .unwrap_or_default(),
         theme: row.theme.unwrap_or_default(),
         server_key_budget,
+        voice_id: row.voice_id,
+        voice_language: row.voice_language,
+        voice_speed: row.voice_speed.unwrap_or(DEFAULT_VOICE_SPEED),
+        voice_silence_ms: row
+            .voice_silence_ms
+            .and_then(|ms| u32::try_from(ms).ok())
+            .unwrap_or(DEFAULT_VOICE_SILENCE_MS),
+        voice_barge_in: row.voice_barge_in.unwrap_or(true),
     }
 }
 
@@ -92,6 +111,11 @@ async fn upsert(
                 default_context: Set(None),
                 fast_models: Set(None),
                 theme: Set(None),
+                voice_id: Set(None),
+                voice_language: Set(None),
+                voice_speed: Set(None),
+                voice_silence_ms: Set(None),
+                voice_barge_in: Set(None),
                 updated_at: Set(now_ms()),
             };
             change(&mut am);
@@ -215,6 +239,76 @@ pub struct Preferences {
     pub default_context: Option<ThreadContext>,
     pub fast_models: Option<Vec<ModelId>>,
     pub theme: Option<Theme>,
+    /// Nothing changes unless set (`VoicePreferences::from_client`).
+    pub voice: VoicePreferences,
+}
+
+/// Voice preferences, checked; each `None` leaves the value unchanged, and
+/// `Some(None)` clears the voice or the language (back to the default).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct VoicePreferences {
+    pub voice_id: Option<Option<VoiceId>>,
+    pub language: Option<Option<LanguageCode>>,
+    /// Within [`MIN_VOICE_SPEED`]–[`MAX_VOICE_SPEED`].
+    pub speed: Option<f64>,
+    /// Within [`MIN_VOICE_SILENCE_MS`]–[`MAX_VOICE_SILENCE_MS`].
+    pub silence_ms: Option<u32>,
+    pub barge_in: Option<bool>,
+}
+
+impl VoicePreferences {
+    /// From the fields a client sends, with the JSON API's field names in
+    /// the errors. A blank voice or language clears it, like `null`.
+    pub fn from_client(
+        voice_id: Option<Option<&str>>,
+        language: Option<Option<&str>>,
+        speed: Option<f64>,
+        silence_ms: Option<i64>,
+        barge_in: Option<bool>,
+    ) -> AppResult<Self> {
+        let voice_id = voice_id
+            .map(|v| {
+                v.map(VoiceId::parse)
+                    .transpose()
+                    .map(Option::flatten)
+                    .map_err(|e| AppError::bad_request(format!("voiceId: {e}")))
+            })
+            .transpose()?;
+        let language = language
+            .map(|l| {
+                l.map(LanguageCode::parse)
+                    .transpose()
+                    .map(Option::flatten)
+                    .map_err(|e| AppError::bad_request(format!("voiceLanguage: {e}")))
+            })
+            .transpose()?;
+        if let Some(s) = speed {
+            if !(s.is_finite() && (MIN_VOICE_SPEED..=MAX_VOICE_SPEED).contains(&s)) {
+                return Err(AppError::bad_request(format!(
+                    "voiceSpeed: choose a speed between {MIN_VOICE_SPEED:.1} and {MAX_VOICE_SPEED:.1}"
+                )));
+            }
+        }
+        let silence_ms = silence_ms
+            .map(|ms| {
+                u32::try_from(ms)
+                    .ok()
+                    .filter(|ms| (MIN_VOICE_SILENCE_MS..=MAX_VOICE_SILENCE_MS).contains(ms))
+                    .ok_or_else(|| {
+                        AppError::bad_request(format!(
+                            "voiceSilenceMs: choose between {MIN_VOICE_SILENCE_MS} and {MAX_VOICE_SILENCE_MS} milliseconds"
+                        ))
+                    })
+            })
+            .transpose()?;
+        Ok(Self {
+            voice_id,
+            language,
+            speed,
+            silence_ms,
+            barge_in,
+        })
+    }
 }
 
 impl Preferences {
@@ -251,6 +345,7 @@ impl Preferences {
             theme: theme
                 .map(|t| t.parse::<Theme>().map_err(AppError::bad_request))
                 .transpose()?,
+            voice: VoicePreferences::default(),
         })
     }
 }
@@ -290,6 +385,23 @@ pub async fn update_preferences(
         }
         if let Some(t) = p.theme {
             am.theme = Set(Some(t));
+        }
+        let v = p.voice;
+        if let Some(id) = v.voice_id {
+            am.voice_id = Set(id.map(VoiceId::into_string));
+        }
+        if let Some(lang) = v.language {
+            am.voice_language = Set(lang.map(LanguageCode::into_string));
+        }
+        if let Some(speed) = v.speed {
+            am.voice_speed = Set(Some(speed));
+        }
+        if let Some(ms) = v.silence_ms {
+            // At most MAX_VOICE_SILENCE_MS: fits an i32.
+            am.voice_silence_ms = Set(i32::try_from(ms).ok());
+        }
+        if let Some(on) = v.barge_in {
+            am.voice_barge_in = Set(Some(on));
         }
     })
     .await?;

@@ -112,7 +112,7 @@ pub fn classify(bytes: &[u8]) -> Option<(&'static str, Category)> {
     is_text(bytes).then_some((MIME_TEXT, Category::Text))
 }
 
-fn megabytes(bytes: u64) -> String {
+pub(crate) fn megabytes(bytes: u64) -> String {
     let mb = bytes as f64 / MB as f64;
     if mb >= 1024.0 {
         format!("{:.0} GB", mb / 1024.0)
