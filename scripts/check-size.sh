@@ -7,7 +7,7 @@
 # budgets.json (firstLoad.wasmBrotliBytes, firstLoad.totalBytes), prints
 # OK or OVER BUDGET with figure and budget, and exits 1 when over.
 #
-# Needs the release build: `cargo leptos build --release`,
+# Needs the release build: `cargo leptos build --release --split`,
 # `scripts/compress-site.sh` and `cargo build --release -p testkit --bin
 # fake_upstreams` (scripts/test.sh does all three). Starts the server with
 # end2end/serve-e2e.sh on a fresh database (port SIZE_CHECK_PORT, default

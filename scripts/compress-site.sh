@@ -3,14 +3,14 @@
 # file of the built site (.wasm .js .css .svg .json .webmanifest .txt), once,
 # at build time: the server sends them to clients that accept them
 # (server/src/static_files.rs) and never compresses a file per request.
-# Run it after every `cargo leptos build --release` (scripts/run.sh and
+# Run it after every `cargo leptos build --release --split` (scripts/run.sh and
 # scripts/test.sh do). A version that would not be smaller is not kept.
 # Usage: scripts/compress-site.sh [site-root]   (default: target/site)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SITE="${1:-${LEPTOS_SITE_ROOT:-target/site}}"
 if [ ! -d "$SITE/pkg" ]; then
-  echo "compress-site: $SITE/pkg not found: build the site first (cargo leptos build --release)" >&2
+  echo "compress-site: $SITE/pkg not found: build the site first (cargo leptos build --release --split)" >&2
   exit 1
 fi
 for tool in brotli gzip; do

@@ -7,7 +7,7 @@
 # Fails on any 5xx, any response that does not match the documented schema,
 # status or content type, and any request slower than 1 s.
 #
-# Needs the release binaries `server` (cargo leptos build --release) and
+# Needs the release binaries `server` (cargo leptos build --release --split) and
 # `fake_upstreams` (the fake Mistral; cargo build --release --bin fake_upstreams)
 # in $CARGO_TARGET_DIR/release — scripts/test.sh builds both in its browser stage.
 # Installs schemathesis once into a venv under ~/.cache/mistralchat/venv.

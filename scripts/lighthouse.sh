@@ -19,7 +19,7 @@ export CHROME_PATH="${CHROME_PATH:-${CHROMIUM_PATH:-$(command -v chromium || com
 
 for f in "$TARGET_DIR/release/server" "$TARGET_DIR/release/fake_upstreams"; do
   if [ ! -x "$f" ]; then
-    echo "lighthouse: $f is missing; build it first (cargo leptos build --release; cargo build --release -p testkit --bin fake_upstreams)" >&2
+    echo "lighthouse: $f is missing; build it first (cargo leptos build --release --split; cargo build --release -p testkit --bin fake_upstreams)" >&2
     exit 2
   fi
 done

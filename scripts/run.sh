@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/tools.sh
-cargo leptos build --release
+cargo leptos build --release --split
 # brotli/gzip versions of the bundle, served to browsers that accept them.
 scripts/compress-site.sh
 exec scripts/serve.sh

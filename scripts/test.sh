@@ -40,7 +40,7 @@ elif ! command -v npm >/dev/null 2>&1; then
   skip "browser tests: npm is not installed"
 else
   source scripts/tools.sh
-  cargo leptos build --release
+  cargo leptos build --release --split
   # brotli/gzip versions of the bundle, as scripts/run.sh serves them.
   scripts/compress-site.sh
   # The fake Mistral the browser tests chat with (shares the release build).

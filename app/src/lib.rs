@@ -26,7 +26,7 @@ pub mod vocab;
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, HashedStylesheet, Link, Meta, MetaTags, Title};
 use leptos_router::components::{ParentRoute, Route, Router, Routes};
-use leptos_router::{path, SsrMode};
+use leptos_router::{path, Lazy, SsrMode};
 
 /// The HTML document around the app (server-rendered only).
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -97,14 +97,14 @@ pub fn App() -> impl IntoView {
             <Routes fallback=pages::not_found::NotFound>
                 // Async: the whole page (the sign-up switch included) is in the
                 // HTML, so it works before and without the WASM.
-                <Route path=path!("/login") view=pages::login::LoginPage ssr=SsrMode::Async />
-                <Route path=path!("/s/:code") view=pages::shared::SharedThreadPage ssr=SsrMode::Async />
+                <Route path=path!("/login") view={Lazy::<pages::lazy::Login>::new()} ssr=SsrMode::Async />
+                <Route path=path!("/s/:code") view={Lazy::<pages::lazy::Shared>::new()} ssr=SsrMode::Async />
                 <ParentRoute path=path!("") view=components::shell::AppShell>
                     <Route path=path!("") view=pages::home::HomePage />
                     <Route path=path!("t/:id") view=pages::thread::ThreadPage />
-                    <Route path=path!("settings/account") view=pages::settings::AccountSettingsPage />
-                    <Route path=path!("settings/models") view=pages::settings_models::ModelSettingsPage />
-                    <Route path=path!("settings/appearance") view=pages::settings::AppearanceSettingsPage />
+                    <Route path=path!("settings/account") view={Lazy::<pages::lazy::AccountSettings>::new()} />
+                    <Route path=path!("settings/models") view={Lazy::<pages::lazy::ModelSettings>::new()} />
+                    <Route path=path!("settings/appearance") view={Lazy::<pages::lazy::AppearanceSettings>::new()} />
                 </ParentRoute>
             </Routes>
         </Router>

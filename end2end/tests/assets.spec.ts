@@ -110,3 +110,52 @@ test("the bundle is hashed, brotli-compressed, immutable, and not downloaded aga
     expect(wasmBytes, `${how}: WASM bytes over the network`).toBe(0);
   }
 });
+
+// Pages a person opens rarely are separate WASM chunks (`--split`): the chat
+// page downloads only the main bundle; opening settings fetches a chunk of its
+// own the first time, and the page works (the share dialog, also a chunk, is
+// used by threads.spec.ts).
+test("settings pages are chunks the chat page does not download", async ({ page }, info) => {
+  const email = uniqueEmail(info, "chunks");
+  const reg = await page.request.post("/api/auth/email/register", { data: { email, password: "correct horse battery" } });
+  expect(reg.status()).toBe(201);
+  const cdp = await page.context().newCDPSession(page);
+  const net = await record(cdp);
+  const wasmUrls = (seen: Seen[]) => [...new Set(seen.filter((s) => s.url.endsWith(".wasm")).map((s) => new URL(s.url).pathname))];
+
+  await page.goto("/");
+  await hydrated(page);
+  // Let anything loaded after hydration arrive before counting.
+  await page.waitForLoadState("networkidle");
+  const main = wasmUrls(net.take());
+  expect(main, "the chat page loads the main bundle only").toHaveLength(1);
+
+  // Client-side navigation to a settings page loads its chunk.
+  await page.goto("/");
+  await hydrated(page);
+  net.take();
+  await page.evaluate(() => {
+    const a = document.createElement("a");
+    a.href = "/settings/appearance";
+    a.id = "to-settings";
+    a.textContent = "settings";
+    document.body.appendChild(a);
+  });
+  await page.locator("#to-settings").click();
+  await expect(page.getByRole("heading", { name: "Appearance" })).toBeVisible();
+  const settingsChunks = wasmUrls(net.take()).filter((u) => !main.includes(u));
+  expect(settingsChunks.length, "opening settings fetched a chunk").toBeGreaterThan(0);
+  for (const u of settingsChunks) {
+    const r = await page.request.get(u, { headers: { "accept-encoding": "br" } });
+    expect(r.status(), u).toBe(200);
+    expect(r.headers()["cache-control"], u).toBe("public, max-age=31536000, immutable");
+  }
+  // The chunk's page works: the theme switch answers.
+  await page.getByRole("radio", { name: "Dark" }).check();
+  await expect(page.locator("html")).toHaveAttribute("data-theme", "dark");
+
+  // Loaded directly, a settings page hydrates with its chunk.
+  await page.goto("/settings/account");
+  await hydrated(page);
+  await expect(page.getByRole("heading", { name: "Account", exact: true })).toBeVisible();
+});

@@ -5,5 +5,7 @@
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
-    leptos::mount::hydrate_body(app::App);
+    // `hydrate_lazy`: the rarely used pages are lazily loaded WASM chunks
+    // (see `app::pages::lazy`), and hydrating one waits for its chunk.
+    leptos::mount::hydrate_lazy(app::App);
 }

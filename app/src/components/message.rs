@@ -466,9 +466,18 @@ fn Attachments(msg: UiMessage) -> impl IntoView {
         })
         }}
         {move || reading.get().map(|(id, name)| view! {
-            <ExtractDialog id name on_close=Callback::new(move |_| reading.set(None)) />
+            <Suspense fallback=|| ()>
+                {Suspend::new(extract_dialog(id, name, Callback::new(move |_| reading.set(None))))}
+            </Suspense>
         })}
     }
+}
+
+/// The Extract text dialog's code is a lazily loaded WASM chunk (`cargo
+/// leptos build --split`), fetched the first time the dialog opens.
+#[lazy]
+fn extract_dialog(id: String, name: String, on_close: Callback<()>) -> AnyView {
+    view! { <ExtractDialog id name on_close /> }.into_any()
 }
 
 /// The text OCR read from a file (markdown, shown as plain text: never as

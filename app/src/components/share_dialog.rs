@@ -15,8 +15,18 @@ const EXPIRY_CHOICES: [(&str, i64); 4] =
 pub fn ShareDialog() -> impl IntoView {
     let list = use_thread_list();
     view! {
-        {move || list.sharing.get().map(|t| view! { <ShareDialogFor thread=t /> })}
+        {move || list.sharing.get().map(|t| view! {
+            <Suspense fallback=|| ()>{Suspend::new(share_dialog_for(t))}</Suspense>
+        })}
     }
+}
+
+/// The dialog's code is a lazily loaded WASM chunk (`cargo leptos build
+/// --split`): it is fetched the first time a share dialog opens, not with the
+/// chat page.
+#[lazy]
+fn share_dialog_for(thread: ThreadDto) -> AnyView {
+    view! { <ShareDialogFor thread /> }.into_any()
 }
 
 #[component]
