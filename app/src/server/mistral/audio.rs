@@ -11,7 +11,9 @@
 //! not know which key belongs to whom, must not log keys, recordings or
 //! text, and must not buffer a whole spoken answer: speech is yielded
 //! fragment by fragment as Mistral sends it.
-use super::client::{check_status, decode_events, describe, read_json, Decoder, Failure};
+use super::client::{
+    check_status, decode_events, describe, read_json, require_key, Decoder, Failure,
+};
 use super::errors::{error_message, MistralError};
 use super::sse::SseEvent;
 use super::MistralClient;
@@ -125,13 +127,6 @@ struct VoicePage {
     items: Vec<Voice>,
 }
 
-fn no_key(key: &Secret) -> Result<(), MistralError> {
-    match key.expose().trim().is_empty() {
-        true => Err(MistralError::Unauthorized),
-        false => Ok(()),
-    }
-}
-
 impl MistralClient {
     /// `POST /v1/audio/transcriptions` (multipart `file`, `model`, and
     /// `language` when given).
@@ -142,7 +137,7 @@ impl MistralClient {
         language: Option<&str>,
         recording: Recording<'_>,
     ) -> Result<Transcription, MistralError> {
-        no_key(key)?;
+        require_key(key)?;
         let url = self.url("/v1/audio/transcriptions");
         let error_body = self.timeouts().error_body;
         self.with_retry_loop("/v1/audio/transcriptions", || {

@@ -190,6 +190,15 @@ fn describe_transport(e: &(dyn std::error::Error + 'static)) -> String {
 }
 
 /// A transport error, described without the URL's query or any header.
+/// A blank key is refused before any request is made, as Mistral would
+/// refuse it (every call that sends a key starts with this).
+pub(super) fn require_key(key: &Secret) -> Result<(), MistralError> {
+    match key.expose().trim().is_empty() {
+        true => Err(MistralError::Unauthorized),
+        false => Ok(()),
+    }
+}
+
 pub(crate) fn describe(e: reqwest::Error) -> String {
     let kind = if e.is_timeout() {
         "timeout"
@@ -295,9 +304,7 @@ impl MistralClient {
         path: &str,
         body: Vec<u8>,
     ) -> Result<reqwest::Response, MistralError> {
-        if key.expose().trim().is_empty() {
-            return Err(MistralError::Unauthorized);
-        }
+        require_key(key)?;
         let url = self.url(path);
         self.with_retry_loop(path, || {
             let first_byte = self.timeouts.first_byte;
@@ -378,9 +385,7 @@ impl MistralClient {
         path: &'static str,
         body: Option<Vec<u8>>,
     ) -> Result<T, MistralError> {
-        if key.expose().trim().is_empty() {
-            return Err(MistralError::Unauthorized);
-        }
+        require_key(key)?;
         let url = self.url(path);
         self.with_retry_loop(path, || {
             let mut rb = self

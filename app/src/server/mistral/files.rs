@@ -35,9 +35,7 @@ impl MistralClient {
     /// than [`MAX_FILE_CONTENT_BYTES`] or an id that is not URL-safe is
     /// [`MistralError::InvalidResponse`] (no request is made for the latter).
     pub async fn file_content(&self, key: &Secret, file_id: &str) -> Result<Vec<u8>, MistralError> {
-        if key.expose().trim().is_empty() {
-            return Err(MistralError::Unauthorized);
-        }
+        super::client::require_key(key)?;
         if !is_url_safe_file_id(file_id) {
             return Err(MistralError::InvalidResponse {
                 detail: "the file id is not URL-safe".into(),

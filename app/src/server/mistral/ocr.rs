@@ -9,7 +9,7 @@
 //! the same bytes), error bodies bounded and mapped by
 //! [`MistralError::from_status`]. OCR can take a while on a long document,
 //! so its timeout is [`OCR_TIMEOUT`], not the JSON endpoints' one.
-use super::client::{check_status, describe, read_json, Failure, MistralClient};
+use super::client::{check_status, describe, read_json, require_key, Failure, MistralClient};
 use super::errors::MistralError;
 use super::files::is_url_safe_file_id;
 use crate::server::config::Secret;
@@ -82,13 +82,6 @@ struct UploadedFile {
     id: String,
 }
 
-fn no_key(key: &Secret) -> Result<(), MistralError> {
-    match key.expose().trim().is_empty() {
-        true => Err(MistralError::Unauthorized),
-        false => Ok(()),
-    }
-}
-
 impl MistralClient {
     /// `POST /v1/files` (`purpose=ocr`): the id Mistral gave the file.
     pub async fn upload_for_ocr(
@@ -97,7 +90,7 @@ impl MistralClient {
         file_name: &str,
         bytes: &[u8],
     ) -> Result<String, MistralError> {
-        no_key(key)?;
+        require_key(key)?;
         let url = self.url("/v1/files");
         let error_body = self.timeouts().error_body;
         let id: String = self
@@ -134,7 +127,7 @@ impl MistralClient {
     /// `DELETE /v1/files/{id}`. Failures are only logged: the file was
     /// Mistral's copy for one read.
     pub async fn delete_file(&self, key: &Secret, file_id: &str) {
-        if no_key(key).is_err() || !is_url_safe_file_id(file_id) {
+        if require_key(key).is_err() || !is_url_safe_file_id(file_id) {
             return;
         }
         let url = self.url(&format!("/v1/files/{file_id}"));
@@ -154,7 +147,7 @@ impl MistralClient {
 
     /// `POST /v1/ocr`: the markdown of each page.
     pub async fn ocr(&self, key: &Secret, req: &OcrRequest) -> Result<OcrResponse, MistralError> {
-        no_key(key)?;
+        require_key(key)?;
         let url = self.url("/v1/ocr");
         let body = serde_json::to_vec(req).map_err(|e| MistralError::InvalidResponse {
             detail: e.to_string(),
