@@ -7,7 +7,8 @@ FAKE_PORT=$((PORT + 800))
 cd "$(dirname "$0")/.."
 TARGET_DIR="${CARGO_TARGET_DIR:-target}"
 DIR="$(mktemp -d -t mistralchat-e2e-XXXXXX)"
-"$TARGET_DIR/release/fake_upstreams" --addr "127.0.0.1:$FAKE_PORT" --token-delay-ms "${E2E_TOKEN_DELAY_MS:-60}" &
+"$TARGET_DIR/release/fake_upstreams" --addr "127.0.0.1:$FAKE_PORT" --token-delay-ms "${E2E_TOKEN_DELAY_MS:-60}" \
+  --transcript "${E2E_TRANSCRIPT:-Tell me about Paris. [[fake:long words=120 tps=30]]}" &
 FAKE_PID=$!
 trap 'kill $FAKE_PID 2>/dev/null || true' EXIT INT TERM
 export DATABASE_URL="sqlite://$DIR/e2e.db?mode=rwc"

@@ -22,6 +22,7 @@ pub mod stream;
 pub mod theme;
 pub mod time;
 pub mod vocab;
+pub mod voice;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, HashedStylesheet, Link, Meta, MetaTags, Title};
@@ -104,6 +105,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("t/:id") view=pages::thread::ThreadPage />
                     <Route path=path!("settings/account") view={Lazy::<pages::lazy::AccountSettings>::new()} />
                     <Route path=path!("settings/models") view={Lazy::<pages::lazy::ModelSettings>::new()} />
+                    <Route path=path!("settings/voice") view={Lazy::<pages::lazy::VoiceSettings>::new()} />
                     <Route path=path!("settings/appearance") view={Lazy::<pages::lazy::AppearanceSettings>::new()} />
                 </ParentRoute>
             </Routes>

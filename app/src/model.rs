@@ -103,6 +103,10 @@ pub struct MessageDto {
     /// address the current reader may fetch it from; left out when none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub attachments: Vec<AttachmentDto>,
+    /// A question said in a voice call (transcribed speech); left out when
+    /// typed.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub spoken: bool,
 }
 
 /// A web page an answer cites. Numbers follow the order of first citation;

@@ -39,9 +39,9 @@ pub const NON_HTML_POLICY: &str = "default-src 'none'; frame-ancestors 'none'";
 pub const FILE_POLICY: &str = "default-src 'none'; frame-ancestors 'none'; sandbox";
 
 /// Powerful features this app does not use are switched off for the page
-/// and every frame; the microphone stays available to this origin only
-/// (voice input). The camera is off until a feature needs it.
-pub const PERMISSIONS_POLICY: &str = "accelerometer=(), camera=(), display-capture=(), \
+/// and every frame; the microphone (dictation, calls) and the camera (video
+/// calls) stay available to this origin only, never to a frame.
+pub const PERMISSIONS_POLICY: &str = "accelerometer=(), camera=(self), display-capture=(), \
      geolocation=(), gyroscope=(), magnetometer=(), microphone=(self), midi=(), payment=(), \
      usb=()";
 

@@ -109,6 +109,10 @@ pub struct FakeMistralConfig {
     /// Keys the fake TTS provider (`/tts/*`) accepts as `api_key`. `None` →
     /// any non-empty key that does not start with `invalid`.
     pub tts_provider_keys: Option<HashSet<String>>,
+    /// What a transcription hears when the audio plants no `SAY:` text
+    /// (`None` → [`crate::mistral_audio::DEFAULT_TRANSCRIPT`]): browser
+    /// tests record real microphone audio, which cannot carry a marker.
+    pub transcript: Option<String>,
 }
 
 /// One request as the fake received it.

@@ -15,8 +15,8 @@
 //! object; a `language` that is not two word characters → 422
 //! `string_pattern_mismatch`. The answer is `TranscriptionResponse`: the
 //! `model` asked for, the `text` planted in the bytes as `SAY:<text>` (up to
-//! a newline, a NUL or the end; see [`with_said`]) else
-//! [`DEFAULT_TRANSCRIPT`], the `language` sent (else null), no segments and
+//! a newline, a NUL or the end; see [`with_said`]) else the configured
+//! `transcript`, else [`DEFAULT_TRANSCRIPT`], the `language` sent (else null), no segments and
 //! a usage block.
 //!
 //! # `POST /v1/audio/speech` (JSON)
@@ -286,7 +286,10 @@ async fn transcriptions(
                 .unwrap_or(rest.len());
             String::from_utf8_lossy(&rest[..end]).into_owned()
         }
-        None => DEFAULT_TRANSCRIPT.to_string(),
+        None => lock(&fake.config)
+            .transcript
+            .clone()
+            .unwrap_or_else(|| DEFAULT_TRANSCRIPT.to_string()),
     };
     let words = text.split_whitespace().count();
     let seconds = (got.bytes.len() / 16_000).max(1);

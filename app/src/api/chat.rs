@@ -20,6 +20,7 @@ pub async fn send_message(
     #[server(default)] tools: Vec<String>,
     #[server(default)] attachments: Vec<String>,
     #[server(default)] images_as_text: bool,
+    #[server(default)] spoken: bool,
 ) -> Result<SendResultDto, ApiError> {
     use crate::server::services::chat;
     let (state, me) = super::require_caller().await?;
@@ -31,7 +32,8 @@ pub async fn send_message(
         think,
         Some(&tools),
     )?
-    .with_files(chat::asked_files(Some(&attachments), images_as_text));
+    .with_files(chat::asked_files(Some(&attachments), images_as_text))
+    .spoken(spoken);
     chat::send(&state, me.id(), input)
         .await
         .map(SendResultDto::rendered)

@@ -9,6 +9,8 @@
 //! Attached files stay the same way (not across a reload: an upload never
 //! sent is removed by the server after a day).
 use super::attach::{FileTray, ACCEPT};
+use super::message::UiMessage;
+use super::voice::{call_to_rejoin, CallButton, CallLink, DictateButton};
 use crate::api::settings::{get_settings, list_models};
 use crate::model::{model_can_think, model_has_tools, ModelInfoDto, SettingsDto};
 use crate::vocab::Tool;
@@ -26,6 +28,9 @@ pub struct SendRequest {
     pub attachments: Vec<String>,
     /// Its images go as their text to a model that cannot see them.
     pub images_as_text: bool,
+    /// Said in a voice call (transcribed speech): marked as spoken, and the
+    /// model is told it is a spoken conversation.
+    pub spoken: bool,
     /// The page calls this once: `true` when the server accepted the message
     /// (the box and the draft are cleared), `false` when it did not (the text
     /// stays, ready to retry).
@@ -112,6 +117,29 @@ fn save_draft(scope: &str, text: &str) {
     save_item(&draft_storage_key(scope), text)
 }
 
+/// `text` with its UTF-16 range `start..end` (a textarea's selection)
+/// replaced by `said`, spaced from its neighbours; and the cursor after it
+/// (UTF-16).
+pub fn insert_at(text: &str, start: usize, end: usize, said: &str) -> (String, usize) {
+    let units: Vec<u16> = text.encode_utf16().collect();
+    let (start, end) = (
+        start.min(units.len()),
+        end.min(units.len()).max(start.min(units.len())),
+    );
+    let before = String::from_utf16_lossy(&units[..start]);
+    let after = String::from_utf16_lossy(&units[end..]);
+    let mut piece = String::new();
+    if !before.is_empty() && !before.ends_with(char::is_whitespace) {
+        piece.push(' ');
+    }
+    piece.push_str(said.trim());
+    if after.starts_with(char::is_alphanumeric) {
+        piece.push(' ');
+    }
+    let cursor = before.encode_utf16().count() + piece.encode_utf16().count();
+    (format!("{before}{piece}{after}"), cursor)
+}
+
 pub const FALLBACK_MODEL: &str = "mistral-small-latest";
 
 /// The user's settings and catalogue, loaded once per page in the browser.
@@ -160,6 +188,10 @@ pub fn Composer(
     #[prop(into)]
     thread_model: Signal<Option<String>>,
     choices: ModelChoices,
+    /// The thread's newest answer (what a voice call speaks). Without it
+    /// (a chat not started yet) the call button starts a new thread first.
+    #[prop(optional)]
+    latest_answer: Option<Signal<Option<UiMessage>>>,
 ) -> impl IntoView {
     let (text, set_text) = signal(String::new());
     // A message handed to the page and not yet accepted or refused.
@@ -239,6 +271,7 @@ pub fn Composer(
         set_text.set(load_draft(&scope).unwrap_or_default());
         tools.set(saved_tools(&scope));
     });
+
     let toggle = move |tool: Tool| {
         tools.update(|list| {
             if let Some(i) = list.iter().position(|t| *t == tool) {
@@ -251,6 +284,61 @@ pub fn Composer(
         save_tools(&draft_scope.get_untracked(), &tools.get_untracked());
     };
     let on = move |tool: Tool| move || tools.with(|l| l.contains(&tool)).to_string();
+    // Dictation: the transcript goes where the cursor is.
+    let dictating = RwSignal::new(false);
+    let insert_text = Callback::new(move |said: String| {
+        let current = text.get_untracked();
+        let (start, end) = area
+            .get_untracked()
+            .map(|el| {
+                let len = current.encode_utf16().count() as u32;
+                let s = el.selection_start().ok().flatten().unwrap_or(len);
+                let e = el.selection_end().ok().flatten().unwrap_or(s);
+                (s.min(len) as usize, e.min(len) as usize)
+            })
+            .unwrap_or((0, 0));
+        let (next, cursor) = insert_at(&current, start, end, &said);
+        save_draft(&draft_scope.get_untracked(), &next);
+        set_text.set(next);
+        if let Some(el) = area.get_untracked() {
+            let _ = el.focus();
+            let _ = el.set_selection_range(cursor as u32, cursor as u32);
+        }
+    });
+    // The voice call: here when the page has a thread, else a new thread
+    // is made first and its page opens the call.
+    let calling = RwSignal::new(false);
+    let query = leptos_router::hooks::use_query_map();
+    let navigate = leptos_router::hooks::use_navigate();
+    let call_link = latest_answer.map(|answer| CallLink {
+        on_send,
+        on_stop,
+        latest_answer: answer,
+        model: model.into(),
+        settings: choices.settings.into(),
+        thread_id: draft_scope,
+    });
+    if call_link.is_some() {
+        // Opened from a new chat (`?call`), or rejoined after a reload.
+        Effect::new(move |prev: Option<()>| {
+            if prev.is_some() {
+                return;
+            }
+            let asked = query.with_untracked(|q| q.get("call").is_some());
+            let rejoin = call_to_rejoin().is_some_and(|t| t == draft_scope.get_untracked());
+            if asked || rejoin {
+                calling.set(true);
+            }
+        });
+    }
+    let new_call = move |_| {
+        let navigate = navigate.clone();
+        leptos::task::spawn_local(async move {
+            if let Ok(t) = crate::api::threads::create_thread(None).await {
+                navigate(&format!("/t/{}?call", t.id), Default::default());
+            }
+        });
+    };
     let send = move || {
         let t = text.get_untracked();
         if t.trim().is_empty()
@@ -275,6 +363,7 @@ pub fn Composer(
             },
             attachments,
             images_as_text: tray.images_as_text.get_untracked(),
+            spoken: false,
             settle: Callback::new(move |accepted: bool| {
                 pending.set(false);
                 if accepted {
@@ -333,6 +422,7 @@ pub fn Composer(
                         }
                     }
                 ></textarea>
+                <DictateButton on_text=insert_text open=dictating />
                 <div class="composer-bar">
                     <label for="composer-model" class="visually-hidden">"Model"</label>
                     <select
@@ -342,7 +432,11 @@ pub fn Composer(
                         on:change=move |ev| chosen_model.set(Some(event_target_value(&ev)))
                     >
                         <For each=move || options.get() key=|m| m.clone() let:m>
-                            <option value=m.clone() selected={ let m = m.clone(); move || model.get() == m }>{m.clone()}</option>
+                            <option value=m.clone() selected={ let m = m.clone(); move || model.get() == m }>{
+                                let sees = { let m = m.clone(); move || choices.models.with(|l| l.iter().any(|i| i.id == m && i.vision)) };
+                                let name = m.clone();
+                                move || if sees() { format!("{name} · sees images") } else { name.clone() }
+                            }</option>
                         </For>
                     </select>
                     <Show when=move || can_think.get()>
@@ -368,6 +462,14 @@ pub fn Composer(
                         </button>
                     </Show>
                     <div class="composer-fill"></div>
+                    {match call_link {
+                        Some(link) => view! { <CallButton link open=calling /> }.into_any(),
+                        None => view! {
+                            <button type="button" class="btn-icon call-button" data-testid="voice-call" data-action="call"
+                                aria-label="Voice call (Ctrl/⌘ + Alt + V)" title="Talk with the model — a hands-free voice call (Ctrl/⌘ + Alt + V)"
+                                on:click=new_call></button>
+                        }.into_any(),
+                    }}
                     <Show
                         when=move || streaming.get()
                         fallback=move || view! {
@@ -386,5 +488,19 @@ pub fn Composer(
                 </div>
             </form>
         </div>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::insert_at;
+
+    #[test]
+    fn dictated_text_goes_to_the_cursor_with_spaces() {
+        assert_eq!(insert_at("", 0, 0, " hello "), ("hello".into(), 5));
+        assert_eq!(insert_at("Say then", 3, 3, "it"), ("Say it then".into(), 6));
+        // A selection is replaced; UTF-16 offsets (é is one unit, 😀 two).
+        assert_eq!(insert_at("é😀 old!", 4, 7, "new"), ("é😀 new!".into(), 7));
+        assert_eq!(insert_at("end", 99, 99, "more"), ("end more".into(), 8));
     }
 }

@@ -8,6 +8,7 @@
 //! single newline is a line break.
 use super::dialog::Dialog;
 use super::stream_body::{HtmlPatch, StreamBody};
+use super::voice::ReadAloudButton;
 use crate::model::{AttachmentDto, AttachmentKind, FileTextDto, MessageDto, SeenAs, SourceDto};
 use crate::vocab::{MessageStatus, Role};
 use leptos::prelude::*;
@@ -258,6 +259,9 @@ pub fn LiveMessage(
                     </div>
                 </div>
             </Show>
+            {msg.dto.with_value(|d| d.spoken).then(|| view! {
+                <p class="spoken-mark muted" data-testid="spoken-mark">"Said in a voice call"</p>
+            })}
             <ToolProgress msg />
             <Attachments msg />
             <Sources msg />
@@ -295,6 +299,7 @@ pub fn LiveMessage(
                                 on:click=move |_| a.regenerate.run(id.clone())>
                                 "Regenerate"
                             </button>
+                            <ReadAloudButton msg />
                         }.into_any()
                     }}
                 </div>

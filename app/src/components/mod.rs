@@ -10,3 +10,4 @@ pub mod sidebar;
 pub mod stream_body;
 pub mod toast;
 pub mod user_badge;
+pub mod voice;

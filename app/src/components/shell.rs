@@ -81,6 +81,8 @@ pub fn AppShell() -> impl IntoView {
             Action::Help => help_open.update(|o| *o = !*o),
             Action::FocusComposer => focus_selector("#composer-input"),
             Action::ToggleSearch => click_last("[data-testid='search-toggle']"),
+            Action::Dictate => click_last("[data-testid='dictate']"),
+            Action::VoiceCall => click_last("[data-testid='voice-call']"),
             Action::CopyLastAnswer => {
                 click_last("[data-role='assistant'] [data-testid='copy-message']")
             }

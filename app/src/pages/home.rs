@@ -51,6 +51,7 @@ pub fn HomePage() -> impl IntoView {
                         req.tools,
                         files.0,
                         files.1,
+                        false,
                     )
                     .await
                 }
@@ -105,6 +106,7 @@ pub fn HomePage() -> impl IntoView {
                                 tools: vec![],
                                 attachments: vec![],
                                 images_as_text: false,
+                                spoken: false,
                                 settle: Callback::new(|_| {}),
                             }) }>
                             {ex.clone()}
@@ -167,6 +169,7 @@ async fn start_with_context(
                 tools,
                 attachments,
                 images_as_text,
+                false,
             )
             .await
         }

@@ -4,6 +4,7 @@ pub mod login;
 pub mod not_found;
 pub mod settings;
 pub mod settings_models;
+pub mod settings_voice;
 pub mod shared;
 pub mod thread;
 
@@ -50,6 +51,10 @@ pub mod lazy {
     lazy_page!(
         /// `/settings/models`
         ModelSettings => super::settings_models::ModelSettingsPage
+    );
+    lazy_page!(
+        /// `/settings/voice`
+        VoiceSettings => super::settings_voice::VoiceSettingsPage
     );
     lazy_page!(
         /// `/settings/appearance`

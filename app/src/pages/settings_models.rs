@@ -47,6 +47,7 @@ pub fn SettingsTabs(current: &'static str) -> impl IntoView {
         <nav class="tabs" aria-label="Settings sections">
             {tab("account", "Account")}
             {tab("models", "Models")}
+            {tab("voice", "Voice")}
             {tab("appearance", "Appearance")}
         </nav>
     }

@@ -548,6 +548,7 @@ fn ThreadView(
                 req.tools,
                 req.attachments,
                 req.images_as_text,
+                req.spoken,
             )
             .await
             {
@@ -781,6 +782,12 @@ fn ThreadView(
             streaming=Signal::derive(move || streaming_id.get().is_some())
             thread_model=thread_model
             choices=choices
+            latest_answer=Signal::derive(move || {
+                branch
+                    .with(|b| b.last().cloned())
+                    .and_then(|id| conv.find(&id))
+                    .filter(|m| m.dto.with_value(|d| d.role == Role::Assistant))
+            })
         />
     }
 }

@@ -260,6 +260,7 @@ async fn insert_messages(
                 error: Set(None),
                 sources: Set(None),
                 thinking_ms: Set(None),
+                spoken: Set(None),
                 created_at: Set(at),
                 updated_at: Set(at),
             });

@@ -244,6 +244,7 @@ db_test!(deleting_the_account_leaves_no_rows_behind, |app| {
         error: Set(None),
         sources: Set(None),
         thinking_ms: Set(None),
+        spoken: Set(None),
         created_at: Set(1),
         updated_at: Set(1),
     }

@@ -120,6 +120,7 @@ db_test!(deleting_a_user_cascades_to_everything_it_owns, |app| {
         error: Set(None),
         sources: Set(None),
         thinking_ms: Set(None),
+        spoken: Set(None),
         created_at: Set(1),
         updated_at: Set(1),
     }

@@ -34,7 +34,7 @@ fn assert_common_headers(r: &Resp) {
     let permissions = header(r, "permissions-policy");
     for feature in [
         "microphone=(self)",
-        "camera=()",
+        "camera=(self)",
         "geolocation=()",
         "payment=()",
     ] {

@@ -837,3 +837,88 @@ db_test_with!(
         assert!(app.mistral.transcriptions().is_empty());
     }
 );
+
+db_test!(
+    a_spoken_question_is_kept_as_spoken_and_answered_for_the_ear,
+    |app| {
+        let t = user_with(&app, "spoken@example.com", KEY_A).await;
+        let instruction = app::server::services::chat::SPOKEN_INSTRUCTION;
+        let systems = |app: &TestApp| -> Vec<String> {
+            requests_to(app, "/v1/chat/completions")
+                .iter()
+                .map(|r| {
+                    r.body["messages"]
+                        .as_array()
+                        .and_then(|m| m.iter().find(|m| m["role"] == "system"))
+                        .map(|m| m["content"].as_str().unwrap_or_default().to_string())
+                        .unwrap_or_default()
+                })
+                .collect()
+        };
+        // Said in a call: stored as spoken, the model told to answer for the ear.
+        let r = app
+            .rpc_form(
+                "/rpc/send_message",
+                "text=What%20is%20the%20time%3F&think=false&spoken=true",
+                Auth::Bearer(&t),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        assert_eq!(r.body["userMessage"]["spoken"], true, "{:?}", r.body);
+        let thread = r.body["thread"]["id"].as_str().unwrap().to_string();
+        let answer = r.body["assistantMessage"]["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        app.settled(&t, &answer, &thread).await;
+        assert!(
+            systems(&app)[0].contains(instruction),
+            "{:?}",
+            systems(&app)
+        );
+
+        // Typed next: no mark, no instruction; the JSON API leaves `spoken` out.
+        let r = app
+            .rpc_form(
+                "/rpc/send_message",
+                &format!("thread_id={thread}&text=And%20now%3F&think=false"),
+                Auth::Bearer(&t),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        let typed_answer = r.body["assistantMessage"]["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        app.settled(&t, &typed_answer, &thread).await;
+        let chats = systems(&app);
+        assert!(!chats.last().unwrap().contains(instruction), "{chats:?}");
+        let page = app
+            .get(&format!("/api/thread?idThread={thread}"), Auth::Bearer(&t))
+            .await;
+        assert_eq!(page.status, 200, "{:?}", page.body);
+        let text = page.body.to_string();
+        assert_eq!(text.matches("\"spoken\":true").count(), 1, "{text}");
+        assert!(!text.contains("\"spoken\":false"), "{text}");
+
+        // Regenerating the answer to the spoken question keeps the instruction.
+        let r = app
+            .post(
+                "/api/chat/regenerate",
+                json!({"messageId": answer}),
+                Auth::Bearer(&t),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{:?}", r.body);
+        let again = r.body["assistantMessage"]["id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        app.settled(&t, &again, &thread).await;
+        assert!(
+            systems(&app).last().unwrap().contains(instruction),
+            "{:?}",
+            systems(&app)
+        );
+    }
+);

@@ -5,7 +5,7 @@
 //!
 //! ```text
 //! cargo run -p testkit --bin fake_upstreams -- [--addr 127.0.0.1:3900] [--token-delay-ms 0]
-//!     [--valid-key KEY]... [--awkward-chunking] [--reply TEXT]
+//!     [--valid-key KEY]... [--awkward-chunking] [--reply TEXT] [--transcript TEXT]
 //!     [--stall-after-tokens K --stall-ms N] [--finish-reason TEXT] [--no-nodelay]
 //! ```
 //!
@@ -27,13 +27,14 @@ struct Args {
     valid_keys: Vec<String>,
     awkward: bool,
     reply: Option<String>,
+    transcript: Option<String>,
     stall_after_tokens: Option<usize>,
     stall: Duration,
     finish_reason: Option<String>,
     nagle: Nagle,
 }
 
-const USAGE: &str = "usage: fake_upstreams [--addr 127.0.0.1:3900] [--token-delay-ms N] [--valid-key KEY]... [--awkward-chunking] [--reply TEXT] [--stall-after-tokens K --stall-ms N] [--finish-reason TEXT] [--no-nodelay]";
+const USAGE: &str = "usage: fake_upstreams [--addr 127.0.0.1:3900] [--token-delay-ms N] [--valid-key KEY]... [--awkward-chunking] [--reply TEXT] [--transcript TEXT] [--stall-after-tokens K --stall-ms N] [--finish-reason TEXT] [--no-nodelay]";
 
 fn number<T: std::str::FromStr>(flag: &str, v: &str) -> Result<T, String> {
     v.parse()
@@ -47,6 +48,7 @@ fn parse_args() -> Result<Args, String> {
         valid_keys: Vec::new(),
         awkward: false,
         reply: None,
+        transcript: None,
         stall_after_tokens: None,
         stall: Duration::ZERO,
         finish_reason: None,
@@ -72,6 +74,7 @@ fn parse_args() -> Result<Args, String> {
             "--valid-key" => args.valid_keys.push(value("--valid-key")?),
             "--awkward-chunking" => args.awkward = true,
             "--reply" => args.reply = Some(value("--reply")?),
+            "--transcript" => args.transcript = Some(value("--transcript")?),
             "--stall-after-tokens" => {
                 let v = value("--stall-after-tokens")?;
                 args.stall_after_tokens = Some(number("--stall-after-tokens", &v)?);
@@ -109,6 +112,7 @@ async fn main() -> ExitCode {
         c.token_delay = args.token_delay;
         c.awkward_chunking = args.awkward;
         c.reply = args.reply.clone();
+        c.transcript = args.transcript.clone();
         c.stall = args.stall_after_tokens.map(|k| (k, args.stall));
         c.finish_reason = args.finish_reason.clone();
     });

@@ -21,6 +21,8 @@ pub struct Model {
     /// JSON array of citations (web search), when any.
     pub sources: Option<String>,
     pub thinking_ms: Option<i32>,
+    /// A question said in a voice call (null: typed).
+    pub spoken: Option<bool>,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -55,6 +57,7 @@ impl Model {
             error: None,
             sources: None,
             thinking_ms: None,
+            spoken: None,
             created_at: at,
             updated_at: at,
         }

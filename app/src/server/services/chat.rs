@@ -56,6 +56,9 @@ pub struct SendInput {
     pub tools: Vec<Tool>,
     /// Files sent with the message.
     pub files: Files,
+    /// Said in a voice call (transcribed speech): stored as spoken, and
+    /// the answer is asked for as speech.
+    pub spoken: bool,
 }
 
 /// The files a question is sent with.
@@ -96,7 +99,14 @@ impl SendInput {
             think,
             tools: asked_tools(tools)?,
             files: Files::default(),
+            spoken: false,
         })
+    }
+
+    /// Marks the question as said in a voice call.
+    pub fn spoken(mut self, spoken: bool) -> Self {
+        self.spoken = spoken;
+        self
     }
 
     /// With the files named by the client.
@@ -417,6 +427,10 @@ async fn store_and_start(
     }
 }
 
+/// Added to the system message when the question was said in a voice call
+/// (the answer is read aloud as it streams).
+pub const SPOKEN_INSTRUCTION: &str = "This is a spoken conversation: the user is talking to you in a voice call and hears your answer read aloud as you write it. Answer the way a person speaks: short, natural sentences, the most useful sentence first, no markdown, lists, tables, code or URLs unless the user asks for them.";
+
 /// The files of a question not stored yet (a send or an edit).
 struct NewFiles<'a> {
     rows: &'a [attachments::Model],
@@ -472,9 +486,18 @@ async fn answer_request(
             files.insert(question.id.clone(), new_parts.clone());
         }
     }
+    // A question said in a voice call is answered for the ear.
+    let spoken = turns.last().is_some_and(|q| q.spoken == Some(true));
+    let context = if spoken {
+        format!("{}\n\n{SPOKEN_INSTRUCTION}", thread.context)
+            .trim()
+            .to_string()
+    } else {
+        thread.context.clone()
+    };
     let mut request = ChatRequest::new(
         model.to_string(),
-        build_history(&thread.context, turns, &files, ctx_tokens),
+        build_history(&context, turns, &files, ctx_tokens),
     );
     if think {
         if is_reasoning_family(model) {
@@ -561,7 +584,7 @@ pub async fn send(
     let model = pick_model(asked, &thread, &prefs);
     let mut turns = branch(state, &thread.id, parent_id.as_deref()).await?;
     let question_at = turns.last().map_or(now, |p| now.max(p.created_at + 1));
-    let question = messages::Model::new_row(
+    let mut question = messages::Model::new_row(
         &thread.id,
         parent_id,
         Role::User,
@@ -569,6 +592,7 @@ pub async fn send(
         MessageStatus::Done,
         question_at,
     );
+    question.spoken = input.spoken.then_some(true);
     turns.push(question.clone());
     let new_files = NewFiles {
         rows: &files,

@@ -295,6 +295,7 @@ pub fn message_dto(m: messages::Model) -> MessageDto {
         html: None,
         sources,
         attachments: vec![],
+        spoken: m.spoken.unwrap_or(false),
     }
 }
 
