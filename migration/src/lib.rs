@@ -12,6 +12,7 @@ mod m20261130_000005_server_key_uses;
 mod m20261201_000007_attachment_image_meta;
 mod m20261202_000008_files_ocr;
 mod m20261203_000009_voice_settings;
+mod m20261204_000010_guests;
 pub mod types;
 
 pub struct Migrator;
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000007_attachment_image_meta::Migration),
             Box::new(m20261202_000008_files_ocr::Migration),
             Box::new(m20261203_000009_voice_settings::Migration),
+            Box::new(m20261204_000010_guests::Migration),
         ]
     }
 }
