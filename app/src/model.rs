@@ -520,6 +520,53 @@ pub struct SettingsDto {
     /// Speaking while an answer is read interrupts it (default true).
     #[serde(default = "default_voice_barge_in")]
     pub voice_barge_in: bool,
+    /// A guest on the server's key: what today's quotas leave
+    /// (`GUEST_DAILY_MESSAGES`, `GUEST_IP_DAILY_MESSAGES`); `None` otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guest_quota: Option<GuestQuotaDto>,
+}
+
+/// A guest's daily quota on the server's key: per guest and per address
+/// (the address part survives clearing cookies). `remaining` is the smaller
+/// of what both leave.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct GuestQuotaDto {
+    pub remaining: u32,
+    pub used: u32,
+    pub limit: u32,
+    pub address_used: u32,
+    pub address_limit: u32,
+}
+
+/// What signing in from a guest session (or redeeming a claim link) moved
+/// into the account.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct MergedDto {
+    pub threads: u64,
+    pub messages: u64,
+    pub files: u64,
+}
+
+/// A guest moved into an account: what moved, and whether the guest's
+/// Mistral key was dropped (the account's own key stays).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MergeResultDto {
+    pub merged: MergedDto,
+    pub guest_key_discarded: bool,
+}
+
+/// A guest's one-time claim link (15 minutes).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClaimLinkDto {
+    pub url: String,
+    /// Unix milliseconds.
+    pub expires_at: i64,
 }
 
 /// Playback speed of spoken answers unless the user chose another.
@@ -559,6 +606,7 @@ impl Default for SettingsDto {
             voice_speed: DEFAULT_VOICE_SPEED,
             voice_silence_ms: DEFAULT_VOICE_SILENCE_MS,
             voice_barge_in: true,
+            guest_quota: None,
         }
     }
 }

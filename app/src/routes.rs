@@ -10,10 +10,13 @@ pub const LOGIN: &str = "/login";
 /// Who may open a page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {
-    /// The pages of the signed-in shell (`AppShell`): others are sent to the
-    /// sign-in page.
+    /// The pages of the signed-in shell (`AppShell`). With `ALLOW_GUESTS=true`
+    /// a visitor without an account sees them too (a guest account is made
+    /// on the first write, never by a page view); with `false` others are
+    /// sent to the sign-in page.
     SignedIn,
-    /// The sign-in page: a signed-in visitor is sent on to the app.
+    /// The sign-in page: a signed-in visitor is sent on to the app (a guest
+    /// is not: signing in is how it keeps its chats).
     SignedOut,
     /// Public pages (a shared thread), assets and unknown paths.
     Anyone,

@@ -12,7 +12,8 @@ mod m20261130_000005_server_key_uses;
 mod m20261201_000007_attachment_image_meta;
 mod m20261202_000008_files_ocr;
 mod m20261203_000009_voice_settings;
-mod m20261204_000010_spoken_messages;
+mod m20261204_000010_guests;
+mod m20261205_000011_spoken_messages;
 pub mod types;
 
 pub struct Migrator;
@@ -27,7 +28,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000007_attachment_image_meta::Migration),
             Box::new(m20261202_000008_files_ocr::Migration),
             Box::new(m20261203_000009_voice_settings::Migration),
-            Box::new(m20261204_000010_spoken_messages::Migration),
+            Box::new(m20261204_000010_guests::Migration),
+            Box::new(m20261205_000011_spoken_messages::Migration),
         ]
     }
 }

@@ -121,7 +121,9 @@ pub async fn refuse_cross_site_writes(
 }
 
 /// Sends visitors without a valid session to `/login?redirect=…` before any
-/// private page renders, and signed-in users away from `/login`.
+/// private page renders when `ALLOW_GUESTS=false` (with guests allowed, a
+/// visitor sees the chat), and signed-in users (not guests) away from
+/// `/login`.
 pub async fn require_session_for_pages(
     State(state): State<AppState>,
     req: Request,
@@ -137,11 +139,18 @@ pub async fn require_session_for_pages(
     if !needs && !is_login {
         return next.run(req).await;
     }
-    let signed_in = match auth::token_from_headers(req.headers()) {
-        Some(t) => auth::authenticate(&state, &t).await.is_ok(),
-        None => false,
+    // A guest counts as signed out here: the chat pages are open to it
+    // (as to any visitor when guests are allowed), and the sign-in page
+    // stays one click away.
+    let session = match auth::token_from_headers(req.headers()) {
+        Some(t) => auth::authenticate(&state, &t).await.ok(),
+        None => None,
     };
-    if needs && !signed_in {
+    let is_guest = session.as_ref().is_some_and(|me| me.is_guest());
+    let signed_in = session.is_some() && !is_guest;
+    // Visitors without an account see the chat when guests are allowed (a
+    // guest account is created on their first write, never by a page view).
+    if needs && !signed_in && !is_guest && !state.config.allow_guests {
         let target = req
             .uri()
             .path_and_query()

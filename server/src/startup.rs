@@ -62,6 +62,27 @@ pub fn spawn_session_purge(state: AppState, every: Duration) -> tokio::task::Joi
     })
 }
 
+/// Deletes guests inactive for `GUEST_TTL_DAYS` every `every` (first after
+/// one period) until the server shuts down. Every replica runs it: each
+/// guest is claimed by one conditional update, so replicas never delete the
+/// same guest twice (see `services::guests`).
+pub fn spawn_guest_retention(state: AppState, every: Duration) -> tokio::task::JoinHandle<()> {
+    let mut shutdown = state.shutdown.subscribe();
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = ticks.tick() => {}
+                _ = shutdown.wait_for(|stopping| *stopping) => return,
+            }
+            if let Err(e) = app::server::services::guests::delete_inactive(&state).await {
+                tracing::warn!(error = %e, "guest retention failed; retrying next hour");
+            }
+        }
+    })
+}
+
 pub fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| "info,sqlx=warn,sea_orm=warn,hyper=warn".into());
@@ -155,6 +176,10 @@ pub async fn serve(
 ) -> Result<(), StartupError> {
     let shutdown_state = state.clone();
     spawn_session_purge(state.clone(), SESSION_PURGE_INTERVAL);
+    spawn_guest_retention(
+        state.clone(),
+        app::server::services::guests::RETENTION_INTERVAL,
+    );
     let router = crate::routes::router(state);
     // Small SSE writes must not wait for Nagle's algorithm.
     let listener = listener.tap_io(|tcp| {

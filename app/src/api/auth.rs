@@ -95,6 +95,12 @@ pub struct LoginOptions {
     pub google_client_id: Option<String>,
     /// `false` when `ALLOW_REGISTRATION=false`: the page offers sign-in only.
     pub allow_registration: bool,
+    /// `ALLOW_GUESTS`: visitors may chat without an account.
+    #[serde(default)]
+    pub allow_guests: bool,
+    /// How long an inactive guest's chats are kept (`GUEST_TTL_DAYS`).
+    #[serde(default)]
+    pub guest_ttl_days: i64,
 }
 
 #[cfg(feature = "ssr")]
@@ -134,6 +140,34 @@ pub async fn login_config() -> Result<LoginOptions, ApiError> {
     Ok(LoginOptions {
         google_client_id: state.config.google_client_id.clone(),
         allow_registration: state.config.allow_registration,
+        allow_guests: state.config.allow_guests,
+        guest_ttl_days: state.config.guest_ttl_days,
+    })
+}
+
+/// A one-time link (15 minutes) that hands this guest's chats to an account
+/// signed in elsewhere; 403 for an account.
+#[server(prefix = "/rpc", endpoint = "guest_claim_link")]
+pub async fn guest_claim_link() -> Result<crate::model::ClaimLinkDto, ApiError> {
+    use crate::server::services::guests;
+    let (state, me) = super::require_caller().await?;
+    let link = guests::create_claim(&state, &me).await?;
+    Ok(crate::model::ClaimLinkDto {
+        url: guests::claim_url(&state, &link.code),
+        expires_at: link.expires_at,
+    })
+}
+
+/// Redeems a guest's claim code into the signed-in account (403 for a
+/// guest, 404 for an unknown, used or expired code).
+#[server(prefix = "/rpc", endpoint = "claim_guest_chats")]
+pub async fn claim_guest_chats(code: String) -> Result<crate::model::MergeResultDto, ApiError> {
+    use crate::server::services::guests;
+    let (state, me) = super::require_caller().await?;
+    let m = guests::redeem_claim(&state, &me, &code).await?;
+    Ok(crate::model::MergeResultDto {
+        merged: m.merged,
+        guest_key_discarded: m.guest_key_discarded,
     })
 }
 

@@ -23,7 +23,6 @@ pub async fn send_message(
     #[server(default)] spoken: bool,
 ) -> Result<SendResultDto, ApiError> {
     use crate::server::services::chat;
-    let (state, me) = super::require_caller().await?;
     let input = chat::SendInput::from_client(
         thread_id.as_deref(),
         parent_id.as_deref(),
@@ -34,6 +33,8 @@ pub async fn send_message(
     )?
     .with_files(chat::asked_files(Some(&attachments), images_as_text))
     .spoken(spoken);
+    // A visitor's first message creates their guest account.
+    let (state, me) = super::require_caller_or_guest().await?;
     chat::send(&state, me.id(), input)
         .await
         .map(SendResultDto::rendered)

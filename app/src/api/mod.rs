@@ -33,3 +33,49 @@ pub(crate) async fn require_caller() -> Result<
     let me = auth::authenticate_headers(&state, &headers).await?;
     Ok((state, me))
 }
+
+/// The caller of a server function that writes, creating a guest first when
+/// a visitor without a session writes and `ALLOW_GUESTS=true` (the guest's
+/// session cookie is set on this answer). Only writes call this: a page view
+/// or a read never creates a row. A request with an `Authorization` header
+/// that did not authenticate is refused as before (401), never turned into a
+/// guest.
+#[cfg(feature = "ssr")]
+pub(crate) async fn require_caller_or_guest() -> Result<
+    (
+        crate::server::AppState,
+        crate::server::services::auth::AuthUser,
+    ),
+    ApiError,
+> {
+    use crate::server::services::{auth, guests, rate_limit};
+    use crate::server::AppError;
+    let state = state()?;
+    let headers: axum::http::HeaderMap = leptos_axum::extract().await?;
+    match auth::authenticate_headers(&state, &headers).await {
+        Ok(me) => return Ok((state, me)),
+        Err(AppError::Unauthorized(_))
+            if state.config.allow_guests
+                && auth::authorization_header(&headers) == auth::AuthorizationHeader::Absent => {}
+        Err(e) => return Err(e.into()),
+    }
+    let peer = leptos_axum::extract::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .await
+        .ok()
+        .map(|axum::extract::ConnectInfo(peer)| peer.ip());
+    let forwarded: Vec<&str> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    let ip = peer
+        .and_then(|p| rate_limit::limited_address(p, &forwarded, &state.config.trusted_proxies));
+    let issued = guests::create(&state, ip).await?;
+    if let Some(resp) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
+        if let Ok(v) = axum::http::HeaderValue::from_str(&auth::session_cookie(&state, &issued)) {
+            resp.append_header(axum::http::header::SET_COOKIE, v);
+        }
+    }
+    let me = auth::authenticate(&state, &issued.token).await?;
+    Ok((state, me))
+}

@@ -42,7 +42,7 @@ pub async fn save_api_key(
     #[server(default)] force: bool,
 ) -> Result<SavedKey, ApiError> {
     use crate::server::services::settings::{self, KeyCheck};
-    let (state, me) = super::require_caller().await?;
+    let (state, me) = super::require_caller_or_guest().await?;
     let (settings, check) =
         settings::set_api_key(&state, me.id(), api_key.as_deref(), force).await?;
     Ok(SavedKey {
@@ -58,13 +58,13 @@ pub async fn save_preferences(
     fast_models: Vec<String>,
 ) -> Result<SettingsDto, ApiError> {
     use crate::server::services::settings;
-    let (state, me) = super::require_caller().await?;
     let prefs = settings::Preferences::from_client(
         Some(default_model.as_deref()),
         Some(&default_context),
         Some(&fast_models),
         None,
     )?;
+    let (state, me) = super::require_caller_or_guest().await?;
     settings::update_preferences(&state, me.id(), prefs)
         .await
         .map_err(ApiError::from)
@@ -73,8 +73,8 @@ pub async fn save_preferences(
 #[server(prefix = "/rpc", endpoint = "save_theme")]
 pub async fn save_theme(theme: String) -> Result<SettingsDto, ApiError> {
     use crate::server::services::settings;
-    let (state, me) = super::require_caller().await?;
     let prefs = settings::Preferences::from_client(None, None, None, Some(&theme))?;
+    let (state, me) = super::require_caller_or_guest().await?;
     settings::update_preferences(&state, me.id(), prefs)
         .await
         .map_err(ApiError::from)

@@ -27,7 +27,6 @@ pub async fn save_voice_settings(
     #[server(default)] voice_barge_in: bool,
 ) -> Result<SettingsDto, ApiError> {
     use crate::server::services::settings::{self, Preferences, VoicePreferences};
-    let (state, me) = super::require_caller().await?;
     let mut prefs = Preferences::from_client(None, None, None, None)?;
     prefs.voice = VoicePreferences::from_client(
         Some(voice_id.as_deref()),
@@ -36,6 +35,7 @@ pub async fn save_voice_settings(
         Some(voice_silence_ms),
         Some(voice_barge_in),
     )?;
+    let (state, me) = super::require_caller_or_guest().await?;
     settings::update_preferences(&state, me.id(), prefs)
         .await
         .map_err(ApiError::from)

@@ -104,6 +104,25 @@ pub struct Config {
     pub user_storage_quota_bytes: u64,
     /// The model that reads documents and images (`OCR_MODEL`).
     pub ocr_model: String,
+    /// Guest access (`ALLOW_GUESTS`, default true): a visitor without an
+    /// account chats as a guest, created on the first write.
+    pub allow_guests: bool,
+    /// Guests without a key of their own may use `MISTRAL_API_KEY`
+    /// (`GUEST_SERVER_KEY`, default false), within the daily quotas below.
+    pub guest_server_key: bool,
+    /// Answers one guest may start per UTC day on the server's key
+    /// (`GUEST_DAILY_MESSAGES`, default 20).
+    pub guest_daily_messages: u32,
+    /// Answers all guests from one address may start per UTC day on the
+    /// server's key (`GUEST_IP_DAILY_MESSAGES`, default 50): clearing
+    /// cookies does not reset it.
+    pub guest_ip_daily_messages: u32,
+    /// Guests one address may create per hour (`GUEST_CREATIONS_PER_IP_HOUR`,
+    /// default 10).
+    pub guest_creations_per_ip_hour: u32,
+    /// A guest inactive this long is deleted with everything it owns
+    /// (`GUEST_TTL_DAYS`, default 30).
+    pub guest_ttl_days: i64,
 }
 
 /// An IP network (`10.0.0.0/8`, `::1/128`); a bare address is a /32 or /128.
@@ -336,6 +355,16 @@ impl Config {
             }
             _ => {}
         }
+        let guest_server_key = parse_bool(
+            "GUEST_SERVER_KEY",
+            &get("GUEST_SERVER_KEY").unwrap_or_default(),
+        )?;
+        if guest_server_key && get("MISTRAL_API_KEY").is_none() {
+            return Err(err(
+                "GUEST_SERVER_KEY",
+                "needs MISTRAL_API_KEY (the server's key guests would use)",
+            ));
+        }
         Ok(Config {
             database_url,
             public_url,
@@ -472,6 +501,39 @@ impl Config {
                 "a number of megabytes (1-10000000)",
             )? * MB,
             ocr_model: model("OCR_MODEL", DEFAULT_OCR_MODEL)?,
+            allow_guests: parse_bool(
+                "ALLOW_GUESTS",
+                &get("ALLOW_GUESTS").unwrap_or_else(|| "true".into()),
+            )?,
+            guest_server_key,
+            guest_daily_messages: parse_count(
+                "GUEST_DAILY_MESSAGES",
+                get("GUEST_DAILY_MESSAGES"),
+                20,
+                1..=1_000_000,
+                "a number of answers per day (1-1000000)",
+            )?,
+            guest_ip_daily_messages: parse_count(
+                "GUEST_IP_DAILY_MESSAGES",
+                get("GUEST_IP_DAILY_MESSAGES"),
+                50,
+                1..=10_000_000,
+                "a number of answers per day (1-10000000)",
+            )?,
+            guest_creations_per_ip_hour: parse_count(
+                "GUEST_CREATIONS_PER_IP_HOUR",
+                get("GUEST_CREATIONS_PER_IP_HOUR"),
+                10,
+                1..=100_000,
+                "a number of guests per hour (1-100000)",
+            )?,
+            guest_ttl_days: parse_count(
+                "GUEST_TTL_DAYS",
+                get("GUEST_TTL_DAYS"),
+                30,
+                1..=3650,
+                "a number of days (1-3650)",
+            )?,
         })
     }
 
@@ -535,6 +597,52 @@ mod tests {
         assert_eq!(c.transcribe_model, "voxtral-mini-latest");
         assert_eq!(c.tts_model, "voxtral-mini-tts-latest");
         assert!(c.tts_api_base.is_none() && c.tts_api_key.is_none());
+        assert!(c.allow_guests);
+        assert!(!c.guest_server_key);
+        assert_eq!(c.guest_daily_messages, 20);
+        assert_eq!(c.guest_ip_daily_messages, 50);
+        assert_eq!(c.guest_creations_per_ip_hour, 10);
+        assert_eq!(c.guest_ttl_days, 30);
+    }
+
+    #[test]
+    fn guest_settings_parse_and_name_the_variable() {
+        let c = cfg(&[
+            ("ALLOW_GUESTS", "false"),
+            ("GUEST_SERVER_KEY", "true"),
+            ("MISTRAL_API_KEY", "sk-operator"),
+            ("GUEST_DAILY_MESSAGES", "3"),
+            ("GUEST_IP_DAILY_MESSAGES", "7"),
+            ("GUEST_CREATIONS_PER_IP_HOUR", "2"),
+            ("GUEST_TTL_DAYS", "9"),
+        ])
+        .unwrap();
+        assert!(!c.allow_guests && c.guest_server_key);
+        assert_eq!(
+            (
+                c.guest_daily_messages,
+                c.guest_ip_daily_messages,
+                c.guest_creations_per_ip_hour,
+                c.guest_ttl_days
+            ),
+            (3, 7, 2, 9)
+        );
+        for (pairs, var) in [
+            (vec![("GUEST_SERVER_KEY", "true")], "GUEST_SERVER_KEY"),
+            (vec![("ALLOW_GUESTS", "perhaps")], "ALLOW_GUESTS"),
+            (vec![("GUEST_DAILY_MESSAGES", "0")], "GUEST_DAILY_MESSAGES"),
+            (
+                vec![("GUEST_IP_DAILY_MESSAGES", "x")],
+                "GUEST_IP_DAILY_MESSAGES",
+            ),
+            (
+                vec![("GUEST_CREATIONS_PER_IP_HOUR", "-1")],
+                "GUEST_CREATIONS_PER_IP_HOUR",
+            ),
+            (vec![("GUEST_TTL_DAYS", "0")], "GUEST_TTL_DAYS"),
+        ] {
+            assert_eq!(cfg(&pairs).unwrap_err().var, var, "{pairs:?}");
+        }
     }
 
     #[test]

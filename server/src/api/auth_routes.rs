@@ -10,6 +10,7 @@
 use super::{ApiJson, Caller};
 use app::api::auth::AuthFormError;
 use app::server::services::auth::{self, IssuedToken};
+use app::server::services::guests::{self, MergeOutcome};
 use app::server::services::rate_limit;
 use app::server::{AppError, AppResult, AppState};
 use axum::body::Bytes;
@@ -34,10 +35,16 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(logout))
         .routes(routes!(delete_account))
         .routes(routes!(user))
+        .routes(routes!(create_guest))
+        .routes(routes!(guest_claim))
+        .routes(routes!(redeem_claim))
         // The login page's HTML forms answer with redirects, not JSON: they
         // are not part of the documented API.
         .route("/auth/login", post(form_login))
         .route("/auth/register", post(form_register))
+        // The claim link a guest shows: a page address, answered with a
+        // redirect (to sign-in first, then to the chat).
+        .route("/auth/claim", axum::routing::get(claim_page))
 }
 
 /// The client's address for per-address limits (`None`: see
@@ -83,8 +90,27 @@ fn set_session_cookies(resp: &mut Response, cookies: Vec<String>) {
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
 }
 
-fn signed_in(state: &AppState, status: StatusCode, issued: &IssuedToken) -> Response {
-    with_cookies(status, vec![auth::session_cookie(state, issued)])
+/// `{"ok": true}`, plus what a merge moved when there was one.
+fn signed_in_body(merge: Option<MergeOutcome>) -> super::openapi::SignedInBody {
+    super::openapi::SignedInBody {
+        ok: true,
+        merged: merge.map(|m| m.merged),
+        guest_key_discarded: merge.map(|m| m.guest_key_discarded),
+    }
+}
+
+/// The session cookie for a sign-in, after moving the guest the request
+/// came with (if any) into the account.
+async fn signed_in(
+    state: &AppState,
+    headers: &HeaderMap,
+    status: StatusCode,
+    issued: &IssuedToken,
+) -> AppResult<Response> {
+    let merge = guests::merge_presented_guest(state, headers, &issued.user_id).await?;
+    let mut resp = (status, Json(signed_in_body(merge))).into_response();
+    set_session_cookies(&mut resp, vec![auth::session_cookie(state, issued)]);
+    Ok(resp)
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -104,7 +130,7 @@ struct RegisterBody {
     tag = "auth",
     request_body = RegisterBody,
     responses(
-        (status = 201, description = "Registered and signed in: the session cookie is set", body = super::openapi::OkBody),
+        (status = 201, description = "Registered and signed in: the session cookie is set; from a guest session, the guest's chats, files and settings moved into the account (`merged`)", body = super::openapi::SignedInBody),
         (status = 403, description = "Registration is closed on this server, or a cross-site write", body = super::openapi::ErrorBody),
         (status = 409, description = "An account with this email exists", body = super::openapi::ErrorBody),
         (status = 429, description = "Too many registrations from this address", body = super::openapi::ErrorBody),
@@ -126,7 +152,7 @@ async fn register(
         ip,
     )
     .await?;
-    Ok(signed_in(&state, StatusCode::CREATED, &issued))
+    signed_in(&state, &headers, StatusCode::CREATED, &issued).await
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -143,7 +169,7 @@ struct LoginBody {
     tag = "auth",
     request_body = LoginBody,
     responses(
-        (status = 200, description = "Signed in: the session cookie is set", body = super::openapi::OkBody),
+        (status = 200, description = "Signed in: the session cookie is set; from a guest session, the guest's chats, files and settings moved into the account (`merged`)", body = super::openapi::SignedInBody),
         (status = 401, description = "Wrong email or password", body = super::openapi::ErrorBody),
         (status = 429, description = "Too many failed attempts for this email or address", body = super::openapi::ErrorBody),
         (status = 503, description = "Too many passwords being hashed right now", body = super::openapi::ErrorBody)
@@ -157,7 +183,7 @@ async fn login(
 ) -> AppResult<Response> {
     let ip = client_ip(&state, peer, &headers);
     let issued = auth::login(&state, &body.email, &body.password, ip).await?;
-    Ok(signed_in(&state, StatusCode::OK, &issued))
+    signed_in(&state, &headers, StatusCode::OK, &issued).await
 }
 
 /// The login page's form (`application/x-www-form-urlencoded`). Missing
@@ -183,13 +209,21 @@ fn see_other(location: &str, cookies: Vec<String>) -> Response {
 
 /// Signed in: to the (same-site) redirect target. Failed: back to the form
 /// with an error *code* — what was typed never goes into a URL.
-fn form_outcome(
+async fn form_outcome(
     state: &AppState,
+    headers: &HeaderMap,
     result: AppResult<IssuedToken>,
     redirect: Option<String>,
     register: bool,
 ) -> Response {
     let target = app::client::safe_redirect(redirect);
+    // A guest signing in brings its chats along.
+    let result = match result {
+        Ok(issued) => guests::merge_presented_guest(state, headers, &issued.user_id)
+            .await
+            .map(|_| issued),
+        Err(e) => Err(e),
+    };
     match result {
         Ok(issued) => see_other(&target, vec![auth::session_cookie(state, &issued)]),
         Err(e) => {
@@ -223,7 +257,7 @@ async fn form_login(
     let f = form_body(form)?;
     let ip = client_ip(&state, peer, &headers);
     let result = auth::login(&state, &f.email, &f.password, ip).await;
-    Ok(form_outcome(&state, result, f.redirect, false))
+    Ok(form_outcome(&state, &headers, result, f.redirect, false).await)
 }
 
 async fn form_register(
@@ -235,7 +269,7 @@ async fn form_register(
     let f = form_body(form)?;
     let ip = client_ip(&state, peer, &headers);
     let result = auth::register_from(&state, &f.email, &f.password, f.name.as_deref(), ip).await;
-    Ok(form_outcome(&state, result, f.redirect, true))
+    Ok(form_outcome(&state, &headers, result, f.redirect, true).await)
 }
 
 /// One of the two tokens Google sign-in gives a client.
@@ -252,7 +286,7 @@ struct GoogleBody {
     tag = "auth",
     request_body = GoogleBody,
     responses(
-        (status = 200, description = "Signed in: the session cookie is set", body = super::openapi::OkBody),
+        (status = 200, description = "Signed in: the session cookie is set; from a guest session, the guest's chats, files and settings moved into the account (`merged`)", body = super::openapi::SignedInBody),
         (status = 401, description = "Google did not vouch for the token", body = super::openapi::ErrorBody),
         (status = 429, description = "Too many Google sign-ins from this address", body = super::openapi::ErrorBody),
         (status = 501, description = "Google sign-in is not configured on this server", body = super::openapi::ErrorBody),
@@ -273,7 +307,7 @@ async fn google_token(
         ip,
     )
     .await?;
-    Ok(signed_in(&state, StatusCode::OK, &issued))
+    signed_in(&state, &headers, StatusCode::OK, &issued).await
 }
 
 /// Whether the presented session is valid.
@@ -412,5 +446,133 @@ mod tests {
         assert!(wants_all(Some("x=1&all=1")).unwrap());
         assert!(!wants_all(Some("all=false")).unwrap());
         assert!(wants_all(Some("all=yes")).is_err());
+    }
+}
+
+/// Start a guest session: a real account with provider `guest` and the same
+/// session cookie as any user (the web UI does this on its first write).
+#[utoipa::path(
+    post,
+    path = "/api/auth/guest",
+    tag = "auth",
+    security((), ("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 201, description = "A guest account was created and signed in: the session cookie is set", body = super::openapi::OkBody),
+        (status = 200, description = "The request already carries a valid session: nothing was created", body = super::openapi::OkBody),
+        (status = 403, description = "Guest access is off on this server (`ALLOW_GUESTS=false`), or a cross-site write", body = super::openapi::ErrorBody),
+        (status = 429, description = "Too many guest sessions from this address", body = super::openapi::ErrorBody)
+    )
+)]
+async fn create_guest(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> AppResult<Response> {
+    if auth::authenticate_headers(&state, &headers).await.is_ok() {
+        return Ok(with_cookies(StatusCode::OK, vec![]));
+    }
+    let ip = client_ip(&state, peer, &headers);
+    let issued = guests::create(&state, ip).await?;
+    Ok(with_cookies(
+        StatusCode::CREATED,
+        vec![auth::session_cookie(&state, &issued)],
+    ))
+}
+
+/// A one-time link (15 minutes) that hands this guest's chats to an account
+/// signed in elsewhere, e.g. in another browser.
+#[utoipa::path(
+    post,
+    path = "/api/auth/guest/claim",
+    tag = "auth",
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 201, description = "The link and until when it works", body = super::openapi::ClaimLinkBody),
+        (status = 403, description = "The session is an account, not a guest", body = super::openapi::ErrorBody)
+    )
+)]
+async fn guest_claim(
+    State(state): State<AppState>,
+    Caller(me): Caller,
+) -> AppResult<(StatusCode, Json<super::openapi::ClaimLinkBody>)> {
+    let link = guests::create_claim(&state, &me).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(super::openapi::ClaimLinkBody {
+            url: guests::claim_url(&state, &link.code),
+            code: link.code,
+            expires_at: link.expires_at,
+        }),
+    ))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+struct ClaimBody {
+    /// The code of a claim link (`POST /api/auth/guest/claim`).
+    code: String,
+}
+
+/// Redeem a guest's claim code: its chats, files and settings move into the
+/// signed-in account, as on sign-in from a guest session.
+#[utoipa::path(
+    post,
+    path = "/api/auth/claim",
+    tag = "auth",
+    request_body = ClaimBody,
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "Moved into the account", body = super::openapi::SignedInBody),
+        (status = 403, description = "The session is a guest: sign in to the account first", body = super::openapi::ErrorBody),
+        (status = 404, description = "Unknown, used or expired code", body = super::openapi::ErrorBody)
+    )
+)]
+async fn redeem_claim(
+    State(state): State<AppState>,
+    Caller(me): Caller,
+    ApiJson(body): ApiJson<ClaimBody>,
+) -> AppResult<Json<super::openapi::SignedInBody>> {
+    let merge = guests::redeem_claim(&state, &me, &body.code).await?;
+    Ok(Json(signed_in_body(Some(merge))))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct ClaimQuery {
+    code: String,
+}
+
+/// `GET /auth/claim?code=…` (the link a guest shows): signed out or still a
+/// guest → to the sign-in page, which comes back here; signed in → redeemed,
+/// then to the chat (`/?claimed=<threads>`, or `/?claim=invalid|expired|
+/// refused`). Opened from another site it redeems nothing: a page elsewhere
+/// must not push a guest's threads into a visitor's account.
+async fn claim_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    query: Result<Query<ClaimQuery>, QueryRejection>,
+) -> Response {
+    let code = query.map(|Query(q)| q.code).unwrap_or_default();
+    let me = auth::authenticate_headers(&state, &headers)
+        .await
+        .ok()
+        .filter(|me| !me.is_guest());
+    let Some(me) = me else {
+        let back = format!("/auth/claim?code={}", app::client::url_component(&code));
+        return see_other(
+            &format!("/login?redirect={}", app::client::url_component(&back)),
+            vec![],
+        );
+    };
+    if crate::middleware::is_cross_site(&headers, &state.config.public_url) {
+        return see_other("/?claim=refused", vec![]);
+    }
+    match guests::redeem_claim(&state, &me, &code).await {
+        Ok(m) => see_other(&format!("/?claimed={}", m.merged.threads), vec![]),
+        Err(AppError::NotFound(m)) if m.contains("expired") => see_other("/?claim=expired", vec![]),
+        Err(AppError::NotFound(_)) => see_other("/?claim=invalid", vec![]),
+        Err(e) => {
+            tracing::warn!(error = %e, "claim link failed");
+            see_other("/?claim=failed", vec![])
+        }
     }
 }

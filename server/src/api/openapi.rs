@@ -70,6 +70,32 @@ pub struct OkBody {
     pub ok: bool,
 }
 
+/// `{"ok": true}` after a sign-in; when the request carried a guest session
+/// (or redeemed a claim link), also what moved into the account and whether
+/// the guest's Mistral key was discarded because the account has its own.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SignedInBody {
+    pub ok: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub merged: Option<app::model::MergedDto>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub guest_key_discarded: Option<bool>,
+}
+
+/// A one-time link that hands a guest's chats to an account signed in
+/// elsewhere.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ClaimLinkBody {
+    /// Open it while signed in to the account (15 minutes, once).
+    pub url: String,
+    /// The code alone, for `POST /api/auth/claim`.
+    pub code: String,
+    /// Unix milliseconds.
+    pub expires_at: i64,
+}
+
 /// `{"thread": …}`: a thread created or updated.
 #[derive(Serialize, ToSchema)]
 pub struct ThreadBody {

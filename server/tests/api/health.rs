@@ -83,7 +83,10 @@ async fn a_panicking_handler_is_a_500_for_that_request_only() {
 
 #[tokio::test]
 async fn private_pages_redirect_to_login_and_back() {
-    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    // With guests off (with them on, a visitor sees the chat: `guests.rs`).
+    let app = TestApp::spawn_with(Backend::Sqlite, |c| c.allow_guests = false)
+        .await
+        .unwrap();
     let r = app.get("/settings/account?tab=1", Auth::None).await;
     assert_eq!(r.status, 303, "{:?}", r.body);
     assert_eq!(

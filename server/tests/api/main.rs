@@ -10,6 +10,7 @@ mod chat;
 mod files;
 mod forms;
 mod google;
+mod guests;
 mod health;
 mod limits;
 mod mistral_client;

@@ -4,7 +4,7 @@ use app::server::entities::{messages, shares, threads, users};
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{ActiveModelTrait, ConnectionTrait, DbBackend, EntityTrait, Set, Statement};
 
-pub const TABLES: [&str; 8] = [
+pub const TABLES: [&str; 9] = [
     "users",
     "access_tokens",
     "user_settings",
@@ -13,6 +13,7 @@ pub const TABLES: [&str; 8] = [
     "blobs",
     "attachments",
     "shares",
+    "guest_claims",
 ];
 
 async fn index_names(app: &TestApp) -> Vec<String> {
@@ -44,6 +45,8 @@ pub async fn insert_user(app: &TestApp, id: &str, email: &str) {
         password_hash: Set(None),
         created_at: Set(1),
         updated_at: Set(1),
+        last_seen_at: Set(None),
+        guest_ip: Set(None),
     }
     .insert(&app.db)
     .await
@@ -84,6 +87,8 @@ db_test!(unique_email_is_enforced_by_the_database, |app| {
         password_hash: Set(None),
         created_at: Set(1),
         updated_at: Set(1),
+        last_seen_at: Set(None),
+        guest_ip: Set(None),
     }
     .insert(&app.db)
     .await;

@@ -5,6 +5,7 @@
 pub mod access_tokens;
 pub mod attachments;
 pub mod blobs;
+pub mod guest_claims;
 pub mod messages;
 pub mod ocr_results;
 pub mod server_key_uses;

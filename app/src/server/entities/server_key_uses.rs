@@ -8,6 +8,8 @@ pub struct Model {
     pub id: String,
     pub user_id: String,
     pub created_at: i64,
+    /// A guest's answer: the address whose daily quota it counts against.
+    pub client_ip: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -14,6 +14,12 @@ pub struct Model {
     pub password_hash: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// Last activity (refreshed at most hourly for guests); the retention
+    /// job deletes guests idle longer than `GUEST_TTL_DAYS`.
+    pub last_seen_at: Option<i64>,
+    /// The address a guest was created from: its answers on the server's
+    /// key count against that address's daily quota.
+    pub guest_ip: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -108,6 +108,8 @@ impl Password {
 pub struct IssuedToken {
     pub token: String,
     pub max_age_secs: i64,
+    /// Whose session it is.
+    pub user_id: UserId,
 }
 
 /// The authenticated caller.
@@ -121,6 +123,10 @@ pub struct AuthUser {
 impl AuthUser {
     pub fn id(&self) -> &UserId {
         &self.id
+    }
+    /// A guest account (provider `guest`).
+    pub fn is_guest(&self) -> bool {
+        self.user.provider == Provider::Guest
     }
 }
 
@@ -374,6 +380,7 @@ pub async fn issue_token(state: &AppState, user_id: &UserId) -> AppResult<Issued
     Ok(IssuedToken {
         token,
         max_age_secs: ttl_ms / 1000,
+        user_id: user_id.clone(),
     })
 }
 
@@ -463,6 +470,8 @@ pub async fn register_from(
         password_hash: Set(Some(hash)),
         created_at: Set(now),
         updated_at: Set(now),
+        last_seen_at: Set(None),
+        guest_ip: Set(None),
     }
     .insert(&state.db)
     .await;
@@ -645,6 +654,8 @@ pub async fn google_sign_in(state: &AppState, who: GoogleIdentity) -> AppResult<
                 password_hash: Set(None),
                 created_at: Set(now),
                 updated_at: Set(now),
+                last_seen_at: Set(None),
+                guest_ip: Set(None),
             }
             .insert(&state.db)
             .await?;
@@ -762,6 +773,9 @@ pub async fn authenticate(state: &AppState, token: &str) -> AppResult<AuthUser> 
             .filter(access_tokens::Column::Id.eq(row.id.as_str()))
             .exec(&state.db)
             .await?;
+    }
+    if user.provider == Provider::Guest {
+        super::guests::record_activity(state, &user, now).await?;
     }
     Ok(AuthUser {
         id: UserId::new(&user.id),
@@ -945,6 +959,8 @@ mod tests {
             password_hash: None,
             created_at: 0,
             updated_at: 0,
+            last_seen_at: None,
+            guest_ip: None,
         };
         let pw = user(Provider::Email, Some("me@example.com"));
         assert!(check_delete_confirmation(&pw, " Me@Example.com ").is_ok());

@@ -267,6 +267,8 @@ struct Prefs {
     key: Secret,
     /// The key is the operator's (the daily budget applies).
     server_key: bool,
+    /// A guest on the operator's key (the guest quotas apply).
+    guest: Option<super::guests::GuestUse>,
     default_model: Option<String>,
     default_context: String,
 }
@@ -275,17 +277,16 @@ struct Prefs {
 /// is none, before anything is stored) and the defaults for new threads.
 async fn prefs(state: &AppState, user_id: &UserId) -> AppResult<Prefs> {
     let row = settings::row(state, user_id).await?;
-    let picked = settings::pick_key(state, row.as_ref())?;
-    if picked.server_key {
-        // Refuse a spent budget before anything is stored.
-        settings::check_server_key_budget(state, user_id).await?;
-    }
+    let picked = settings::pick_key(state, user_id, row.as_ref()).await?;
+    // Refuse a spent budget before anything is stored.
+    settings::check_budget(state, user_id, &picked).await?;
     let (default_model, default_context) = row
         .map(|r| (r.default_model, r.default_context.unwrap_or_default()))
         .unwrap_or_default();
     Ok(Prefs {
         key: picked.key,
         server_key: picked.server_key,
+        guest: picked.guest,
         default_model,
         default_context,
     })
@@ -344,7 +345,7 @@ async fn store_and_start(
     check_tools(state, &prefs.key, &request.model, &tools)?;
     // Charged before the upstream call, given back if the rows are not stored.
     let charge = match prefs.server_key {
-        true => Some(settings::charge_server_key(state, user_id).await?),
+        true => Some(settings::charge_server_key(state, user_id, prefs.guest.as_ref()).await?),
         false => None,
     };
     let deadlines = Deadlines::from_config(&state.config);

@@ -7,6 +7,7 @@ pub mod chat;
 pub mod files;
 pub mod generation;
 pub mod google;
+pub mod guests;
 pub mod rate_limit;
 pub mod rendered;
 pub mod settings;

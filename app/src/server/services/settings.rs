@@ -80,6 +80,7 @@ fn row_to_dto(
             .and_then(|ms| u32::try_from(ms).ok())
             .unwrap_or(DEFAULT_VOICE_SILENCE_MS),
         voice_barge_in: row.voice_barge_in.unwrap_or(true),
+        guest_quota: None,
     }
 }
 
@@ -128,15 +129,27 @@ async fn upsert(
 pub async fn get(state: &AppState, user_id: &UserId) -> AppResult<SettingsDto> {
     let row = row(state, user_id).await?;
     let limit = state.config.server_key_daily_requests;
-    let on_server_key = pick_key(state, row.as_ref()).is_ok_and(|k| k.server_key);
-    let budget = match (on_server_key, limit) {
-        (true, 1..) => Some(ServerKeyBudgetDto {
+    let picked = pick_key(state, user_id, row.as_ref()).await.ok();
+    let on_server_key = picked.as_ref().is_some_and(|k| k.server_key);
+    let guest = picked.and_then(|k| k.guest);
+    let budget = match (on_server_key, limit, &guest) {
+        (true, 1.., None) => Some(ServerKeyBudgetDto {
             used: u32::try_from(server_key_used_today(state, user_id).await?).unwrap_or(u32::MAX),
             limit,
         }),
         _ => None,
     };
-    Ok(row_to_dto(state, row, budget))
+    let guest_quota = match &guest {
+        Some(g) => Some(super::guests::quota(state, user_id, g).await?),
+        None => None,
+    };
+    let mut dto = row_to_dto(state, row, budget);
+    dto.guest_quota = guest_quota;
+    if super::guests::is_guest(state, user_id).await? {
+        dto.server_key_available =
+            state.config.guest_server_key && state.config.mistral_api_key.is_some();
+    }
+    Ok(dto)
 }
 
 pub use crate::api::settings::KEY_REFUSED;
@@ -409,25 +422,34 @@ pub async fn update_preferences(
 }
 
 /// The key to call Mistral with for this user: theirs, else the server's when
-/// the operator allows it.
+/// the operator allows it (for guests: `GUEST_SERVER_KEY`).
 pub async fn resolve_key(state: &AppState, user_id: &UserId) -> AppResult<Secret> {
-    key_from_row(state, row(state, user_id).await?.as_ref())
-}
-
-/// [`resolve_key`] for a row already read.
-pub fn key_from_row(state: &AppState, row: Option<&user_settings::Model>) -> AppResult<Secret> {
-    pick_key(state, row).map(|k| k.key)
+    let row = row(state, user_id).await?;
+    Ok(pick_key(state, user_id, row.as_ref()).await?.key)
 }
 
 /// The key a user's requests go out with, and whose it is.
 pub struct PickedKey {
     pub key: Secret,
-    /// The operator's key (`ALLOW_SERVER_KEY`): the daily budget applies.
+    /// The operator's key: a daily budget applies (`SERVER_KEY_DAILY_REQUESTS`
+    /// for accounts, the guest quotas for guests).
     pub server_key: bool,
+    /// Set when a guest uses the operator's key: the guest quotas apply.
+    pub guest: Option<super::guests::GuestUse>,
 }
 
-/// [`key_from_row`], saying whether the key is the operator's.
-pub fn pick_key(state: &AppState, row: Option<&user_settings::Model>) -> AppResult<PickedKey> {
+fn no_key() -> AppError {
+    AppError::bad_request("Add your Mistral API key in Settings → Models to start chatting")
+}
+
+/// The user's own key from their settings row, else the operator's: for an
+/// account when `ALLOW_SERVER_KEY=true`, for a guest when
+/// `GUEST_SERVER_KEY=true` (the user row is read only then).
+pub async fn pick_key(
+    state: &AppState,
+    user_id: &UserId,
+    row: Option<&user_settings::Model>,
+) -> AppResult<PickedKey> {
     if let Some(sealed) = row.and_then(|r| r.mistral_key_enc.as_deref()) {
         return state
             .secrets
@@ -435,6 +457,7 @@ pub fn pick_key(state: &AppState, row: Option<&user_settings::Model>) -> AppResu
             .map(|k| PickedKey {
                 key: Secret::new(k),
                 server_key: false,
+                guest: None,
             })
             .map_err(|_| {
             AppError::bad_request(
@@ -442,17 +465,25 @@ pub fn pick_key(state: &AppState, row: Option<&user_settings::Model>) -> AppResu
             )
         });
     }
-    if state.config.allow_server_key {
-        if let Some(k) = &state.config.mistral_api_key {
-            return Ok(PickedKey {
-                key: k.clone(),
-                server_key: true,
-            });
-        }
+    let Some(server) = &state.config.mistral_api_key else {
+        return Err(no_key());
+    };
+    if !(state.config.allow_server_key || state.config.guest_server_key) {
+        return Err(no_key());
     }
-    Err(AppError::bad_request(
-        "Add your Mistral API key in Settings → Models to start chatting",
-    ))
+    let guest = super::guests::guest_use(state, user_id).await?;
+    let allowed = match &guest {
+        Some(_) => state.config.guest_server_key,
+        None => state.config.allow_server_key,
+    };
+    if !allowed {
+        return Err(no_key());
+    }
+    Ok(PickedKey {
+        key: server.clone(),
+        server_key: true,
+        guest,
+    })
 }
 
 pub fn card_to_dto(c: &ModelCard) -> ModelInfoDto {
@@ -574,10 +605,10 @@ fn cache_catalogue(state: &AppState, key: &Secret, cards: &[ModelCard]) -> Vec<M
     list
 }
 
-const DAY_MS: i64 = 86_400_000;
+pub(crate) const DAY_MS: i64 = 86_400_000;
 
 /// The start of today (UTC) in Unix milliseconds.
-fn utc_midnight(now: i64) -> i64 {
+pub(crate) fn utc_midnight(now: i64) -> i64 {
     now - now.rem_euclid(DAY_MS)
 }
 
@@ -603,6 +634,17 @@ fn budget_spent(state: &AppState) -> AppError {
     }
 }
 
+/// 429 when the caller has spent today's budget on the operator's key: a
+/// guest's quotas ([`super::guests::check_quota`]), else
+/// `SERVER_KEY_DAILY_REQUESTS`. Nothing to check on the caller's own key.
+pub async fn check_budget(state: &AppState, user_id: &UserId, picked: &PickedKey) -> AppResult<()> {
+    match (&picked.guest, picked.server_key) {
+        (Some(g), _) => super::guests::check_quota(state, user_id, g).await,
+        (None, true) => check_server_key_budget(state, user_id).await,
+        (None, false) => Ok(()),
+    }
+}
+
 /// 429 when `user_id` has spent today's budget on the operator's key (a
 /// limit of 0 means unlimited). A cheap early check; [`charge_server_key`]
 /// is the one that holds under concurrency.
@@ -618,15 +660,27 @@ pub async fn check_server_key_budget(state: &AppState, user_id: &UserId) -> AppR
 /// is written first and counted after, so two replicas racing for the last
 /// unit can both refuse but never both pass. The id of the use, for
 /// [`refund_server_key`].
-pub async fn charge_server_key(state: &AppState, user_id: &UserId) -> AppResult<String> {
+pub async fn charge_server_key(
+    state: &AppState,
+    user_id: &UserId,
+    guest: Option<&super::guests::GuestUse>,
+) -> AppResult<String> {
     let id = uuid::Uuid::new_v4().to_string();
     server_key_uses::ActiveModel {
         id: Set(id.clone()),
         user_id: Set(user_id.to_string()),
         created_at: Set(now_ms()),
+        client_ip: Set(guest.and_then(|g| g.ip.clone())),
     }
     .insert(&state.db)
     .await?;
+    if let Some(g) = guest {
+        if let Err(e) = super::guests::check_quota_after_charge(state, user_id, g).await {
+            refund_server_key(state, &id).await;
+            return Err(e);
+        }
+        return Ok(id);
+    }
     let limit = u64::from(state.config.server_key_daily_requests);
     if limit > 0 && server_key_used_today(state, user_id).await? > limit {
         refund_server_key(state, &id).await;

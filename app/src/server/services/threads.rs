@@ -822,6 +822,7 @@ pub async fn share_thread(
     thread_id: &ThreadId,
     expires_at: Option<i64>,
 ) -> AppResult<ShareDto> {
+    super::guests::refuse_guest_share(state, user_id).await?;
     let now = now_ms();
     if expires_at.is_some_and(|e| e <= now) {
         return Err(AppError::bad_request(

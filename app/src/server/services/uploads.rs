@@ -481,7 +481,7 @@ fn data_uri(mime: &str, bytes: &[u8]) -> String {
 /// when allowed).
 pub async fn key_for(state: &AppState, user_id: &UserId) -> AppResult<Secret> {
     let row = settings::row(state, user_id).await?;
-    Ok(settings::pick_key(state, row.as_ref())?.key)
+    Ok(settings::pick_key(state, user_id, row.as_ref()).await?.key)
 }
 
 /// `GET /api/files/{id}/text`: what the model would read of the caller's

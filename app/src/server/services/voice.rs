@@ -180,10 +180,8 @@ async fn caller_key(
     user_id: &UserId,
 ) -> AppResult<(Secret, Option<user_settings::Model>)> {
     let row = settings::row(state, user_id).await?;
-    let picked = settings::pick_key(state, row.as_ref())?;
-    if picked.server_key {
-        settings::check_server_key_budget(state, user_id).await?;
-    }
+    let picked = settings::pick_key(state, user_id, row.as_ref()).await?;
+    settings::check_budget(state, user_id, &picked).await?;
     Ok((picked.key, row))
 }
 
@@ -396,7 +394,7 @@ pub async fn validate(state: &AppState, user_id: &UserId) -> AppResult<TtsValida
         });
     }
     let row = settings::row(state, user_id).await?;
-    let ok = match settings::pick_key(state, row.as_ref()) {
+    let ok = match settings::pick_key(state, user_id, row.as_ref()).await {
         Err(_) => false,
         Ok(picked) => state.mistral.audio_key_accepted(&picked.key).await?,
     };
