@@ -1,8 +1,11 @@
 //! Voice in the chat: dictation into the composer, reading an answer aloud,
-//! and the voice call. The buttons are small and always there; what they
-//! open (the recorder, the player, the call view) are `#[lazy]` functions,
-//! WASM chunks fetched the first time one is used, so the chat page does
-//! not carry them.
+//! and the voice call.
+//!
+//! Not lazily loaded yet: this code creates wasm-bindgen closures (the
+//! recorder's data handler, the camera frame callback, the detector's
+//! timer), and a closure created inside a split chunk breaks the page
+//! (leptos-rs/leptos#4347: wasm-bindgen only processes the main module).
+//! Moving it to a chunk needs those closures made in the main module first.
 use super::composer::SendRequest;
 use super::message::UiMessage;
 use crate::model::SettingsDto;
@@ -35,14 +38,11 @@ pub fn DictateButton(on_text: Callback<String>, open: RwSignal<bool>) -> impl In
             aria-pressed=move || open.get().to_string()
             on:click=move |_| open.update(|o| *o = !*o)></button>
         <Show when=move || open.get()>
-            <Suspense fallback=|| ()>
-                {Suspend::new(dictation_panel(on_text, Callback::new(move |_| open.set(false))))}
-            </Suspense>
+            {dictation_panel(on_text, Callback::new(move |_| open.set(false)))}
         </Show>
     }
 }
 
-#[lazy]
 fn dictation_panel(on_text: Callback<String>, on_close: Callback<()>) -> AnyView {
     view! { <DictationPanel on_text on_close /> }.into_any()
 }
@@ -272,14 +272,11 @@ pub fn ReadAloudButton(msg: UiMessage) -> impl IntoView {
             {move || if on.get() { "Stop reading" } else { "Read aloud" }}
         </button>
         {move || on.get().then(|| view! {
-            <Suspense fallback=|| ()>
-                {Suspend::new(read_aloud_player(msg.text.get_untracked(), finished))}
-            </Suspense>
+            {read_aloud_player(msg.text.get_untracked(), finished)}
         })}
     }
 }
 
-#[lazy]
 fn read_aloud_player(text: String, on_done: Callback<()>) -> AnyView {
     view! { <ReadAloudPlayer text on_done /> }.into_any()
 }
@@ -326,7 +323,7 @@ fn ReadAloudPlayer(text: String, on_done: Callback<()>) -> impl IntoView {
                     let got = slot.borrow_mut().take();
                     match got {
                         Some(Ok(blob)) => {
-                            if let Err(e) = player.play(&blob, speed, || {}).await {
+                            if let Err(e) = player.play(&blob, speed, Box::new(|| {})).await {
                                 error.set(Some(e));
                                 break;
                             }
@@ -410,14 +407,11 @@ pub fn CallButton(link: CallLink, open: RwSignal<bool>) -> impl IntoView {
             aria-pressed=move || open.get().to_string()
             on:click=move |_| open.set(true)></button>
         <Show when=move || open.get()>
-            <Suspense fallback=|| ()>
-                {Suspend::new(call_view(link, Callback::new(move |_| open.set(false))))}
-            </Suspense>
+            {call_view(link, Callback::new(move |_| open.set(false)))}
         </Show>
     }
 }
 
-#[lazy]
 fn call_view(link: CallLink, on_close: Callback<()>) -> AnyView {
     view! { <CallView link on_close /> }.into_any()
 }
@@ -656,6 +650,18 @@ fn call_engine(
             p.stop();
         }
     }
+    // Neither speaks nor listens (mute, a hidden page): the microphone's
+    // track is off and nothing is recorded.
+    fn go_quiet(c: &mut Core) {
+        hush(c);
+        if let Some(r) = c.rec.take() {
+            r.cancel();
+        }
+        if let Some(m) = &c.mic {
+            m.set_muted(true);
+        }
+        c.vad.reset();
+    }
     let listen = {
         let core = core.clone();
         move || {
@@ -772,13 +778,18 @@ fn call_engine(
                                     core.borrow_mut().just_spoken.push_str(&format!(" {text}"));
                                     let end_at = core.borrow().speech_end_at;
                                     let r = player
-                                        .play(&blob, speed(), move || {
-                                            timing.update(|t| {
-                                                if t.first_audio.is_none() {
-                                                    t.first_audio = Some(media::now_ms() - end_at);
-                                                }
-                                            })
-                                        })
+                                        .play(
+                                            &blob,
+                                            speed(),
+                                            Box::new(move || {
+                                                timing.update(|t| {
+                                                    if t.first_audio.is_none() {
+                                                        t.first_audio =
+                                                            Some(media::now_ms() - end_at);
+                                                    }
+                                                })
+                                            }),
+                                        )
                                         .await;
                                     if let Err(e) = r {
                                         error.set(Some(e));
@@ -1067,15 +1078,7 @@ fn call_engine(
                 }
                 listen();
             } else {
-                let mut c = core.borrow_mut();
-                hush(&mut c);
-                if let Some(r) = c.rec.take() {
-                    r.cancel();
-                }
-                if let Some(m) = &c.mic {
-                    m.set_muted(true);
-                }
-                c.vad.reset();
+                go_quiet(&mut core.borrow_mut());
                 state.set(CallState::Muted);
             }
         }
@@ -1126,15 +1129,7 @@ fn call_engine(
         let core = core.clone();
         move |hidden| {
             if hidden && !matches!(state.get_untracked(), CallState::Paused | CallState::Failed) {
-                let mut c = core.borrow_mut();
-                hush(&mut c);
-                if let Some(r) = c.rec.take() {
-                    r.cancel();
-                }
-                if let Some(m) = &c.mic {
-                    m.set_muted(true);
-                }
-                c.vad.reset();
+                go_quiet(&mut core.borrow_mut());
                 state.set(CallState::Paused);
             }
         }

@@ -102,7 +102,9 @@ fn VoiceForm(
                 )
                 .await?;
                 let player = media::Player::new().ok_or("This browser cannot play audio.")?;
-                player.play(&blob, speed.get_untracked(), || {}).await
+                player
+                    .play(&blob, speed.get_untracked(), Box::new(|| {}))
+                    .await
             };
             if let Err(e) = played.await {
                 note.set(Some(Err(e)));

@@ -378,7 +378,15 @@ impl Player {
 
     /// Plays `blob` at `rate` (the saved speed) until it ends, fails or is
     /// stopped. `started` runs when the sound starts.
-    pub async fn play(&self, blob: &Blob, rate: f64, started: impl FnOnce()) -> Result<(), String> {
+    ///
+    /// Not generic (`started` is boxed): one copy, in the main module, also
+    /// for the lazily loaded Voice settings page.
+    pub async fn play(
+        &self,
+        blob: &Blob,
+        rate: f64,
+        started: Box<dyn FnOnce()>,
+    ) -> Result<(), String> {
         let url = web_sys::Url::create_object_url_with_blob(blob)
             .map_err(|_| "The audio could not be played.".to_string())?;
         self.audio.set_src(&url);

@@ -4,10 +4,8 @@
 //! browser's microphone, recorder, camera and audio playback ([`media`],
 //! hydrate only).
 //!
-//! Nothing here is reached from the chat page's first paint: the dictation
-//! panel, the read-aloud player and the call view that use it are `#[lazy]`
-//! functions, so `cargo leptos build --split` moves this code into chunks
-//! fetched on first use.
+//! It is in the main WASM module (see `components::voice` for why it is not
+//! a lazily loaded chunk yet).
 #[cfg(feature = "hydrate")]
 pub mod media;
 pub mod text;
