@@ -423,6 +423,16 @@ pub fn Composer(
                     }
                 ></textarea>
                 <DictateButton on_text=insert_text open=dictating />
+                // The call button beside the microphone, not in the bar: on a
+                // phone the bar has no room left (Send stays at its right edge).
+                {match call_link {
+                    Some(link) => view! { <CallButton link open=calling /> }.into_any(),
+                    None => view! {
+                        <button type="button" class="btn-icon call-button" data-testid="voice-call" data-action="call"
+                            aria-label="Voice call (Ctrl/⌘ + Alt + V)" title="Talk with the model — a hands-free voice call (Ctrl/⌘ + Alt + V)"
+                            on:click=new_call></button>
+                    }.into_any(),
+                }}
                 <div class="composer-bar">
                     <label for="composer-model" class="visually-hidden">"Model"</label>
                     <select
@@ -462,14 +472,6 @@ pub fn Composer(
                         </button>
                     </Show>
                     <div class="composer-fill"></div>
-                    {match call_link {
-                        Some(link) => view! { <CallButton link open=calling /> }.into_any(),
-                        None => view! {
-                            <button type="button" class="btn-icon call-button" data-testid="voice-call" data-action="call"
-                                aria-label="Voice call (Ctrl/⌘ + Alt + V)" title="Talk with the model — a hands-free voice call (Ctrl/⌘ + Alt + V)"
-                                on:click=new_call></button>
-                        }.into_any(),
-                    }}
                     <Show
                         when=move || streaming.get()
                         fallback=move || view! {
