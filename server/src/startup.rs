@@ -32,10 +32,13 @@ pub const DRAIN_DEADLINE: Duration = Duration::from_secs(10);
 /// How often expired and idle session tokens are deleted.
 pub const SESSION_PURGE_INTERVAL: Duration = Duration::from_secs(3600);
 
-/// Deletes expired and idle tokens every `every` (first after one period:
-/// tokens are already refused when expired, the purge only keeps the table
-/// small) until the server shuts down.
-pub fn spawn_session_purge(state: AppState, every: Duration) -> tokio::task::JoinHandle<()> {
+/// Runs `job` every `every` (first after one period) until the server shuts
+/// down: the one loop behind the session purge and the guest retention.
+fn spawn_periodic<F, Fut>(state: AppState, every: Duration, job: F) -> tokio::task::JoinHandle<()>
+where
+    F: Fn(AppState) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
     let mut shutdown = state.shutdown.subscribe();
     tokio::spawn(async move {
         let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
@@ -45,19 +48,28 @@ pub fn spawn_session_purge(state: AppState, every: Duration) -> tokio::task::Joi
                 _ = ticks.tick() => {}
                 _ = shutdown.wait_for(|stopping| *stopping) => return,
             }
-            match app::server::services::auth::purge_expired(&state).await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(purged = n, "deleted expired and idle sessions"),
-                Err(e) => tracing::warn!(error = %e, "session purge failed; retrying next hour"),
-            }
-            // Uploads never sent within a day go too (each upload also
-            // sweeps, so a busy server never waits for this).
-            let now = app::server::db::now_ms();
-            match app::server::services::uploads::sweep_unsent(&state.db, now).await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(removed = n, "removed uploads never sent"),
-                Err(e) => tracing::warn!(error = %e, "upload sweep failed; retrying next hour"),
-            }
+            job(state.clone()).await;
+        }
+    })
+}
+
+/// Deletes expired and idle tokens every `every` (first after one period:
+/// tokens are already refused when expired, the purge only keeps the table
+/// small) until the server shuts down.
+pub fn spawn_session_purge(state: AppState, every: Duration) -> tokio::task::JoinHandle<()> {
+    spawn_periodic(state, every, |state| async move {
+        match app::server::services::auth::purge_expired(&state).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(purged = n, "deleted expired and idle sessions"),
+            Err(e) => tracing::warn!(error = %e, "session purge failed; retrying next hour"),
+        }
+        // Uploads never sent within a day go too (each upload also
+        // sweeps, so a busy server never waits for this).
+        let now = app::server::db::now_ms();
+        match app::server::services::uploads::sweep_unsent(&state.db, now).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(removed = n, "removed uploads never sent"),
+            Err(e) => tracing::warn!(error = %e, "upload sweep failed; retrying next hour"),
         }
     })
 }
@@ -67,18 +79,9 @@ pub fn spawn_session_purge(state: AppState, every: Duration) -> tokio::task::Joi
 /// guest is claimed by one conditional update, so replicas never delete the
 /// same guest twice (see `services::guests`).
 pub fn spawn_guest_retention(state: AppState, every: Duration) -> tokio::task::JoinHandle<()> {
-    let mut shutdown = state.shutdown.subscribe();
-    tokio::spawn(async move {
-        let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
-        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                _ = ticks.tick() => {}
-                _ = shutdown.wait_for(|stopping| *stopping) => return,
-            }
-            if let Err(e) = app::server::services::guests::delete_inactive(&state).await {
-                tracing::warn!(error = %e, "guest retention failed; retrying next hour");
-            }
+    spawn_periodic(state, every, |state| async move {
+        if let Err(e) = app::server::services::guests::delete_inactive(&state).await {
+            tracing::warn!(error = %e, "guest retention failed; retrying next hour");
         }
     })
 }
