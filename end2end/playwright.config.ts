@@ -1,8 +1,8 @@
 // Browser tests against the release build, in Debian's Chromium (never a
 // downloaded browser). Each run starts the server on a fresh SQLite database.
 import { defineConfig } from "@playwright/test";
+import { PORT, GUEST_PORT } from "./tests/helpers";
 
-const PORT = Number(process.env.E2E_PORT || 3100);
 const chromium = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
 
 export default defineConfig({
@@ -38,12 +38,25 @@ export default defineConfig({
     { name: "tablet", use: { viewport: { width: 820, height: 1180 }, hasTouch: true } },
     { name: "desktop", use: { viewport: { width: 1440, height: 900 } } },
   ],
-  webServer: {
-    command: `bash ./serve-e2e.sh ${PORT}`,
-    url: `http://127.0.0.1:${PORT}/readyz`,
-    timeout: 60_000,
-    reuseExistingServer: false,
-    stdout: "pipe",
-    stderr: "pipe",
-  },
+  webServer: [
+    // Accounts only (ALLOW_GUESTS=false): every spec but guests.spec.ts.
+    {
+      command: `bash ./serve-e2e.sh ${PORT}`,
+      url: `http://127.0.0.1:${PORT}/readyz`,
+      timeout: 60_000,
+      reuseExistingServer: false,
+      stdout: "pipe",
+      stderr: "pipe",
+    },
+    // The default configuration, guests allowed, with 5 answers a day per
+    // guest on the operator's key (guests.spec.ts).
+    {
+      command: `ALLOW_GUESTS=true GUEST_SERVER_KEY=true MISTRAL_API_KEY=sk-e2e-operator-0000 GUEST_DAILY_MESSAGES=5 GUEST_IP_DAILY_MESSAGES=1000 GUEST_CREATIONS_PER_IP_HOUR=1000 bash ./serve-e2e.sh ${GUEST_PORT}`,
+      url: `http://127.0.0.1:${GUEST_PORT}/readyz`,
+      timeout: 60_000,
+      reuseExistingServer: false,
+      stdout: "pipe",
+      stderr: "pipe",
+    },
+  ],
 });

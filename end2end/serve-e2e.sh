@@ -17,8 +17,8 @@ export APP_SECRET="e2e-secret-0123456789abcdef"
 export PUBLIC_URL="http://127.0.0.1:$PORT"
 export LEPTOS_SITE_ADDR="127.0.0.1:$PORT"
 export MISTRAL_API_BASE="http://127.0.0.1:$FAKE_PORT"
-# The suite runs the accounts-only configuration: the guest flow has no
-# browser side yet (issue 17), and its server side is tested in server/tests/api/guests.rs.
+# Accounts only unless the caller says otherwise: playwright.config.ts starts
+# a second server with ALLOW_GUESTS=true (the default) for guests.spec.ts.
 export ALLOW_GUESTS="${ALLOW_GUESTS:-false}"
 export RUST_LOG="${RUST_LOG:-warn}"
 scripts/serve.sh

@@ -94,6 +94,34 @@ fn same_origin_path(raw: &str) -> Option<String> {
     Some(cleaned)
 }
 
+#[cfg(feature = "hydrate")]
+thread_local! {
+    static VISITOR: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Marks this page as a visitor's (guests allowed, no session yet), so that
+/// [`ensure_session`] makes the guest before a write to the JSON API.
+pub fn set_visitor(visitor: bool) {
+    #[cfg(feature = "hydrate")]
+    VISITOR.with(|v| v.set(visitor));
+    #[cfg(not(feature = "hydrate"))]
+    let _ = visitor;
+}
+
+/// Before a write that goes to the JSON API rather than a server function
+/// (an upload, a recording, speech): a visitor becomes a guest first
+/// (`POST /api/auth/guest`, which sets the session cookie), as the server
+/// functions do by themselves. Nothing for everyone else; a guest made in
+/// the meantime by a server function is answered 200 without a new one.
+pub async fn ensure_session() -> Result<(), String> {
+    #[cfg(feature = "hydrate")]
+    if VISITOR.with(|v| v.get()) {
+        post_json("/api/auth/guest", &serde_json::json!({})).await?;
+        VISITOR.with(|v| v.set(false));
+    }
+    Ok(())
+}
+
 /// What the network failing is called on screen.
 pub const UNREACHABLE: &str = "Can't reach the server — check your connection";
 /// The same for a message that was not sent (the composer keeps it).
@@ -329,6 +357,7 @@ pub mod files {
         started: impl FnOnce(Xhr),
         mut progress: impl FnMut(u64, u64) + 'static,
     ) -> Result<UploadedFileDto, String> {
+        super::ensure_session().await?;
         let could_not = |_| "The upload could not start — please try again".to_string();
         let xhr = Xhr::new().map_err(could_not)?;
         let form = web_sys::FormData::new().map_err(could_not)?;

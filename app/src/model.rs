@@ -342,7 +342,7 @@ impl SendResultDto {
 }
 
 /// A page of the caller's threads, most recently updated first.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ThreadPage {
@@ -477,6 +477,33 @@ mod tests {
         u.name = String::new();
         assert_eq!(u.initials(), "AE");
     }
+
+    #[test]
+    fn a_merge_notice_survives_its_cookie_and_says_what_moved() {
+        let m = MergeResultDto {
+            merged: MergedDto {
+                threads: 2,
+                messages: 7,
+                files: 1,
+            },
+            guest_key_discarded: true,
+        };
+        assert_eq!(m.to_cookie_value(), "2.7.1.1");
+        assert_eq!(MergeResultDto::from_cookie_value("2.7.1.1"), Some(m));
+        assert_eq!(
+            m.sentence().as_deref(),
+            Some("Your guest chats are now in this account: 2 chats, 7 messages, 1 file. Your account's Mistral key was kept; the key saved as a guest was discarded.")
+        );
+        let one = MergeResultDto::from_cookie_value("1.1.0.0").unwrap();
+        assert_eq!(
+            one.sentence().as_deref(),
+            Some("Your guest chats are now in this account: 1 chat, 1 message.")
+        );
+        assert_eq!(MergeResultDto::default().sentence(), None);
+        for bad in ["", "1.2.3", "1.2.3.4", "1.2.3.0.5", "a.b.c.d", "-1.0.0.0"] {
+            assert_eq!(MergeResultDto::from_cookie_value(bad), None, "{bad}");
+        }
+    }
 }
 
 /// A user's settings as the UI sees them. The API key itself never leaves the
@@ -558,6 +585,73 @@ pub struct MergedDto {
 pub struct MergeResultDto {
     pub merged: MergedDto,
     pub guest_key_discarded: bool,
+}
+
+/// The short-lived cookie that tells the next page what a sign-in from a
+/// guest session moved (not a secret: four numbers, readable by the page).
+pub const MERGE_NOTICE_COOKIE: &str = "merged";
+
+impl MergeResultDto {
+    /// `threads.messages.files.keyDiscarded` (the cookie's value).
+    pub fn to_cookie_value(&self) -> String {
+        let m = &self.merged;
+        format!(
+            "{}.{}.{}.{}",
+            m.threads,
+            m.messages,
+            m.files,
+            u8::from(self.guest_key_discarded)
+        )
+    }
+
+    /// The inverse of [`to_cookie_value`](Self::to_cookie_value); `None` for
+    /// anything else.
+    pub fn from_cookie_value(v: &str) -> Option<Self> {
+        let mut parts = v.split('.');
+        let mut next = || parts.next().and_then(|p| p.parse::<u64>().ok());
+        let (threads, messages, files, discarded) = (next()?, next()?, next()?, next()?);
+        if parts.next().is_some() || discarded > 1 {
+            return None;
+        }
+        Some(Self {
+            merged: MergedDto {
+                threads,
+                messages,
+                files,
+            },
+            guest_key_discarded: discarded == 1,
+        })
+    }
+
+    /// What the person is told after signing in; `None` when nothing moved.
+    pub fn sentence(&self) -> Option<String> {
+        let m = &self.merged;
+        let plural =
+            |n: u64, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+        let mut parts = vec![plural(m.threads, "chat", "chats")];
+        if m.messages > 0 {
+            parts.push(plural(m.messages, "message", "messages"));
+        }
+        if m.files > 0 {
+            parts.push(plural(m.files, "file", "files"));
+        }
+        let mut out = String::new();
+        if m.threads > 0 || m.files > 0 {
+            out = format!(
+                "Your guest chats are now in this account: {}.",
+                parts.join(", ")
+            );
+        }
+        if self.guest_key_discarded {
+            if !out.is_empty() {
+                out.push(' ');
+            }
+            out.push_str(
+                "Your account's Mistral key was kept; the key saved as a guest was discarded.",
+            );
+        }
+        (!out.is_empty()).then_some(out)
+    }
 }
 
 /// A guest's one-time claim link (15 minutes).

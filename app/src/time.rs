@@ -95,9 +95,28 @@ pub fn relative(ts: i64, now: i64) -> String {
     }
 }
 
+/// The local time of day of `ts` as `HH:MM` (24-hour), in the viewer's zone.
+pub fn clock(ts: i64) -> String {
+    clock_at_offset(ts, local_offset_minutes())
+}
+
+fn clock_at_offset(ts: i64, offset_min: i64) -> String {
+    let minutes = (ts.div_euclid(60_000) + offset_min).rem_euclid(24 * 60);
+    format!("{:02}:{:02}", minutes / 60, minutes % 60)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn clock_shows_the_local_time_of_day() {
+        // 2026-12-01 09:05:30 UTC
+        let ts = 1_796_115_930_000;
+        assert_eq!(clock_at_offset(ts, 0), "09:05");
+        assert_eq!(clock_at_offset(ts, 60), "10:05");
+        assert_eq!(clock_at_offset(ts, -600), "23:05");
+    }
 
     // 2026-11-21T12:00:00Z
     const NOW: i64 = 1_795_262_400_000;

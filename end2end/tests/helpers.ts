@@ -1,5 +1,11 @@
 import { Page, expect, TestInfo } from "@playwright/test";
 
+/** The port of the accounts-only server (ALLOW_GUESTS=false). */
+export const PORT = Number(process.env.E2E_PORT || 3100);
+/** The second server, in the default configuration with guests allowed. */
+export const GUEST_PORT = PORT + 2;
+export const GUEST_BASE_URL = `http://127.0.0.1:${GUEST_PORT}`;
+
 /** Waits until the WASM has hydrated the server-rendered page. */
 export async function hydrated(page: Page) {
   await expect(page.locator("body[data-hydrated='true']")).toHaveCount(1);

@@ -48,17 +48,29 @@ pub(crate) async fn require_caller_or_guest() -> Result<
     ),
     ApiError,
 > {
-    use crate::server::services::{auth, guests, rate_limit};
-    use crate::server::AppError;
-    let state = state()?;
-    let headers: axum::http::HeaderMap = leptos_axum::extract().await?;
-    match auth::authenticate_headers(&state, &headers).await {
-        Ok(me) => return Ok((state, me)),
-        Err(AppError::Unauthorized(_))
-            if state.config.allow_guests
-                && auth::authorization_header(&headers) == auth::AuthorizationHeader::Absent => {}
-        Err(e) => return Err(e.into()),
+    use crate::server::services::{auth, guests};
+    let (state, ip) = match caller_or_visitor().await? {
+        (state, Reader::User(me)) => return Ok((state, *me)),
+        (state, Reader::Visitor { ip }) => (state, ip),
+    };
+    let issued = guests::create(&state, ip).await?;
+    if let Some(resp) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
+        if let Ok(v) = axum::http::HeaderValue::from_str(&auth::session_cookie(&state, &issued)) {
+            resp.append_header(axum::http::header::SET_COOKIE, v);
+        }
     }
+    let me = auth::authenticate(&state, &issued.token).await?;
+    Ok((state, me))
+}
+
+/// The address a request is counted against (the peer, or the client a
+/// trusted proxy names), as the login and guest limiters see it.
+#[cfg(feature = "ssr")]
+async fn client_ip(
+    state: &crate::server::AppState,
+    headers: &axum::http::HeaderMap,
+) -> Option<std::net::IpAddr> {
+    use crate::server::services::rate_limit;
     let peer = leptos_axum::extract::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
         .await
         .ok()
@@ -68,14 +80,40 @@ pub(crate) async fn require_caller_or_guest() -> Result<
         .iter()
         .filter_map(|v| v.to_str().ok())
         .collect();
-    let ip = peer
-        .and_then(|p| rate_limit::limited_address(p, &forwarded, &state.config.trusted_proxies));
-    let issued = guests::create(&state, ip).await?;
-    if let Some(resp) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
-        if let Ok(v) = axum::http::HeaderValue::from_str(&auth::session_cookie(&state, &issued)) {
-            resp.append_header(axum::http::header::SET_COOKIE, v);
+    peer.and_then(|p| rate_limit::limited_address(p, &forwarded, &state.config.trusted_proxies))
+}
+
+/// Who calls a server function that only reads.
+#[cfg(feature = "ssr")]
+pub(crate) enum Reader {
+    /// Signed in, as an account or a guest.
+    User(Box<crate::server::services::auth::AuthUser>),
+    /// No session while guests are allowed: a visitor who owns nothing yet
+    /// (a guest account is made by their first write, never by a read).
+    Visitor { ip: Option<std::net::IpAddr> },
+}
+
+/// The caller of a server function that reads: the signed-in user, or a
+/// visitor when `ALLOW_GUESTS=true` and the request carries no session
+/// (or only an ended one, as [`require_caller_or_guest`] treats it), so the
+/// chat opens without a login wall and reads answer "nothing yet". An
+/// `Authorization` header that did not authenticate, or guests turned off:
+/// 401 as before.
+#[cfg(feature = "ssr")]
+pub(crate) async fn caller_or_visitor() -> Result<(crate::server::AppState, Reader), ApiError> {
+    use crate::server::services::auth;
+    use crate::server::AppError;
+    let state = state()?;
+    let headers: axum::http::HeaderMap = leptos_axum::extract().await?;
+    match auth::authenticate_headers(&state, &headers).await {
+        Ok(me) => Ok((state, Reader::User(Box::new(me)))),
+        Err(AppError::Unauthorized(_))
+            if state.config.allow_guests
+                && auth::authorization_header(&headers) == auth::AuthorizationHeader::Absent =>
+        {
+            let ip = client_ip(&state, &headers).await;
+            Ok((state, Reader::Visitor { ip }))
         }
+        Err(e) => Err(e.into()),
     }
-    let me = auth::authenticate(&state, &issued.token).await?;
-    Ok((state, me))
 }

@@ -19,18 +19,32 @@ pub struct SavedKey {
 /// What the caller's files take against the storage quota.
 #[server(prefix = "/rpc", endpoint = "file_usage")]
 pub async fn file_usage() -> Result<FileUsageDto, ApiError> {
-    let (state, me) = super::require_caller().await?;
-    crate::server::services::uploads::usage(&state, me.id())
+    use super::Reader;
+    use crate::server::services::uploads;
+    let (state, reader) = super::caller_or_visitor().await?;
+    let me = match reader {
+        Reader::User(me) => me,
+        // The limits, and no bytes used yet.
+        Reader::Visitor { .. } => {
+            let nobody = crate::server::services::guests::nobody();
+            return uploads::usage(&state, &nobody)
+                .await
+                .map_err(ApiError::from);
+        }
+    };
+    uploads::usage(&state, me.id())
         .await
         .map_err(ApiError::from)
 }
 
 #[server(prefix = "/rpc", endpoint = "get_settings")]
 pub async fn get_settings() -> Result<SettingsDto, ApiError> {
-    let (state, me) = super::require_caller().await?;
-    crate::server::services::settings::get(&state, me.id())
-        .await
-        .map_err(ApiError::from)
+    use crate::server::services::settings;
+    match super::caller_or_visitor().await? {
+        (state, super::Reader::User(me)) => settings::get(&state, me.id()).await,
+        (state, super::Reader::Visitor { ip }) => settings::for_visitor(&state, ip).await,
+    }
+    .map_err(ApiError::from)
 }
 
 /// Stores a new key (`Some`) or removes it (`None`). A key Mistral refuses
@@ -84,8 +98,10 @@ pub async fn save_theme(theme: String) -> Result<SettingsDto, ApiError> {
 /// "Check key" button).
 #[server(prefix = "/rpc", endpoint = "list_models")]
 pub async fn list_models(fresh: bool) -> Result<Vec<ModelInfoDto>, ApiError> {
-    let (state, me) = super::require_caller().await?;
-    crate::server::services::settings::models(&state, me.id(), fresh)
-        .await
-        .map_err(ApiError::from)
+    use crate::server::services::settings;
+    match super::caller_or_visitor().await? {
+        (state, super::Reader::User(me)) => settings::models(&state, me.id(), fresh).await,
+        (state, super::Reader::Visitor { .. }) => settings::models_for_visitor(&state, fresh).await,
+    }
+    .map_err(ApiError::from)
 }

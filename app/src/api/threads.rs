@@ -47,7 +47,11 @@ pub async fn list_threads(
     search: Option<String>,
 ) -> Result<ThreadPage, ApiError> {
     use crate::server::services::threads as svc;
-    let (state, me) = super::require_caller().await?;
+    let (state, me) = match super::caller_or_visitor().await? {
+        (state, super::Reader::User(me)) => (state, me),
+        // A visitor has no threads yet.
+        (_, super::Reader::Visitor { .. }) => return Ok(ThreadPage::default()),
+    };
     let query = svc::ThreadListQuery {
         limit: THREAD_PAGE,
         before: before.as_deref().map(svc::Cursor::parse).transpose()?,
@@ -74,7 +78,13 @@ pub async fn load_thread_page(
     before: Option<String>,
 ) -> Result<ThreadWithMessages, ApiError> {
     use crate::server::services::threads as svc;
-    let (state, me) = super::require_caller().await?;
+    let (state, me) = match super::caller_or_visitor().await? {
+        (state, super::Reader::User(me)) => (state, me),
+        // A visitor owns no thread (a guest whose chats were deleted, too).
+        (_, super::Reader::Visitor { .. }) => {
+            return Err(crate::server::AppError::not_found("Thread").into())
+        }
+    };
     let page = svc::MessagePageQuery {
         limit: MESSAGE_PAGE,
         before: before.as_deref().map(svc::Cursor::parse).transpose()?,

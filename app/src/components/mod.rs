@@ -3,6 +3,7 @@ pub mod attach;
 pub mod composer;
 pub mod dialog;
 pub mod fast_config;
+pub mod guest;
 pub mod message;
 pub mod share_dialog;
 pub mod shell;

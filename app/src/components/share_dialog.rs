@@ -124,6 +124,15 @@ fn ShareDialogFor(thread: ThreadDto) -> impl IntoView {
             copied.set(true);
         }
     };
+    if crate::components::shell::on_guest_session() {
+        return view! {
+            <Dialog labelled_by="share-title" test_id="share-dialog" on_close=Callback::new(move |_| close())>
+                <h2 id="share-title">"Share “" {thread.name.clone()} "”"</h2>
+                <crate::components::guest::GuestCannotShare />
+            </Dialog>
+        }
+        .into_any();
+    }
     view! {
         <Dialog labelled_by="share-title" test_id="share-dialog" on_close=Callback::new(move |_| close())>
             <h2 id="share-title">"Share “" {thread.name.clone()} "”"</h2>
@@ -172,6 +181,7 @@ fn ShareDialogFor(thread: ThreadDto) -> impl IntoView {
             {move || error.get().map(|e| view! { <p class="form-error" role="alert">{e}</p> })}
         </Dialog>
     }
+    .into_any()
 }
 
 /// What the link shows, in words: how many messages, up to when.

@@ -1,12 +1,14 @@
 //! The signed-in frame: sidebar (new chat, navigation, user) and main column.
 //!
 //! Pages render their content as children; the shell loads the current user
-//! once. Protected pages are only served to signed-in users (the server
-//! redirects others to `/login`), so a missing user here means the session
-//! ended while the page was open: we send the browser to sign in again.
-use crate::api::auth::current_user;
+//! once. With `ALLOW_GUESTS=false`, protected pages are only served to
+//! signed-in users (the server redirects others to `/login`), so a missing
+//! user here means the session ended while the page was open: we send the
+//! browser to sign in again. With guests allowed, a visitor or guest gets the
+//! guest box, the "Sign in to keep your chats" banner, and the chat.
 use crate::client::go_to_login;
 use crate::components::dialog::Dialog;
+use crate::components::guest::{load_session, GuestBadge, GuestBanner, MergeNotice, Session};
 use crate::components::share_dialog::ShareDialog;
 use crate::components::sidebar::{ThreadList, ThreadSidebarList};
 use crate::components::toast::{ToastRegion, Toasts};
@@ -17,7 +19,8 @@ use leptos_router::components::{Outlet, A};
 /// Layout route for every signed-in page; pages render in the `<Outlet/>`.
 #[component]
 pub fn AppShell() -> impl IntoView {
-    let user = Resource::new(|| (), |_| current_user());
+    let session = Resource::new(|| (), |_| load_session());
+    provide_context(SessionResource(session));
     let (sidebar_open, set_sidebar_open) = signal(false);
     provide_context(ThreadList::new());
     provide_context(Toasts::new());
@@ -169,9 +172,15 @@ pub fn AppShell() -> impl IntoView {
                 </button>
                 <Suspense fallback=|| view! { <div class="skeleton skeleton-user"></div> }>
                     {move || Suspend::new(async move {
-                        match user.await {
-                            Ok(Some(u)) => view! { <UserBadge user=u /> }.into_any(),
-                            Ok(None) => {
+                        match session.await {
+                            Ok(Session { user: Some(u), .. }) if u.provider != crate::vocab::Provider::Guest => {
+                                view! { <UserBadge user=u /> }.into_any()
+                            }
+                            Ok(s) if s.is_guest() => {
+                                crate::client::set_visitor(s.user.is_none());
+                                view! { <GuestBadge session=s /> }.into_any()
+                            }
+                            Ok(_) => {
                                 go_to_login();
                                 view! { <p class="muted">"Signed out"</p> }.into_any()
                             }
@@ -204,6 +213,12 @@ pub fn AppShell() -> impl IntoView {
                         "☰"
                     </button>
                 </header>
+                <MergeNotice />
+                <Suspense fallback=|| ()>
+                    {move || Suspend::new(async move {
+                        session.await.ok().filter(Session::is_guest).map(|s| view! { <GuestBanner session=s /> })
+                    })}
+                </Suspense>
                 <Outlet />
             </main>
             <ShareDialog />
@@ -213,6 +228,18 @@ pub fn AppShell() -> impl IntoView {
             </Show>
         </div>
     }
+}
+
+/// The shell's [`Session`] for components inside it (the share dialog).
+#[derive(Clone, Copy)]
+pub struct SessionResource(pub Resource<Result<Session, crate::api::ApiError>>);
+
+/// Whether the page is for a guest or visitor (no account), once known.
+pub fn on_guest_session() -> bool {
+    use_context::<SessionResource>()
+        .and_then(|r| r.0.get_untracked())
+        .and_then(Result::ok)
+        .is_some_and(|s| s.is_guest())
 }
 
 /// Where a drawer swipe may start: this close to the left edge (px).

@@ -161,6 +161,7 @@ pub fn LoginPage() -> impl IntoView {
                     {move || Suspend::new(async move {
                         let options = config.await.ok();
                         let allow_registration = options.as_ref().is_none_or(|c| c.allow_registration);
+                        let allow_guests = options.as_ref().is_some_and(|c| c.allow_guests);
                         let google_client_id = options.and_then(|c| c.google_client_id);
                         view! {
                             <Show when=move || allow_registration>
@@ -192,6 +193,14 @@ pub fn LoginPage() -> impl IntoView {
                                 <Script src="/google-signin.js" defer="true" />
                                 <Script src="https://accounts.google.com/gsi/client" async_="true" defer="true" />
                             })}
+                            // Chats made without an account come along when
+                            // the person signs in or registers here.
+                            <Show when=move || allow_guests>
+                                <p class="auth-guest muted" data-testid="guest-continue">
+                                    "Your guest chats come with you. "
+                                    <a class="link-button" href=move || redirect.get()>"Continue without an account"</a>
+                                </p>
+                            </Show>
                         }
                     })}
                 </Suspense>

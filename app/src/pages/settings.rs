@@ -1,14 +1,15 @@
 //! `/settings/account` (profile, sessions, account deletion) and
 //! `/settings/appearance` (theme); `/settings/models` is in `settings_models`.
-use crate::api::auth::{current_user, expected_confirmation, DeleteAccount, SignOutEverywhere};
+use crate::api::auth::{expected_confirmation, DeleteAccount, SignOutEverywhere};
 use crate::client::{hard_navigate, server_fn_message};
+use crate::components::guest::{load_session, GuestAccount, Session};
 use crate::model::UserDto;
 use leptos::prelude::*;
 use leptos_meta::Title;
 
 #[component]
 pub fn AccountSettingsPage() -> impl IntoView {
-    let user = Resource::new(|| (), |_| current_user());
+    let session = Resource::new(|| (), |_| load_session());
     view! {
         <Title text="Account" />
         <section class="settings" aria-labelledby="settings-title">
@@ -16,8 +17,13 @@ pub fn AccountSettingsPage() -> impl IntoView {
                 <h1 id="settings-title">"Account"</h1>
                 <Suspense fallback=|| view! { <div class="skeleton skeleton-block"></div> }>
                     {move || Suspend::new(async move {
-                        match user.await {
-                            Ok(Some(u)) => view! { <AccountDetails user=u /> }.into_any(),
+                        match session.await {
+                            Ok(s) if s.is_guest() => view! {
+                                <GuestAccount session=s />
+                                <Storage />
+                            }
+                            .into_any(),
+                            Ok(Session { user: Some(u), .. }) => view! { <AccountDetails user=u /> }.into_any(),
                             _ => view! { <p class="muted">"Not signed in."</p> }.into_any(),
                         }
                     })}

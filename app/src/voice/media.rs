@@ -297,6 +297,7 @@ fn api_sentence(status: u16, body: &str) -> String {
 
 /// `POST /api/transcribe`: the text of a recording.
 pub async fn transcribe(recording: &Blob) -> Result<String, String> {
+    crate::client::ensure_session().await?;
     let form = FormData::new().map_err(|_| "The recording could not be sent.".to_string())?;
     form.append_with_blob_and_filename("file", recording, file_name(recording))
         .map_err(|_| "The recording could not be sent.".to_string())?;
@@ -335,6 +336,7 @@ pub async fn upload_frame(jpeg: &Blob) -> Result<String, String> {
 
 /// `POST /api/tts`: `text` spoken in the saved voice, as MP3.
 pub async fn speech(text: &str) -> Result<Blob, String> {
+    crate::client::ensure_session().await?;
     let body = Object::new();
     set(&body, "text", &JsValue::from_str(text));
     set(&body, "format", &JsValue::from_str("mp3"));

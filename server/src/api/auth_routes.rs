@@ -109,7 +109,9 @@ async fn signed_in(
 ) -> AppResult<Response> {
     let merge = guests::merge_presented_guest(state, headers, &issued.user_id).await?;
     let mut resp = (status, Json(signed_in_body(merge))).into_response();
-    set_session_cookies(&mut resp, vec![auth::session_cookie(state, issued)]);
+    let mut cookies = vec![auth::session_cookie(state, issued)];
+    cookies.extend(merge.map(|m| m.notice_cookie(state)));
+    set_session_cookies(&mut resp, cookies);
     Ok(resp)
 }
 
@@ -221,11 +223,15 @@ async fn form_outcome(
     let result = match result {
         Ok(issued) => guests::merge_presented_guest(state, headers, &issued.user_id)
             .await
-            .map(|_| issued),
+            .map(|merge| (issued, merge)),
         Err(e) => Err(e),
     };
     match result {
-        Ok(issued) => see_other(&target, vec![auth::session_cookie(state, &issued)]),
+        Ok((issued, merge)) => {
+            let mut cookies = vec![auth::session_cookie(state, &issued)];
+            cookies.extend(merge.map(|m| m.notice_cookie(state)));
+            see_other(&target, cookies)
+        }
         Err(e) => {
             if !matches!(e, AppError::Unauthorized(_) | AppError::BadRequest(_)) {
                 tracing::warn!(error = %e, "sign-in form failed");
@@ -530,9 +536,11 @@ async fn redeem_claim(
     State(state): State<AppState>,
     Caller(me): Caller,
     ApiJson(body): ApiJson<ClaimBody>,
-) -> AppResult<Json<super::openapi::SignedInBody>> {
+) -> AppResult<Response> {
     let merge = guests::redeem_claim(&state, &me, &body.code).await?;
-    Ok(Json(signed_in_body(Some(merge))))
+    let mut resp = Json(signed_in_body(Some(merge))).into_response();
+    set_session_cookies(&mut resp, vec![merge.notice_cookie(&state)]);
+    Ok(resp)
 }
 
 #[derive(Deserialize, Default)]
@@ -567,7 +575,10 @@ async fn claim_page(
         return see_other("/?claim=refused", vec![]);
     }
     match guests::redeem_claim(&state, &me, &code).await {
-        Ok(m) => see_other(&format!("/?claimed={}", m.merged.threads), vec![]),
+        Ok(m) => see_other(
+            &format!("/?claimed={}", m.merged.threads),
+            vec![m.notice_cookie(&state)],
+        ),
         Err(AppError::NotFound(m)) if m.contains("expired") => see_other("/?claim=expired", vec![]),
         Err(AppError::NotFound(_)) => see_other("/?claim=invalid", vec![]),
         Err(e) => {

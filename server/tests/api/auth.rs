@@ -1,9 +1,7 @@
 //! `/api/auth/*` and `/api/user`: success and failure paths on every backend.
 use crate::support::*;
 use app::server::crypto::sha256_hex;
-use app::server::entities::{
-    access_tokens, attachments, blobs, messages, shares, threads, user_settings,
-};
+use app::server::entities::{access_tokens, blobs, messages, shares, threads, user_settings};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 use serde_json::json;
 
@@ -267,38 +265,9 @@ db_test!(deleting_the_account_leaves_no_rows_behind, |app| {
         ("a".repeat(64), vec![&gone_id, &keep_id]),
         ("b".repeat(64), vec![&gone_id]),
     ] {
-        blobs::ActiveModel {
-            sha256: Set(sha.clone()),
-            size: Set(3),
-            mime: Set("text/plain".into()),
-            data: Set(b"abc".to_vec()),
-            created_at: Set(1),
-        }
-        .insert(&app.db)
-        .await
-        .unwrap();
         for owner in owners {
-            attachments::ActiveModel {
-                id: Set(uuid::Uuid::new_v4().to_string()),
-                user_id: Set(owner.clone()),
-                message_id: Set(if owner == &gone_id {
-                    Some("m-gone".into())
-                } else {
-                    None
-                }),
-                blob_sha256: Set(sha.clone()),
-                kind: Set("file".into()),
-                filename: Set("f.txt".into()),
-                mime: Set("text/plain".into()),
-                size: Set(3),
-                extracted_text: Set(None),
-                seen: Set(None),
-                created_at: Set(1),
-                ..Default::default()
-            }
-            .insert(&app.db)
-            .await
-            .unwrap();
+            let message = (owner == &gone_id).then_some("m-gone");
+            add_attachment(&app, owner, message, &sha).await;
         }
     }
 

@@ -11,7 +11,7 @@ use app::server::db::now_ms;
 use app::server::entities::{attachments, blobs, guest_claims, user_settings, users};
 use app::server::services::guests;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{json, Value};
 
 const DAY_MS: i64 = 86_400_000;
@@ -50,6 +50,16 @@ async fn guest_from(app: &TestApp, ip: Option<&str>) -> String {
     let cookie = r.set_cookie().unwrap();
     assert!(cookie.contains("HttpOnly"), "{cookie}");
     r.cookie_token().expect("session cookie")
+}
+
+/// The `Set-Cookie` that tells the next page what a merge moved.
+fn merge_notice(r: &Resp) -> Option<String> {
+    r.headers
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with("merged="))
+        .map(str::to_string)
 }
 
 async fn me(app: &TestApp, token: &str) -> Value {
@@ -129,47 +139,6 @@ async fn thread_with_branch(app: &TestApp, token: &str, name: &str) -> String {
     tid
 }
 
-async fn add_blob(app: &TestApp, sha: &str) {
-    if blobs::Entity::find_by_id(sha.to_string())
-        .one(&app.db)
-        .await
-        .unwrap()
-        .is_none()
-    {
-        blobs::ActiveModel {
-            sha256: Set(sha.to_string()),
-            size: Set(3),
-            mime: Set("text/plain".into()),
-            data: Set(b"abc".to_vec()),
-            created_at: Set(1),
-        }
-        .insert(&app.db)
-        .await
-        .unwrap();
-    }
-}
-
-async fn add_attachment(app: &TestApp, user: &str, sha: &str) {
-    add_blob(app, sha).await;
-    attachments::ActiveModel {
-        id: Set(uuid()),
-        user_id: Set(user.to_string()),
-        message_id: Set(None),
-        blob_sha256: Set(sha.to_string()),
-        kind: Set("upload".into()),
-        filename: Set("f.txt".into()),
-        mime: Set("text/plain".into()),
-        size: Set(3),
-        extracted_text: Set(None),
-        seen: Set(None),
-        created_at: Set(now_ms()),
-        ..Default::default()
-    }
-    .insert(&app.db)
-    .await
-    .unwrap();
-}
-
 async fn thread_ids(app: &TestApp, token: &str) -> Vec<String> {
     let r = app.get("/api/thread?limit=100", Auth::Bearer(token)).await;
     assert_eq!(r.status, 200, "{:?}", r.body);
@@ -207,8 +176,36 @@ db_test!(page_views_show_the_chat_and_create_no_rows, |app| {
     let r = app.rpc("/rpc/login_config", Auth::None).await;
     assert_eq!(r.body["allow_guests"], true);
     assert_eq!(r.body["guest_ttl_days"], 30);
-    // Reads of a visitor stay reads: "signed out", nothing created.
-    assert_eq!(app.rpc("/rpc/list_threads", Auth::None).await.status, 401);
+    // The chat page's reads answer "nothing yet" to a visitor (no login
+    // wall) and stay reads: nothing created, no cookie.
+    let r = app.rpc("/rpc/list_threads", Auth::None).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body, json!({"threads": [], "nextCursor": null}));
+    assert!(r.set_cookie().is_none());
+    let r = app.rpc("/rpc/get_settings", Auth::None).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["hasKey"], false);
+    assert_eq!(r.body["serverKeyAvailable"], false);
+    assert!(r.body.get("guestQuota").is_none(), "{:?}", r.body);
+    let r = app.rpc("/rpc/file_usage", Auth::None).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["usedBytes"], 0);
+    let r = app.rpc("/rpc/voices", Auth::None).await;
+    assert_eq!((r.status, r.body.clone()), (200, json!({"voices": []})));
+    // No key to list models with: the sentence that says what to do.
+    let r = app
+        .rpc_form("/rpc/list_models", "fresh=false", Auth::None)
+        .await;
+    assert_eq!(r.status, 400, "{:?}", r.body);
+    assert!(r.error().contains("Mistral API key"), "{}", r.error());
+    // A thread is never a visitor's.
+    let r = app
+        .rpc_form("/rpc/load_thread_page", "id=abc", Auth::None)
+        .await;
+    assert_eq!(r.status, 404, "{:?}", r.body);
+    // A client that presents a bad token is still told it is signed out.
+    let r = app.rpc("/rpc/list_threads", Auth::Bearer("garbage")).await;
+    assert_eq!(r.status, 401, "{:?}", r.body);
     assert_eq!(app.get("/api/user", Auth::None).await.status, 401);
     assert_eq!(rows(&app).await, before, "a page view wrote rows");
     assert_eq!(app.count("users").await, 0);
@@ -361,6 +358,32 @@ db_test_with!(
         c.guest_ip_daily_messages = 3;
     },
     |app| {
+        // What a visitor from an address sees before writing anything.
+        let visitor_settings = || async {
+            let r = app
+                .http
+                .post(app.url("/rpc/get_settings"))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .header("x-forwarded-for", "198.51.100.7")
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status().as_u16(), 200);
+            r.json::<Value>().await.unwrap()
+        };
+        let v = visitor_settings().await;
+        assert_eq!(v["serverKeyAvailable"], true);
+        assert_eq!(
+            v["guestQuota"],
+            json!({"remaining": 2, "used": 0, "limit": 2, "addressUsed": 0, "addressLimit": 3})
+        );
+        let r = app
+            .rpc_form("/rpc/list_models", "fresh=false", Auth::None)
+            .await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        assert!(!r.body.as_array().unwrap().is_empty(), "{:?}", r.body);
+        let users_before = app.count("users").await;
+
         let a = guest_from(&app, Some("198.51.100.7")).await;
         let s = settings(&app, &a).await;
         assert_eq!(s["serverKeyAvailable"], true);
@@ -388,6 +411,10 @@ db_test_with!(
         );
         // Clearing cookies (a new guest from the same address) gets one
         // more: the address has 3 a day.
+        // A visitor from that address (cookies cleared) is shown the same.
+        assert_eq!(visitor_settings().await["guestQuota"]["remaining"], 1);
+        assert_eq!(visitor_settings().await["guestQuota"]["addressUsed"], 2);
+        assert_eq!(app.count("users").await, users_before + 1);
         let b = guest_from(&app, Some("198.51.100.7")).await;
         assert_eq!(settings(&app, &b).await["guestQuota"]["remaining"], 1);
         let sent = app.send(&b, "four").await;
@@ -457,9 +484,9 @@ async fn busy_guest(app: &TestApp, other_user: &str) -> (String, Vec<String>) {
     app.answer(&g, &sent.answer_id()).await;
     app.settled(&g, &sent.answer_id(), &t2).await;
     let gid = me(app, &g).await["id"].as_str().unwrap().to_string();
-    add_attachment(app, &gid, &"a".repeat(64)).await;
-    add_attachment(app, &gid, &"b".repeat(64)).await;
-    add_attachment(app, other_user, &"a".repeat(64)).await;
+    add_attachment(app, &gid, None, &"a".repeat(64)).await;
+    add_attachment(app, &gid, None, &"b".repeat(64)).await;
+    add_attachment(app, other_user, None, &"a".repeat(64)).await;
     let mut ids = vec![t1, t2];
     ids.sort();
     (g, ids)
@@ -488,12 +515,10 @@ db_test!(registering_from_a_guest_session_moves_everything, |app| {
     let gid = user_id(&app, &g).await;
     let before = rows(&app).await;
     let r = app
-        .request(
-            reqwest::Method::POST,
+        .post(
             "/api/auth/email/register",
-            Some(json!({"email": "new@example.com", "password": "correct horse battery"})),
+            json!({"email": "new@example.com", "password": "correct horse battery"}),
             Auth::Cookie(&g),
-            &[],
         )
         .await;
     assert_eq!(r.status, 201, "{:?}", r.body);
@@ -503,6 +528,11 @@ db_test!(registering_from_a_guest_session_moves_everything, |app| {
     );
     let t = r.cookie_token().unwrap();
     assert_ne!(t, g, "a new session, never the guest's");
+    // The next page is told what moved (a short-lived cookie the page reads).
+    assert_eq!(
+        merge_notice(&r).as_deref(),
+        Some("merged=2.8.2.0; SameSite=Lax; Path=/; Max-Age=120")
+    );
     // A new account: one user in, the guest out.
     let mut expected = before.clone();
     expected[0] += 1;
@@ -569,18 +599,21 @@ db_test!(
         let (g, threads) = busy_guest(&app, &acct_id).await;
         let before = rows(&app).await;
         let r = app
-            .request(
-                reqwest::Method::POST,
+            .post(
                 "/api/auth/email/login",
-                Some(json!({"email": "acct@example.com", "password": "correct horse battery"})),
+                json!({"email": "acct@example.com", "password": "correct horse battery"}),
                 Auth::Cookie(&g),
-                &[],
             )
             .await;
         assert_eq!(r.status, 200, "{:?}", r.body);
         assert_eq!(
             r.body,
             json!({"ok": true, "merged": {"threads": 2, "messages": 8, "files": 2}, "guestKeyDiscarded": true})
+        );
+        assert!(
+            merge_notice(&r).is_some_and(|c| c.starts_with("merged=2.8.2.1;")),
+            "{:?}",
+            r.headers
         );
         let t = r.cookie_token().unwrap();
         // Both had settings: the account's row stays, the guest's goes.
@@ -727,6 +760,7 @@ db_test!(a_claim_link_hands_a_guest_to_an_account_once, |app| {
         r.body,
         json!({"ok": true, "merged": {"threads": 1, "messages": 3, "files": 0}, "guestKeyDiscarded": false})
     );
+    assert!(merge_notice(&r).is_some_and(|c| c.starts_with("merged=1.3.0.0;")));
     let mut expected = before.clone();
     expected[0] -= 1;
     expected[1] -= 1;
@@ -824,13 +858,13 @@ db_test!(inactive_guests_are_deleted_with_what_they_own, |app| {
     let acct = app.register("keeper@example.com").await;
     let acct_id = user_id(&app, &acct).await;
     thread_with_branch(&app, &acct, "Account's").await;
-    add_attachment(&app, &acct_id, &"c".repeat(64)).await;
+    add_attachment(&app, &acct_id, None, &"c".repeat(64)).await;
     let old = guest(&app).await;
     let old_id = user_id(&app, &old).await;
     put_key(&app, &old, "sk-guest-key-5678").await;
     thread_with_branch(&app, &old, "Old").await;
-    add_attachment(&app, &old_id, &"c".repeat(64)).await; // shared with the account
-    add_attachment(&app, &old_id, &"d".repeat(64)).await; // its own
+    add_attachment(&app, &old_id, None, &"c".repeat(64)).await; // shared with the account
+    add_attachment(&app, &old_id, None, &"d".repeat(64)).await; // its own
     app.post("/api/auth/guest/claim", json!({}), Auth::Bearer(&old))
         .await;
     let recent = guest(&app).await;
@@ -912,6 +946,11 @@ db_test_with!(
         assert_eq!(r.body["kind"], "signed_out");
         let r = app.rpc("/rpc/login_config", Auth::None).await;
         assert_eq!(r.body["allow_guests"], false);
+        // Reads are for accounts only again.
+        for path in ["/rpc/list_threads", "/rpc/get_settings", "/rpc/file_usage"] {
+            let r = app.rpc(path, Auth::None).await;
+            assert_eq!(r.status, 401, "{path}: {:?}", r.body);
+        }
         assert_eq!(app.count("users").await, 0);
     }
 );

@@ -820,3 +820,44 @@ impl TestApp {
         assert_eq!(r.status, 200, "thread_title: {:?}", r.body);
     }
 }
+
+/// A stored file of `user` (3 bytes, `text/plain`) on the blob `sha` (made
+/// when missing, shared when present), attached to `message` or a draft.
+pub async fn add_attachment(app: &TestApp, user: &str, message: Option<&str>, sha: &str) {
+    use app::server::entities::{attachments, blobs};
+    use sea_orm::{ActiveModelTrait, EntityTrait, Set};
+    if blobs::Entity::find_by_id(sha.to_string())
+        .one(&app.db)
+        .await
+        .unwrap()
+        .is_none()
+    {
+        blobs::ActiveModel {
+            sha256: Set(sha.to_string()),
+            size: Set(3),
+            mime: Set("text/plain".into()),
+            data: Set(b"abc".to_vec()),
+            created_at: Set(1),
+        }
+        .insert(&app.db)
+        .await
+        .unwrap();
+    }
+    attachments::ActiveModel {
+        id: Set(uuid::Uuid::new_v4().to_string()),
+        user_id: Set(user.to_string()),
+        message_id: Set(message.map(str::to_string)),
+        blob_sha256: Set(sha.to_string()),
+        kind: Set("upload".into()),
+        filename: Set("f.txt".into()),
+        mime: Set("text/plain".into()),
+        size: Set(3),
+        extracted_text: Set(None),
+        seen: Set(None),
+        created_at: Set(app::server::db::now_ms()),
+        ..Default::default()
+    }
+    .insert(&app.db)
+    .await
+    .unwrap();
+}

@@ -9,8 +9,8 @@ use app::server::services::threads::{message_page_select, thread_page_select, Cu
 use app::vocab::UserId;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
-    QueryOrder, QueryTrait, Set, Statement,
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QueryTrait,
+    Statement,
 };
 use serde_json::{json, Value};
 use std::collections::HashSet;
@@ -1374,43 +1374,6 @@ db_test!(search_filters_names_case_insensitively, |app| {
     assert_eq!(r2.body["nextCursor"], Value::Null);
     assert_ne!(r.body["threads"][0]["id"], r2.body["threads"][0]["id"]);
 });
-
-async fn add_attachment(app: &TestApp, user: &str, message: Option<&str>, sha: &str) {
-    if blobs::Entity::find_by_id(sha.to_string())
-        .one(&app.db)
-        .await
-        .unwrap()
-        .is_none()
-    {
-        blobs::ActiveModel {
-            sha256: Set(sha.to_string()),
-            size: Set(3),
-            mime: Set("text/plain".into()),
-            data: Set(b"abc".to_vec()),
-            created_at: Set(1),
-        }
-        .insert(&app.db)
-        .await
-        .unwrap();
-    }
-    attachments::ActiveModel {
-        id: Set(uuid()),
-        user_id: Set(user.to_string()),
-        message_id: Set(message.map(str::to_string)),
-        blob_sha256: Set(sha.to_string()),
-        kind: Set("file".into()),
-        filename: Set("f.txt".into()),
-        mime: Set("text/plain".into()),
-        size: Set(3),
-        extracted_text: Set(None),
-        seen: Set(None),
-        created_at: Set(1),
-        ..Default::default()
-    }
-    .insert(&app.db)
-    .await
-    .unwrap();
-}
 
 /// Rows in threads, messages, shares, attachments, blobs.
 async fn table_counts(app: &TestApp) -> Vec<i64> {

@@ -136,8 +136,11 @@ db_test!(voice_routes_require_a_session, |app| {
     }
     let r = app.get("/api/voices", Auth::None).await;
     assert_eq!(r.status, 401);
-    let r = app.rpc("/rpc/voices", Auth::None).await;
+    let r = app.rpc("/rpc/voices", Auth::Bearer("not-a-token")).await;
     assert_eq!(r.status, 401, "{:?}", r.body);
+    // A visitor (guests allowed) is shown no voices, and nothing is asked.
+    let r = app.rpc("/rpc/voices", Auth::None).await;
+    assert_eq!((r.status, r.body.clone()), (200, json!({"voices": []})));
     assert!(app.mistral.requests().is_empty(), "nothing went upstream");
 });
 

@@ -75,6 +75,30 @@ pub struct MergeOutcome {
     pub guest_key_discarded: bool,
 }
 
+impl MergeOutcome {
+    pub fn to_dto(self) -> crate::model::MergeResultDto {
+        crate::model::MergeResultDto {
+            merged: self.merged,
+            guest_key_discarded: self.guest_key_discarded,
+        }
+    }
+
+    /// The `Set-Cookie` value that lets the next page say what moved (two
+    /// minutes; four numbers, not HttpOnly: the page reads and clears it).
+    pub fn notice_cookie(self, state: &AppState) -> String {
+        format!(
+            "{}={}; SameSite=Lax; Path=/; Max-Age=120{}",
+            crate::model::MERGE_NOTICE_COOKIE,
+            self.to_dto().to_cookie_value(),
+            if state.config.secure_cookies() {
+                "; Secure"
+            } else {
+                ""
+            }
+        )
+    }
+}
+
 fn guests_closed() -> AppError {
     AppError::Forbidden(
         "Guest access is off on this server — sign in or create an account to chat".into(),
@@ -214,6 +238,22 @@ pub async fn quota(state: &AppState, user_id: &UserId, g: &GuestUse) -> AppResul
         address_used: to_u32(address_used),
         address_limit,
     })
+}
+
+/// What today's guest quotas leave a visitor who has no guest yet: nothing
+/// of their own used, their address's use counted (clearing cookies does not
+/// reset it).
+pub async fn visitor_quota(state: &AppState, ip: Option<IpAddr>) -> AppResult<GuestQuotaDto> {
+    let g = GuestUse {
+        ip: ip.map(|ip| ip.to_string()),
+    };
+    quota(state, &nobody(), &g).await
+}
+
+/// The id a visitor's reads are answered for: the nil UUID, which no user
+/// has, so it owns nothing and nothing is counted against it.
+pub fn nobody() -> UserId {
+    UserId::new(uuid::Uuid::nil().to_string())
 }
 
 fn quota_spent(address: bool) -> AppError {

@@ -152,6 +152,19 @@ pub async fn get(state: &AppState, user_id: &UserId) -> AppResult<SettingsDto> {
     Ok(dto)
 }
 
+/// What a visitor without a session sees (guests allowed, nothing saved
+/// yet): the defaults, the server's key when guests may use it, and what the
+/// guest quotas leave (the address part already counts).
+pub async fn for_visitor(state: &AppState, ip: Option<std::net::IpAddr>) -> AppResult<SettingsDto> {
+    let mut dto = row_to_dto(state, None, None);
+    dto.server_key_available =
+        state.config.guest_server_key && state.config.mistral_api_key.is_some();
+    if dto.server_key_available {
+        dto.guest_quota = Some(super::guests::visitor_quota(state, ip).await?);
+    }
+    Ok(dto)
+}
+
 pub use crate::api::settings::KEY_REFUSED;
 /// Said when Mistral refuses the key already in use: the user's mistake (a
 /// 4xx), not our failure — and not a 401, which would mean "signed out".
@@ -566,6 +579,20 @@ pub async fn models(
     fresh: bool,
 ) -> AppResult<Vec<ModelInfoDto>> {
     let key = resolve_key(state, user_id).await?;
+    catalogue(state, &key, fresh).await
+}
+
+/// The catalogue a visitor's first answer would use: the operator's key when
+/// guests may use it (`GUEST_SERVER_KEY`), else the "add your key" sentence.
+pub async fn models_for_visitor(state: &AppState, fresh: bool) -> AppResult<Vec<ModelInfoDto>> {
+    match &state.config.mistral_api_key {
+        Some(key) if state.config.guest_server_key => catalogue(state, key, fresh).await,
+        _ => Err(no_key()),
+    }
+}
+
+/// The catalogue `key` sees, from the cache unless `fresh`.
+async fn catalogue(state: &AppState, key: &Secret, fresh: bool) -> AppResult<Vec<ModelInfoDto>> {
     let cache_key = sha256_hex(key.expose().as_bytes());
     if !fresh {
         let cache = state
@@ -579,14 +606,14 @@ pub async fn models(
             }
         }
     }
-    let cards = state.mistral.list_models(&key).await.map_err(|e| {
+    let cards = state.mistral.list_models(key).await.map_err(|e| {
         if is_refusal(&e) {
             AppError::bad_request(KEY_IN_USE_REFUSED)
         } else {
             AppError::from(e)
         }
     })?;
-    Ok(cache_catalogue(state, &key, &cards))
+    Ok(cache_catalogue(state, key, &cards))
 }
 
 /// Stores the catalogue of `key` in the cache; the sorted list.
