@@ -19,6 +19,15 @@ async function sessionCookie(page: Page) {
   return (await page.context().cookies()).find((c) => c.name === "access_token");
 }
 
+/** Fills in the sign-in (or sign-up) form and lands back on `back`. */
+async function submitCredentials(page: Page, email: string, back: string) {
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Password").fill(PASSWORD);
+  await page.getByTestId("auth-submit").click();
+  await expect(page).toHaveURL(back);
+  await hydrated(page);
+}
+
 /** A visitor opens the app and asks one question; the thread's URL. */
 async function chatAsVisitor(page: Page, question: string) {
   await page.goto("/");
@@ -29,6 +38,8 @@ async function chatAsVisitor(page: Page, question: string) {
   const banner = page.getByTestId("guest-banner");
   await expect(banner).toContainText("Sign in to keep your chats on all your devices");
   await expect(page.getByTestId("guest-quota")).toHaveText("5 of 5 free answers left today.");
+  // The banner is in the server's HTML (no flash, no script needed).
+  expect(await (await page.request.get("/")).text()).toContain("Sign in to keep your chats on all your devices");
 
   await page.getByTestId("composer-input").fill(question);
   await page.getByTestId("composer-input").press("Enter");
@@ -79,12 +90,8 @@ test("a visitor chats without an account, reloads, signs up and keeps the chat",
   await expect(page).toHaveURL(/\/login\?mode=register&redirect=%2Ft%2F/);
   await hydrated(page);
   const email = uniqueEmail(info, "guest-up");
-  await page.getByLabel("Email").fill(email);
-  await page.getByLabel("Password").fill(PASSWORD);
-  await page.getByTestId("auth-submit").click();
-  await expect(page).toHaveURL(threadUrl);
-  await hydrated(page);
-  await expect(page.getByTestId("merge-notice")).toHaveText(
+  await submitCredentials(page, email, threadUrl);
+  await expect(page.getByTestId("merge-notice").locator("p")).toHaveText(
     /Your guest chats are now in this account: 1 chat, 2 messages\./,
   );
   await expect(lastAnswer(page)).toContainText(`You said: ${question}`);
@@ -119,12 +126,8 @@ test("a guest signs in to an existing account: both sets of chats, the account's
   await expect(page).toHaveURL(/\/login\?redirect=%2Ft%2F/);
   await hydrated(page);
   await expect(page.getByTestId("guest-continue")).toContainText("Your guest chats come with you");
-  await page.getByLabel("Email").fill(email);
-  await page.getByLabel("Password").fill(PASSWORD);
-  await page.getByTestId("auth-submit").click();
-  await expect(page).toHaveURL(threadUrl);
-  await hydrated(page);
-  await expect(page.getByTestId("merge-notice")).toHaveText(
+  await submitCredentials(page, email, threadUrl);
+  await expect(page.getByTestId("merge-notice").locator("p")).toHaveText(
     "Your guest chats are now in this account: 1 chat, 2 messages. Your account's Mistral key was kept; the key saved as a guest was discarded.",
   );
   await openSidebar(page);
@@ -154,14 +157,14 @@ test("a guest hands its chats to an account signed in in another browser", async
   await other.goto(url);
   await expect(other).toHaveURL(/\/\?claimed=1$/);
   await hydrated(other);
-  await expect(other.getByTestId("merge-notice")).toContainText("Your guest chats are now in this account: 1 chat");
+  await expect(other.getByTestId("merge-notice").locator("p")).toContainText("Your guest chats are now in this account: 1 chat");
   await openSidebar(other);
   await expect(other.getByTestId("thread-item")).toHaveCount(1);
   // Used once: the same link again says so.
   await other.goto(url);
   await expect(other).toHaveURL(/\/\?claim=invalid$/);
   await hydrated(other);
-  await expect(other.getByTestId("merge-notice")).toContainText("already used");
+  await expect(other.getByTestId("merge-notice").locator("p")).toContainText("already used");
   await laptop.close();
 
   // The guest's session is gone with its chats: the first browser is a

@@ -114,6 +114,40 @@ pub fn GuestBadge(session: Session) -> impl IntoView {
     }
 }
 
+/// What the server's key leaves a guest today, asked again whenever the
+/// newest thread changes (a message was sent, an answer named the thread).
+/// Made by the shell, outside any `<Suspense>`: a resource read inside one
+/// would hold it on its fallback.
+pub fn track_quota(
+    session: Resource<Result<Session, ApiError>>,
+    threads: crate::components::sidebar::ThreadList,
+) -> ReadSignal<Option<crate::model::GuestQuotaDto>> {
+    let quota = RwSignal::new(None);
+    let newest = Memo::new(move |_| {
+        threads.threads.with(|l| {
+            l.first()
+                .map(|t| (t.id.clone(), t.updated_at, t.name.clone()))
+        })
+    });
+    Effect::new(move |_| {
+        // Read, not only tracked: a memo that is never read is never
+        // recomputed, and so never says it changed.
+        let _newest = newest.get();
+        let guest = session
+            .get()
+            .and_then(Result::ok)
+            .is_some_and(|s| s.is_guest());
+        if guest {
+            leptos::task::spawn_local(async move {
+                if let Ok(s) = crate::api::settings::get_settings().await {
+                    quota.set(s.guest_quota);
+                }
+            });
+        }
+    });
+    quota.read_only()
+}
+
 /// Whether the person hid the banner recently (the cookie is still there).
 fn banner_hidden() -> bool {
     cookie(BANNER_COOKIE).is_some()
@@ -165,26 +199,12 @@ fn set_cookie(name: &str, value: &str, max_age: u32) {
 /// guest or visitor: how long chats are kept, what the server's key leaves
 /// today, the two ways in. Dismissed, it stays away for a few days.
 #[component]
-pub fn GuestBanner(session: Session) -> impl IntoView {
+pub fn GuestBanner(
+    session: Session,
+    /// What the server's key leaves today (see [`track_quota`]).
+    quota: ReadSignal<Option<crate::model::GuestQuotaDto>>,
+) -> impl IntoView {
     let hidden = RwSignal::new(banner_hidden());
-    let list = crate::components::sidebar::use_thread_list();
-    // Asked again whenever the newest thread changes (a message was sent,
-    // an answer named the thread).
-    let newest = Memo::new(move |_| {
-        list.threads.with(|l| {
-            l.first()
-                .map(|t| (t.id.clone(), t.updated_at, t.name.clone()))
-        })
-    });
-    let quota = LocalResource::new(move || {
-        newest.track();
-        async move {
-            crate::api::settings::get_settings()
-                .await
-                .ok()
-                .and_then(|s| s.guest_quota)
-        }
-    });
     let dismiss = move |_| {
         set_cookie(BANNER_COOKIE, "hidden", BANNER_QUIET_DAYS * 86_400);
         hidden.set(true);
@@ -199,7 +219,7 @@ pub fn GuestBanner(session: Session) -> impl IntoView {
                     <span class="muted">
                         {format!("As a guest, your chats stay on this server for {kept} after your last visit, in this browser only.")}
                     </span>
-                    {move || quota.get().flatten().map(|q| view! {
+                    {move || quota.get().map(|q| view! {
                         " "
                         <span data-testid="guest-quota">
                             {format!(

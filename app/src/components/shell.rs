@@ -22,7 +22,9 @@ pub fn AppShell() -> impl IntoView {
     let session = Resource::new(|| (), |_| load_session());
     provide_context(SessionResource(session));
     let (sidebar_open, set_sidebar_open) = signal(false);
-    provide_context(ThreadList::new());
+    let threads = ThreadList::new();
+    provide_context(threads);
+    let quota = crate::components::guest::track_quota(session, threads);
     provide_context(Toasts::new());
     // The theme saved for this user wins over this browser's cookie (another
     // device, or a cookie that expired): checked once per page load.
@@ -216,7 +218,7 @@ pub fn AppShell() -> impl IntoView {
                 <MergeNotice />
                 <Suspense fallback=|| ()>
                     {move || Suspend::new(async move {
-                        session.await.ok().filter(Session::is_guest).map(|s| view! { <GuestBanner session=s /> })
+                        session.await.ok().filter(Session::is_guest).map(|s| view! { <GuestBanner session=s quota /> })
                     })}
                 </Suspense>
                 <Outlet />
