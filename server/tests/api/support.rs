@@ -364,8 +364,11 @@ impl TestApp {
             db: database,
             google,
             mistral,
+            // A server that never finishes an answer fails the test (with
+            // the request's URL) instead of stalling the whole run.
             http: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
+                .timeout(std::time::Duration::from_secs(90))
                 .build()
                 .unwrap(),
             shutdown: Some(tx),
@@ -419,7 +422,11 @@ impl TestApp {
         let resp = req.send().await.expect("request");
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
-        let text = resp.text().await.unwrap_or_default();
+        let url = resp.url().clone();
+        let text = resp
+            .text()
+            .await
+            .unwrap_or_else(|e| panic!("reading the answer from {url}: {e}"));
         let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
         Resp {
             status,
