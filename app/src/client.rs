@@ -94,6 +94,48 @@ fn same_origin_path(raw: &str) -> Option<String> {
     Some(cleaned)
 }
 
+/// A cookie of this request (server) or page (browser).
+pub fn page_cookie(name: &str) -> Option<String> {
+    #[cfg(feature = "ssr")]
+    {
+        leptos::prelude::use_context::<axum::http::request::Parts>()
+            .and_then(|p| crate::server::services::auth::cookie_value(&p.headers, name))
+    }
+    #[cfg(all(feature = "hydrate", not(feature = "ssr")))]
+    {
+        use wasm_bindgen::JsCast;
+        let all = leptos::prelude::document()
+            .dyn_into::<web_sys::HtmlDocument>()
+            .ok()
+            .and_then(|d| d.cookie().ok())
+            .unwrap_or_default();
+        all.split(';')
+            .filter_map(|kv| kv.trim().split_once('='))
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.to_string())
+    }
+    #[cfg(not(any(feature = "ssr", feature = "hydrate")))]
+    {
+        let _ = name;
+        None
+    }
+}
+
+/// Sets (or, with `max_age` 0, removes) a page cookie.
+pub fn set_page_cookie(name: &str, value: &str, max_age: u32) {
+    #[cfg(feature = "hydrate")]
+    {
+        use wasm_bindgen::JsCast;
+        if let Ok(d) = leptos::prelude::document().dyn_into::<web_sys::HtmlDocument>() {
+            let _ = d.set_cookie(&format!(
+                "{name}={value}; Path=/; Max-Age={max_age}; SameSite=Lax"
+            ));
+        }
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = (name, value, max_age);
+}
+
 #[cfg(feature = "hydrate")]
 thread_local! {
     static VISITOR: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };

@@ -11,9 +11,7 @@ pub const COOKIE: &str = "theme";
 pub fn current_theme() -> Theme {
     #[cfg(feature = "ssr")]
     {
-        use leptos::prelude::use_context;
-        use_context::<axum::http::request::Parts>()
-            .and_then(|p| crate::server::services::auth::cookie_value(&p.headers, COOKIE))
+        crate::client::page_cookie(COOKIE)
             .map(|t| Theme::lenient(&t))
             .unwrap_or_default()
     }
@@ -36,16 +34,10 @@ pub fn apply_theme(theme: Theme) {
     let theme = theme.as_str();
     #[cfg(feature = "hydrate")]
     {
-        use wasm_bindgen::JsCast;
-        let doc = leptos::prelude::document();
-        if let Some(root) = doc.document_element() {
+        if let Some(root) = leptos::prelude::document().document_element() {
             let _ = root.set_attribute("data-theme", theme);
         }
-        if let Ok(html_doc) = doc.dyn_into::<web_sys::HtmlDocument>() {
-            let _ = html_doc.set_cookie(&format!(
-                "{COOKIE}={theme}; Path=/; Max-Age=31536000; SameSite=Lax"
-            ));
-        }
+        crate::client::set_page_cookie(COOKIE, theme, 31_536_000);
     }
     #[cfg(not(feature = "hydrate"))]
     let _ = theme;

@@ -165,10 +165,7 @@ pub async fn claim_guest_chats(code: String) -> Result<crate::model::MergeResult
     use crate::server::services::guests;
     let (state, me) = super::require_caller().await?;
     let m = guests::redeem_claim(&state, &me, &code).await?;
-    Ok(crate::model::MergeResultDto {
-        merged: m.merged,
-        guest_key_discarded: m.guest_key_discarded,
-    })
+    Ok(m.to_dto())
 }
 
 /// Ends this browser's session.

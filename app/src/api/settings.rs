@@ -19,22 +19,13 @@ pub struct SavedKey {
 /// What the caller's files take against the storage quota.
 #[server(prefix = "/rpc", endpoint = "file_usage")]
 pub async fn file_usage() -> Result<FileUsageDto, ApiError> {
-    use super::Reader;
-    use crate::server::services::uploads;
-    let (state, reader) = super::caller_or_visitor().await?;
-    let me = match reader {
-        Reader::User(me) => me,
+    use crate::server::services::{guests, uploads};
+    let (state, owner) = match super::caller_or_visitor().await? {
+        (state, super::Reader::User(me)) => (state, me.id().clone()),
         // The limits, and no bytes used yet.
-        Reader::Visitor { .. } => {
-            let nobody = crate::server::services::guests::nobody();
-            return uploads::usage(&state, &nobody)
-                .await
-                .map_err(ApiError::from);
-        }
+        (state, super::Reader::Visitor { .. }) => (state, guests::nobody()),
     };
-    uploads::usage(&state, me.id())
-        .await
-        .map_err(ApiError::from)
+    uploads::usage(&state, &owner).await.map_err(ApiError::from)
 }
 
 #[server(prefix = "/rpc", endpoint = "get_settings")]

@@ -150,49 +150,7 @@ pub fn track_quota(
 
 /// Whether the person hid the banner recently (the cookie is still there).
 fn banner_hidden() -> bool {
-    cookie(BANNER_COOKIE).is_some()
-}
-
-/// A cookie of this request (server) or page (browser).
-fn cookie(name: &str) -> Option<String> {
-    #[cfg(feature = "ssr")]
-    {
-        use_context::<axum::http::request::Parts>()
-            .and_then(|p| crate::server::services::auth::cookie_value(&p.headers, name))
-    }
-    #[cfg(all(feature = "hydrate", not(feature = "ssr")))]
-    {
-        use wasm_bindgen::JsCast;
-        let all = document()
-            .dyn_into::<web_sys::HtmlDocument>()
-            .ok()
-            .and_then(|d| d.cookie().ok())
-            .unwrap_or_default();
-        all.split(';')
-            .filter_map(|kv| kv.trim().split_once('='))
-            .find(|(k, _)| *k == name)
-            .map(|(_, v)| v.to_string())
-    }
-    #[cfg(not(any(feature = "ssr", feature = "hydrate")))]
-    {
-        let _ = name;
-        None
-    }
-}
-
-/// Sets (or, with `max_age` 0, removes) a page cookie.
-fn set_cookie(name: &str, value: &str, max_age: u32) {
-    #[cfg(feature = "hydrate")]
-    {
-        use wasm_bindgen::JsCast;
-        if let Ok(d) = document().dyn_into::<web_sys::HtmlDocument>() {
-            let _ = d.set_cookie(&format!(
-                "{name}={value}; Path=/; Max-Age={max_age}; SameSite=Lax"
-            ));
-        }
-    }
-    #[cfg(not(feature = "hydrate"))]
-    let _ = (name, value, max_age);
+    crate::client::page_cookie(BANNER_COOKIE).is_some()
 }
 
 /// "Sign in to keep your chats on all your devices", over the page for a
@@ -206,7 +164,7 @@ pub fn GuestBanner(
 ) -> impl IntoView {
     let hidden = RwSignal::new(banner_hidden());
     let dismiss = move |_| {
-        set_cookie(BANNER_COOKIE, "hidden", BANNER_QUIET_DAYS * 86_400);
+        crate::client::set_page_cookie(BANNER_COOKIE, "hidden", BANNER_QUIET_DAYS * 86_400);
         hidden.set(true);
     };
     let kept = session.kept_for();
@@ -245,7 +203,7 @@ pub fn GuestBanner(
 #[component]
 pub fn MergeNotice() -> impl IntoView {
     let query = use_query_map();
-    let merged = cookie(MERGE_NOTICE_COOKIE)
+    let merged = crate::client::page_cookie(MERGE_NOTICE_COOKIE)
         .and_then(|v| MergeResultDto::from_cookie_value(&v))
         .and_then(|m| m.sentence());
     let claim_error = query.read_untracked().get("claim").map(|c| {
@@ -260,7 +218,7 @@ pub fn MergeNotice() -> impl IntoView {
     let error = claim_error.is_some();
     let text = RwSignal::new(merged.or(claim_error));
     // Told once: the cookie goes as soon as the page runs.
-    Effect::new(move |_| set_cookie(MERGE_NOTICE_COOKIE, "", 0));
+    Effect::new(move |_| crate::client::set_page_cookie(MERGE_NOTICE_COOKIE, "", 0));
     view! {
         {move || text.get().map(|t| view! {
             <div class=if error { "notice notice-error" } else { "notice" } role="status" data-testid="merge-notice">
