@@ -10,7 +10,9 @@
 # empty chat `/` and that thread `/t/<id>`. Prints the category scores,
 # LCP / TBT / CLS and the failing audits of each page; exits 1 when a score
 # is below its minimum in budgets.json `lighthouse`. Reports (HTML + JSON) go
-# to end2end/lighthouse/reports/. LIGHTHOUSE_PORT (default 3200) picks the port.
+# to end2end/lighthouse/reports/. LIGHTHOUSE_PORT (default 3200) picks the port;
+# LIGHTHOUSE_RUNS (default 3) how many times each page is audited: the run
+# with the median performance score is the one reported and checked.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PORT="${LIGHTHOUSE_PORT:-3200}"

@@ -170,7 +170,9 @@ pub fn highlight(lang: &str, code: &str, out: &mut String) {
     }
 }
 
-fn escape(s: &str, out: &mut String) {
+/// Appends `s` to `out` with `& < > " '` escaped: text for HTML content
+/// and quoted attribute values (the markdown renderer and page titles too).
+pub(crate) fn escape(s: &str, out: &mut String) {
     let mut last = 0;
     for (i, c) in s.bytes().enumerate() {
         let rep = match c {

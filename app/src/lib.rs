@@ -10,6 +10,7 @@ pub mod client;
 pub mod components;
 #[cfg(feature = "ssr")]
 pub mod highlight;
+pub mod hydration;
 #[cfg(feature = "ssr")]
 pub mod markdown;
 pub mod model;
@@ -27,7 +28,7 @@ pub mod voice;
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, HashedStylesheet, Link, Meta, MetaTags, Title};
 use leptos_router::components::{ParentRoute, Route, Router, Routes};
-use leptos_router::{path, Lazy, SsrMode};
+use leptos_router::{path, SsrMode};
 
 /// The HTML document around the app (server-rendered only).
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -47,10 +48,12 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="theme-color" media="(prefers-color-scheme: dark)" content="#17171c" />
                 // The stylesheet's name carries the content hash cargo-leptos
                 // wrote next to the server binary (`hash-files`), like the JS
-                // and WASM names `HydrationScripts` writes: a new build gets
+                // and WASM names the hydration script uses: a new build gets
                 // new URLs, so the server may cache them forever.
                 <HashedStylesheet options=options.clone() id="leptos" />
-                <HydrationScripts options />
+                // Starts the WASM after the first paint, without preload hints
+                // (hydration.rs says why).
+                <hydration::HydrationScript options />
                 <MetaTags />
             </head>
             <body>
@@ -65,7 +68,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 /// `Content-Security-Policy` header and every inline script Leptos writes
 /// (the hydration module, streamed resource data) carry the same value.
 /// Without the middleware (unit tests), Leptos keeps the nonce it generated
-/// itself. Must run before `<HydrationScripts>` is built.
+/// itself. Must run before the hydration script is built.
 fn use_request_nonce() {
     #[cfg(feature = "ssr")]
     {
@@ -93,20 +96,20 @@ pub fn App() -> impl IntoView {
         <Link rel="manifest" href="/manifest.webmanifest" />
         <Link rel="apple-touch-icon" href="/apple-touch-icon.png" />
         <Meta name="description" content="MistralChat — a self-hosted chat for Mistral AI models" />
-        <Title formatter=|t: String| if t.is_empty() { "MistralChat".to_string() } else { format!("{t} · MistralChat") } />
+        <Title formatter=pages::document_title />
         <Router>
             <Routes fallback=pages::not_found::NotFound>
                 // Async: the whole page (the sign-up switch included) is in the
                 // HTML, so it works before and without the WASM.
-                <Route path=path!("/login") view={Lazy::<pages::lazy::Login>::new()} ssr=SsrMode::Async />
-                <Route path=path!("/s/:code") view={Lazy::<pages::lazy::Shared>::new()} ssr=SsrMode::Async />
+                <Route path=path!("/login") view={pages::lazy::Settled::<pages::lazy::Login>::new()} ssr=SsrMode::Async />
+                <Route path=path!("/s/:code") view={pages::lazy::Settled::<pages::lazy::Shared>::new()} ssr=SsrMode::Async />
                 <ParentRoute path=path!("") view=components::shell::AppShell>
                     <Route path=path!("") view=pages::home::HomePage />
                     <Route path=path!("t/:id") view=pages::thread::ThreadPage />
-                    <Route path=path!("settings/account") view={Lazy::<pages::lazy::AccountSettings>::new()} />
-                    <Route path=path!("settings/models") view={Lazy::<pages::lazy::ModelSettings>::new()} />
-                    <Route path=path!("settings/voice") view={Lazy::<pages::lazy::VoiceSettings>::new()} />
-                    <Route path=path!("settings/appearance") view={Lazy::<pages::lazy::AppearanceSettings>::new()} />
+                    <Route path=path!("settings/account") view={pages::lazy::Settled::<pages::lazy::AccountSettings>::new()} />
+                    <Route path=path!("settings/models") view={pages::lazy::Settled::<pages::lazy::ModelSettings>::new()} />
+                    <Route path=path!("settings/voice") view={pages::lazy::Settled::<pages::lazy::VoiceSettings>::new()} />
+                    <Route path=path!("settings/appearance") view={pages::lazy::Settled::<pages::lazy::AppearanceSettings>::new()} />
                 </ParentRoute>
             </Routes>
         </Router>

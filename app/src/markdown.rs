@@ -12,6 +12,7 @@
 //!
 //! A message that is still streaming is rendered piece by piece
 //! ([`IncrementalMarkdown`], in `incremental.rs`) with the same result.
+use crate::highlight::escape;
 use pulldown_cmark::{BrokenLink, CodeBlockKind, CowStr, Event, Options, Parser, Tag, TagEnd};
 
 mod incremental;
@@ -155,19 +156,6 @@ fn without_marks(s: &str) -> std::borrow::Cow<'_, str> {
         }
     }
     std::borrow::Cow::Owned(out)
-}
-
-fn escape(s: &str, out: &mut String) {
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
 }
 
 /// A link target that cannot run script: http(s), mailto, or site-relative.

@@ -12,6 +12,9 @@ export default defineConfig({
   testMatch: "stream-render.ts",
   timeout: 600_000,
   retries: 0,
+  // Playwright's trace snapshots the whole DOM at each step: it would be
+  // measured as the page's cost (docs/benchmarks.md, "What the long tasks were").
+  use: { ...base.use, trace: "off" },
   outputDir: "../test-results/bench",
   projects: [{ name: "desktop", use: { viewport: { width: 1440, height: 900 } } }],
   webServer: { ...(base.webServer as object), command: `bash ../serve-e2e.sh ${port}` },

@@ -4,7 +4,7 @@
 // and last window). Run with bench/playwright.config.ts (see there).
 import { test, expect } from "@playwright/test";
 import { hydrated, signUpWithKey } from "../tests/helpers";
-import { installStreamProbe, readStreamProbe, perThousandWords, lastAnswerBody } from "../tests/stream-probe";
+import { installStreamProbe, readStreamProbe, perThousandWords, lastAnswerBody, waitForStreamEnd } from "../tests/stream-probe";
 
 const SIZES = (process.env.BENCH_WORDS || "430,1700,3400,10000").split(",").map(Number);
 const TPS = Number(process.env.BENCH_TPS || 500);
@@ -18,8 +18,10 @@ test("streaming render cost by answer length", async ({ page }, info) => {
     await hydrated(page);
     await page.getByTestId("composer-input").fill(`Bench [[fake:long words=${words} tps=${TPS}]]`);
     await page.getByTestId("composer-input").press("Enter");
-    await expect(lastAnswerBody(page)).toContainText("End of the long answer.", { timeout: 580_000 });
-    await expect(page.getByTestId("send")).toBeVisible({ timeout: 580_000 });
+    // page.goto gives each answer a fresh document, hence a fresh probe.
+    await waitForStreamEnd(page, 1, 580_000);
+    await expect(page.getByTestId("send")).toBeVisible();
+    await expect(lastAnswerBody(page)).toContainText("End of the long answer.");
     const p = await readStreamProbe(page);
     const windows = perThousandWords(p);
     const fps = (p.frames.filter((t) => t >= p.marks[0][0] && t <= p.marks[p.marks.length - 1][0]).length / Math.max(p.seconds, 0.001));

@@ -11,9 +11,11 @@
 // factor) on the signed-in empty chat `/` and on `/t/<thread id>`, with the
 // session cookie passed as an extra header, prints each page's category
 // scores, LCP / TBT / CLS and the audits that fail, and exits 1 when a
-// category scores below its minimum in budgets.json `lighthouse`.
+// category scores below its minimum in budgets.json `lighthouse`. Each page
+// is audited LIGHTHOUSE_RUNS times (default 3) and judged on the run with
+// the median performance score (see medianRun).
 import { spawnSync } from "node:child_process";
-import { mkdirSync, readFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -174,6 +176,36 @@ function lighthouse(url, cookie, outBase) {
   return report;
 }
 
+/**
+ * Lighthouse's scores vary from run to run (the performance score mostly
+ * through Total Blocking Time, which the simulation derives from the main
+ * thread's tasks as measured on this machine, however busy it is). As
+ * Lighthouse's own guidance on variability advises, each page is audited
+ * RUNS times (LIGHTHOUSE_RUNS, default 3, odd) and the run with the median
+ * performance score is the one reported and checked against the minimums;
+ * every run's score is printed. Reports of the median run are kept.
+ */
+function medianRun(name, url, cookie, outBase) {
+  const runs = Number(process.env.LIGHTHOUSE_RUNS ?? 3);
+  if (!Number.isInteger(runs) || runs < 1 || runs % 2 === 0) fail(`LIGHTHOUSE_RUNS must be an odd number >= 1 (got ${process.env.LIGHTHOUSE_RUNS})`);
+  const reports = [];
+  for (let i = 0; i < runs; i++) {
+    // No dot in the name: with two outputs Lighthouse drops what follows one.
+    const base = runs === 1 ? outBase : `${outBase}-run${i + 1}`;
+    const report = lighthouse(url, cookie, base);
+    reports.push({ report, base, perf: report.categories.performance.score ?? -1 });
+  }
+  const sorted = [...reports].sort((x, y) => x.perf - y.perf);
+  const median = sorted[(runs - 1) / 2];
+  if (runs > 1) {
+    const fmt = (r) => (r.perf < 0 ? "error" : String(Math.round(r.perf * 100)));
+    const tbt = (r) => ms(r.report.audits["total-blocking-time"]?.numericValue);
+    console.log(`\n${name}: performance over ${runs} runs: ${reports.map((r) => `${fmt(r)} (TBT ${tbt(r)})`).join(", ")}; median ${fmt(median)}`);
+    for (const ext of ["json", "html"]) copyFileSync(`${median.base}.report.${ext}`, `${outBase}.report.${ext}`);
+  }
+  return median.report;
+}
+
 /** Prints one page's figures; returns the categories below their minimum. */
 function summarise(name, report, minimum) {
   const a = report.audits;
@@ -235,7 +267,7 @@ async function main() {
   ];
   const below = [];
   for (const [name, url, file] of pages) {
-    const report = lighthouse(url, cookie, join(out, file));
+    const report = medianRun(name, url, cookie, join(out, file));
     below.push(...summarise(name, report, minimum));
   }
   console.log(`\nreports: ${out}/{chat,thread}.report.html`);

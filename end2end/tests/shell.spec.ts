@@ -86,6 +86,17 @@ for (const scheme of ["light", "dark"] as const) {
   });
 }
 
+/** Ctrl+Alt+P, Ctrl+Alt+M, Ctrl+Alt+N, each as soon as the URL has changed: the new chat shows. */
+async function settingsModelsThenNewChat(page: Page) {
+  await page.keyboard.press("Control+Alt+KeyP");
+  await expect(page).toHaveURL(/\/settings\/account$/);
+  await page.keyboard.press("Control+Alt+KeyM");
+  await expect(page).toHaveURL(/\/settings\/models$/);
+  await page.keyboard.press("Control+Alt+KeyN");
+  await expect(page).toHaveURL(/\/$/);
+  await expect(page.getByTestId("welcome-model")).toBeVisible();
+}
+
 test("every keyboard shortcut", async ({ page, context }, info) => {
   await context.grantPermissions(["clipboard-read", "clipboard-write"]);
   const id = await setup(page, info);
@@ -159,13 +170,42 @@ test("every keyboard shortcut", async ({ page, context }, info) => {
   await expect(page.getByTestId("thread-search")).toBeFocused();
   await page.keyboard.press("Escape");
 
-  await page.keyboard.press("Control+Alt+KeyP");
-  await expect(page).toHaveURL(/\/settings\/account$/);
-  await page.keyboard.press("Control+Alt+KeyM");
-  await expect(page).toHaveURL(/\/settings\/models$/);
-  await page.keyboard.press("Control+Alt+KeyN");
-  await expect(page).toHaveURL(/\/$/);
+  await settingsModelsThenNewChat(page);
+});
+
+test("a page whose code is still loading never replaces the page opened after it", async ({ page }, info) => {
+  await setup(page, info);
+  // Settings pages are lazily loaded chunks; on a slow connection they take
+  // a while. Three quick navigations: the last one wins, whatever arrives last.
+  let inFlight = 0;
+  let requested = 0;
+  await page.route(/\/pkg\/(chunk_[^/]*\.wasm|__wasm_split_manifest[^/]*)$/, async (route) => {
+    inFlight++;
+    requested++;
+    await new Promise((r) => setTimeout(r, 800));
+    await route.continue();
+    inFlight--;
+  });
+  await page.goto("/");
+  await hydrated(page);
+  await settingsModelsThenNewChat(page);
+  // Once every chunk asked for has arrived (none in flight and no new
+  // request for 2 s), the new chat is still what shows.
+  let quiet = 0;
+  let seen = -1;
+  for (let i = 0; i < 60 && quiet < 4; i++) {
+    await page.waitForTimeout(500);
+    quiet = inFlight === 0 && requested === seen ? quiet + 1 : 0;
+    seen = requested;
+  }
+  expect(requested, "chunks requested").toBeGreaterThan(0);
+  expect(inFlight, "chunks still loading").toBe(0);
   await expect(page.getByTestId("welcome-model")).toBeVisible();
+  await expect(page.getByTestId("api-key-input")).toHaveCount(0);
+  await expect(page).toHaveURL(/\/$/);
+  // And the models page still opens when asked for.
+  await page.keyboard.press("Control+Alt+KeyM");
+  await expect(page.getByTestId("api-key-input")).toBeVisible({ timeout: 30_000 });
 });
 
 test("focus stays inside a dialog and goes back to where it was", async ({ page }, info) => {

@@ -9,6 +9,8 @@ interface RawProbe {
   frames: number[];
   /** [time, words so far] at each delta that carried words. */
   words: [number, number][];
+  /** `done` events seen (one per finished answer). */
+  done: number;
 }
 
 export interface StreamProbe {
@@ -34,7 +36,7 @@ export interface WordWindow {
 /** Installs the probe in every document the page loads. */
 export async function installStreamProbe(page: Page) {
   await page.addInitScript(() => {
-    const probe: RawProbe = { longTasks: [], frames: [], words: [] };
+    const probe: RawProbe = { longTasks: [], frames: [], words: [], done: 0 };
     (window as unknown as { __streamProbe: RawProbe }).__streamProbe = probe;
     new PerformanceObserver((list) => {
       for (const e of list.getEntries()) probe.longTasks.push({ start: e.startTime, duration: e.duration });
@@ -54,7 +56,13 @@ export async function installStreamProbe(page: Page) {
     ) {
       // A first connection gets what was written before it as one
       // `snapshot` (replacing), then `delta`s (appending).
-      if ((type === "delta" || type === "snapshot") && typeof listener === "function") {
+      if (type === "done" && typeof listener === "function") {
+        const inner = listener;
+        listener = function (this: EventSource, ev: Event) {
+          probe.done++;
+          return inner.call(this, ev);
+        };
+      } else if ((type === "delta" || type === "snapshot") && typeof listener === "function") {
         const inner = listener;
         listener = function (this: EventSource, ev: Event) {
           const text: string = JSON.parse((ev as MessageEvent).data).text || "";
@@ -69,6 +77,20 @@ export async function installStreamProbe(page: Page) {
       return add.call(this, type, listener, options);
     } as typeof EventSource.prototype.addEventListener;
   });
+}
+
+/**
+ * Waits until the page has received `count` `done` events, checking once a
+ * second. Not a locator: Playwright polls a locator assertion frame by frame,
+ * and each poll searches the whole DOM (at ~16,000 tokens, waiting for the
+ * Send button that way cut the page from 60 to 38 frames a second).
+ */
+export async function waitForStreamEnd(page: Page, count: number, timeout: number) {
+  await page.waitForFunction(
+    (n) => (window as unknown as { __streamProbe: RawProbe }).__streamProbe.done >= n,
+    count,
+    { polling: 1000, timeout },
+  );
 }
 
 /** What the probe saw, limited to the time the answer streamed. */
@@ -114,6 +136,19 @@ export function perThousandWords(probe: StreamProbe, size = 1000): WordWindow[] 
 /** The body of the last answer on the page. */
 export function lastAnswerBody(page: Page): Locator {
   return page.locator("[data-testid='message'][data-role='assistant']").last().locator(".message-body");
+}
+
+/**
+ * A message body's HTML with the parts a streaming answer keeps its finished
+ * blocks in (`.md-part`, stream_body.rs) unwrapped: the blocks as a stored
+ * message shows them.
+ */
+export async function blocksHtml(body: Locator): Promise<string> {
+  return body.evaluate((el) => {
+    const copy = el.cloneNode(true) as HTMLElement;
+    for (const part of Array.from(copy.querySelectorAll(".md-part"))) part.replaceWith(...Array.from(part.childNodes));
+    return copy.innerHTML;
+  });
 }
 
 /** Chromium's cumulative main-thread script time (ms), sampled against the page's clock. */

@@ -89,7 +89,9 @@ pub fn LoginPage() -> impl IntoView {
     };
 
     view! {
-        <Title text=move || if mode.get() == Mode::SignIn { "Sign in" } else { "Create account" } />
+        <Title text=super::live_title(move || {
+            mode.try_get().map(|m| if m == Mode::SignIn { "Sign in" } else { "Create account" }.to_string())
+        }) />
         <main class="auth-page">
             <div class="auth-card">
                 <p class="brand">"MistralChat"</p>

@@ -729,7 +729,7 @@ fn ThreadView(
         let _ = ev;
     };
     view! {
-        <Title text=move || current.with(|t| t.name.clone()) />
+        <Title text=super::live_title(move || current.try_with(|t| t.name.clone())) />
         <div class="thread-view" node_ref=conv.scroller on:scroll=on_scroll data-testid="thread-view">
             <div class="thread-head">
                 <h1 class="thread-title">{move || current.with(|t| t.name.clone())}</h1>

@@ -15,6 +15,7 @@ mod health;
 mod limits;
 mod mistral_client;
 mod openapi;
+mod pages;
 mod parity;
 mod persistence;
 mod process;

@@ -99,10 +99,7 @@ fn assert_page_policy(r: &Resp) -> String {
     }
 
     let html = r.body.as_str().expect("HTML body");
-    let scripts: Vec<&str> = html
-        .match_indices("<script")
-        .map(|(i, _)| &html[i..i + html[i..].find('>').expect("tag ends")])
-        .collect();
+    let scripts = start_tags(html, "<script");
     assert!(
         scripts.iter().any(|s| s.contains("type=\"module\"")),
         "the hydration module script is inline: {scripts:?}"
@@ -117,6 +114,40 @@ fn assert_page_policy(r: &Resp) -> String {
         );
     }
     nonce
+}
+
+/// Every start tag of the page that begins with `open` (up to its `>`).
+fn start_tags<'a>(html: &'a str, open: &str) -> Vec<&'a str> {
+    html.match_indices(open)
+        .map(|(i, _)| &html[i..i + html[i..].find('>').expect("tag ends")])
+        .collect()
+}
+
+/// The app's JS and WASM are not preloaded from the `<head>`: the inline
+/// module script requests them from a task queued by `requestAnimationFrame`,
+/// i.e. after the server's HTML has been painted (app/src/hydration.rs).
+fn assert_wasm_starts_after_the_first_paint(r: &Resp) {
+    let html = r.body.as_str().expect("HTML body");
+    let links = start_tags(html, "<link");
+    for link in &links {
+        assert!(
+            !(link.contains("preload") && link.contains("/pkg/mistralchat")),
+            "the app's bundle is preloaded before the first paint: {link}"
+        );
+    }
+    let module = html
+        .match_indices("<script type=\"module\"")
+        .map(|(i, _)| &html[i..i + html[i..].find("</script>").expect("script ends")])
+        .next()
+        .expect("the hydration script");
+    assert!(
+        module.contains("requestAnimationFrame(() => setTimeout(start, 0))"),
+        "{module}"
+    );
+    assert!(
+        module.contains("\"/pkg/mistralchat") && module.contains(".wasm\")"),
+        "{module}"
+    );
 }
 
 fn assert_api_policy(r: &Resp) {
@@ -185,6 +216,7 @@ async fn pages_carry_the_csp_with_a_fresh_nonce_on_every_script() {
     let home = app.get("/", Auth::Cookie(&token)).await;
     assert_eq!(home.status, 200);
     assert_page_policy(&home);
+    assert_wasm_starts_after_the_first_paint(&home);
     let settings = app.get("/settings/account", Auth::Cookie(&token)).await;
     assert_eq!(settings.status, 200);
     assert_page_policy(&settings);
